@@ -1,0 +1,86 @@
+//! The runtime's one error type: every variant says what went wrong and where.
+
+use thiserror::Error;
+
+/// Errors of the runtime: shape mismatches, bad inputs and non-finite values.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum Error {
+    /// Two operands of one operation do not fit together.
+    #[error("shape mismatch in {op}: {lhs_name} is {lhs:?} but {rhs_name} is {rhs:?}")]
+    Shape {
+        /// The operation that checked the shapes.
+        op: &'static str,
+        /// What the left shape belongs to.
+        lhs_name: &'static str,
+        /// The left shape.
+        lhs: Vec<usize>,
+        /// What the right shape belongs to.
+        rhs_name: &'static str,
+        /// The right shape.
+        rhs: Vec<usize>,
+    },
+    /// An operation that needs at least one element was given none.
+    #[error("{op}: {what} is empty")]
+    Empty {
+        /// The operation.
+        op: &'static str,
+        /// The operand that was empty.
+        what: &'static str,
+    },
+    /// A class label is not below the number of classes.
+    #[error("{op}: label {label} in row {row} is out of range for {classes} classes")]
+    Label {
+        /// The operation.
+        op: &'static str,
+        /// The row of the batch.
+        row: usize,
+        /// The label found.
+        label: usize,
+        /// The number of classes.
+        classes: usize,
+    },
+    /// A parameter value is outside its domain.
+    #[error("{what} must be {expected}, got {got}")]
+    Domain {
+        /// The parameter.
+        what: &'static str,
+        /// The accepted range, in words.
+        expected: &'static str,
+        /// The value given.
+        got: f64,
+    },
+    /// A value that must be finite is not.
+    #[error("{what} is not finite ({value}) at {location}")]
+    NonFinite {
+        /// The quantity (loss, gradient of a parameter, ...).
+        what: String,
+        /// Where it was found (index, epoch and step, ...).
+        location: String,
+        /// The value found.
+        value: f64,
+    },
+}
+
+/// The runtime's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Checks that two shapes are equal, naming both operands on failure.
+pub(crate) fn expect_same_shape(
+    op: &'static str,
+    lhs_name: &'static str,
+    lhs: &[usize],
+    rhs_name: &'static str,
+    rhs: &[usize],
+) -> Result<()> {
+    if lhs == rhs {
+        Ok(())
+    } else {
+        Err(Error::Shape {
+            op,
+            lhs_name,
+            lhs: lhs.to_vec(),
+            rhs_name,
+            rhs: rhs.to_vec(),
+        })
+    }
+}

@@ -1,0 +1,283 @@
+//! Elementwise activations `y = f(x)` and their derivatives.
+//!
+//! Backward applies the chain rule elementwise, `∂L/∂x = ∂L/∂y ⊙ f′(x)`, and reads `f′` from
+//! whichever of `x` or `y` is cheaper ([`Activation::derivative_from`]): sigmoid's derivative is
+//! `y(1 − y)` and tanh's `1 − y²`, so backward needs only the saved output, and a forward that
+//! overwrites its input in place loses nothing.
+
+use crate::scalar::Scalar;
+
+/// An elementwise function with its derivative.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    /// `y = x`, `f′ = 1`.
+    Identity,
+    /// `y = max(x, 0)`, `f′ = [y > 0]` (0 at the kink).
+    Relu,
+    /// `y = x` for `x > 0`, else `αx`; `f′ = 1` or `α`, read from the sign of `y` (`α ≥ 0`).
+    LeakyRelu(f64),
+    /// `y = 1 / (1 + e⁻ˣ)`, `f′ = y(1 − y)`.
+    Sigmoid,
+    /// `y = tanh x`, `f′ = 1 − y²`.
+    Tanh,
+    /// `y = ln(1 + eˣ)`, `f′ = σ(x) = 1 − e⁻ʸ`.
+    Softplus,
+    /// `y = eˣ`, `f′ = y`.
+    Exp,
+    /// `y = ln x`, `f′ = 1/x`.
+    Log,
+    /// `y = x²`, `f′ = 2x`.
+    Square,
+    /// `y = |x|`, `f′ = sign x` (0 at the kink).
+    Abs,
+}
+
+/// Which saved value the derivative is computed from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DerivativeFrom {
+    /// `f′` is constant: nothing needs saving.
+    Nothing,
+    /// `f′` is read from the input `x`.
+    Input,
+    /// `f′` is read from the output `y`.
+    Output,
+}
+
+/// Runs `$body` with `$f` bound to a monomorphic closure for the activation, so the loop in
+/// the body is compiled (and vectorised) once per activation rather than matching per element.
+macro_rules! dispatch {
+    ($act:expr, $f:ident => $body:block) => {
+        match $act {
+            Activation::Identity => {
+                let $f = |x: T| x;
+                $body
+            }
+            Activation::Relu => {
+                let $f = relu::<T>;
+                $body
+            }
+            Activation::LeakyRelu(alpha) => {
+                let alpha = T::from_f64(alpha);
+                let $f = |x: T| leaky_relu(x, alpha);
+                $body
+            }
+            Activation::Sigmoid => {
+                let $f = sigmoid::<T>;
+                $body
+            }
+            other => {
+                let $f = |x: T| other.value(x);
+                $body
+            }
+        }
+    };
+}
+
+/// As [`dispatch!`], for the derivative.
+macro_rules! dispatch_derivative {
+    ($act:expr, $df:ident => $body:block) => {
+        match $act {
+            Activation::Relu => {
+                let $df = |y: T| step(y, T::ZERO);
+                $body
+            }
+            Activation::Sigmoid => {
+                let $df = |y: T| y * (T::ONE - y);
+                $body
+            }
+            Activation::Tanh => {
+                let $df = |y: T| T::ONE - y * y;
+                $body
+            }
+            other => {
+                let $df = |s: T| other.derivative(s);
+                $body
+            }
+        }
+    };
+}
+
+impl Activation {
+    /// Every activation, with 0.01 as the leaky slope: for exhaustive tests.
+    pub const ALL: [Activation; 10] = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::LeakyRelu(0.01),
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Softplus,
+        Activation::Exp,
+        Activation::Log,
+        Activation::Square,
+        Activation::Abs,
+    ];
+
+    /// The function's name as written in a network definition.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Identity => "identity",
+            Activation::Relu => "relu",
+            Activation::LeakyRelu(_) => "leaky_relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Softplus => "softplus",
+            Activation::Exp => "exp",
+            Activation::Log => "log",
+            Activation::Square => "square",
+            Activation::Abs => "abs",
+        }
+    }
+
+    /// Which value backward must keep to evaluate `f′`.
+    pub fn derivative_from(self) -> DerivativeFrom {
+        match self {
+            Activation::Identity => DerivativeFrom::Nothing,
+            Activation::Relu
+            | Activation::LeakyRelu(_)
+            | Activation::Sigmoid
+            | Activation::Tanh
+            | Activation::Softplus
+            | Activation::Exp => DerivativeFrom::Output,
+            Activation::Log | Activation::Square | Activation::Abs => DerivativeFrom::Input,
+        }
+    }
+
+    /// `f(x)` for one value.
+    #[inline(always)]
+    pub fn value<T: Scalar>(self, x: T) -> T {
+        match self {
+            Activation::Identity => x,
+            Activation::Relu => relu(x),
+            Activation::LeakyRelu(alpha) => leaky_relu(x, T::from_f64(alpha)),
+            Activation::Sigmoid => sigmoid(x),
+            Activation::Tanh => x.tanh(),
+            Activation::Softplus => softplus(x),
+            Activation::Exp => x.exp(),
+            Activation::Log => x.ln(),
+            Activation::Square => x * x,
+            Activation::Abs => x.abs(),
+        }
+    }
+
+    /// `f′` from the saved value named by [`derivative_from`](Self::derivative_from)
+    /// (ignored for [`DerivativeFrom::Nothing`]).
+    #[inline(always)]
+    pub fn derivative<T: Scalar>(self, saved: T) -> T {
+        match self {
+            Activation::Identity => T::ONE,
+            Activation::Relu => step(saved, T::ZERO),
+            Activation::LeakyRelu(alpha) => step(saved, T::from_f64(alpha)),
+            Activation::Sigmoid => saved * (T::ONE - saved),
+            Activation::Tanh => T::ONE - saved * saved,
+            // σ(x) = 1 − e^{−y}, with expm1 for accuracy when y is tiny.
+            Activation::Softplus => -(-saved).exp_m1(),
+            Activation::Exp => saved,
+            Activation::Log => T::ONE / saved,
+            Activation::Square => saved + saved,
+            Activation::Abs => sign(saved),
+        }
+    }
+
+    /// `out = f(x)` elementwise. Panics if the lengths differ.
+    pub fn forward<T: Scalar>(self, x: &[T], out: &mut [T]) {
+        assert_eq!(x.len(), out.len(), "{}: input and output lengths differ", self.name());
+        dispatch!(self, f => {
+            for (o, &x) in out.iter_mut().zip(x) {
+                *o = f(x);
+            }
+        });
+    }
+
+    /// `xy = f(xy)` elementwise, in place.
+    pub fn forward_inplace<T: Scalar>(self, xy: &mut [T]) {
+        dispatch!(self, f => {
+            for v in xy.iter_mut() {
+                *v = f(*v);
+            }
+        });
+    }
+
+    /// `grad_in = grad_out ⊙ f′(saved)` (chain rule), `saved` as named by
+    /// [`derivative_from`](Self::derivative_from). Panics if the lengths differ.
+    pub fn backward<T: Scalar>(self, saved: &[T], grad_out: &[T], grad_in: &mut [T]) {
+        assert_eq!(
+            grad_out.len(),
+            grad_in.len(),
+            "{}: gradient lengths differ",
+            self.name()
+        );
+        if self.derivative_from() == DerivativeFrom::Nothing {
+            grad_in.copy_from_slice(grad_out);
+            return;
+        }
+        assert_eq!(
+            saved.len(),
+            grad_in.len(),
+            "{}: saved value length differs",
+            self.name()
+        );
+        dispatch_derivative!(self, df => {
+            for ((gi, &g), &s) in grad_in.iter_mut().zip(grad_out).zip(saved) {
+                *gi = g * df(s);
+            }
+        });
+    }
+
+    /// `grad = grad ⊙ f′(saved)` in place: the adjoint of `x` overwrites that of `y`.
+    pub fn backward_inplace<T: Scalar>(self, saved: &[T], grad: &mut [T]) {
+        if self.derivative_from() == DerivativeFrom::Nothing {
+            return;
+        }
+        assert_eq!(saved.len(), grad.len(), "{}: saved value length differs", self.name());
+        dispatch_derivative!(self, df => {
+            for (g, &s) in grad.iter_mut().zip(saved) {
+                *g *= df(s);
+            }
+        });
+    }
+}
+
+#[inline(always)]
+fn relu<T: Scalar>(x: T) -> T {
+    if x > T::ZERO { x } else { T::ZERO }
+}
+
+#[inline(always)]
+fn leaky_relu<T: Scalar>(x: T, alpha: T) -> T {
+    if x > T::ZERO { x } else { alpha * x }
+}
+
+/// `1 / (1 + e⁻ˣ)` without overflow: for `x < 0` it is evaluated as `eˣ / (1 + eˣ)`.
+#[inline(always)]
+pub(crate) fn sigmoid<T: Scalar>(x: T) -> T {
+    if x >= T::ZERO {
+        T::ONE / (T::ONE + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::ONE + e)
+    }
+}
+
+/// `ln(1 + eˣ) = max(x, 0) + ln(1 + e^{−|x|})`, finite for every finite `x`.
+#[inline(always)]
+pub(crate) fn softplus<T: Scalar>(x: T) -> T {
+    relu(x) + (-x.abs()).exp().ln_1p()
+}
+
+/// 1 where `y > 0`, else `below`.
+#[inline(always)]
+fn step<T: Scalar>(y: T, below: T) -> T {
+    if y > T::ZERO { T::ONE } else { below }
+}
+
+/// `sign x`, with 0 at 0 (the zero subgradient of `|x|`).
+#[inline(always)]
+pub(crate) fn sign<T: Scalar>(x: T) -> T {
+    if x > T::ZERO {
+        T::ONE
+    } else if x < T::ZERO {
+        -T::ONE
+    } else {
+        T::ZERO
+    }
+}

@@ -1,0 +1,241 @@
+//! Losses and their gradients.
+//!
+//! Classification losses ([`Loss::SoftmaxCrossEntropy`], [`Loss::CrossEntropy`],
+//! [`Loss::SquaredError`]) sum over the classes of a row and average over the `B` rows of the
+//! batch; regression losses ([`Loss::Mse`], [`Loss::Mae`], [`Loss::Bce`],
+//! [`Loss::BceWithLogits`]) average over all `B·n` elements. A target is either a class label
+//! per row (a one-hot row `t`) or a dense matrix of the input's shape.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use super::activation::{sigmoid, sign, softplus};
+use super::softmax::{log_sum_exp_row, softmax_row};
+use crate::error::{Error, Result, expect_same_shape};
+use crate::scalar::Scalar;
+
+/// What a loss compares its input against.
+#[derive(Clone, Copy, Debug)]
+pub enum Target<'a, T> {
+    /// One class index per row: the one-hot row `tⱼ = [j = label]`.
+    Labels(&'a [usize]),
+    /// A matrix of the input's shape (probabilities, or real values to reconstruct).
+    Dense(ArrayView2<'a, T>),
+}
+
+/// A scalar loss of an input matrix and a [`Target`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// On logits `z`: `(1/B) Σ_b [Σⱼ tⱼ · lse(z_b) − Σⱼ tⱼ z_bⱼ]`, computed stably;
+    /// gradient `(p Σⱼ tⱼ − t)/B` with `p = softmax(z)`, i.e. `(p − t)/B` for one-hot `t`.
+    SoftmaxCrossEntropy,
+    /// On probabilities `p`: `−(1/B) Σ tⱼ ln pⱼ`; gradient `−t/(p B)`.
+    CrossEntropy,
+    /// On probabilities `p` (the "LSE" loss): `(1/B) Σ (pⱼ − tⱼ)²`; gradient `2(p − t)/B`.
+    SquaredError,
+    /// Mean squared error `(1/Bn) Σ (x − t)²`; gradient `2(x − t)/(Bn)`.
+    Mse,
+    /// Mean absolute error `(1/Bn) Σ |x − t|`; gradient `sign(x − t)/(Bn)` (0 at the kink).
+    Mae,
+    /// Binary cross-entropy on probabilities `p`: `−(1/Bn) Σ [t ln p + (1 − t) ln(1 − p)]`;
+    /// gradient `(p − t)/(p(1 − p) Bn)`.
+    Bce,
+    /// Binary cross-entropy on logits `z` with `p = σ(z)`: `(1/Bn) Σ [softplus(z) − t z]`,
+    /// finite for any finite `z`; gradient `(σ(z) − t)/(Bn)`.
+    BceWithLogits,
+}
+
+impl Loss {
+    /// Every loss, for exhaustive tests.
+    pub const ALL: [Loss; 7] = [
+        Loss::SoftmaxCrossEntropy,
+        Loss::CrossEntropy,
+        Loss::SquaredError,
+        Loss::Mse,
+        Loss::Mae,
+        Loss::Bce,
+        Loss::BceWithLogits,
+    ];
+
+    /// The loss's name as written in a network definition.
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::SoftmaxCrossEntropy => "softmax_cross_entropy",
+            Loss::CrossEntropy => "cross_entropy",
+            Loss::SquaredError => "squared_error",
+            Loss::Mse => "mse",
+            Loss::Mae => "mae",
+            Loss::Bce => "bce",
+            Loss::BceWithLogits => "bce_with_logits",
+        }
+    }
+
+    /// The loss of `input` against `target`.
+    pub fn value<T: Scalar>(self, input: ArrayView2<'_, T>, target: Target<'_, T>) -> Result<T> {
+        let norm = self.normaliser(input, target)?;
+        let sum = match self {
+            Loss::SoftmaxCrossEntropy => {
+                let mut sum = T::ZERO;
+                for_each_row(&input, &target, |z, t| {
+                    let lse = log_sum_exp_row(z);
+                    sum += z
+                        .iter()
+                        .zip(t)
+                        .map(|(&z, t)| if t == T::ZERO { T::ZERO } else { t * (lse - z) })
+                        .sum();
+                });
+                sum
+            }
+            _ => {
+                let mut sum = T::ZERO;
+                for_each_row(&input, &target, |x, t| {
+                    sum += x.iter().zip(t).map(|(&x, t)| self.element(x, t)).sum();
+                });
+                sum
+            }
+        };
+        Ok(sum * norm)
+    }
+
+    /// `grad = scale · ∂L/∂input`.
+    pub fn gradient<T: Scalar>(
+        self,
+        input: ArrayView2<'_, T>,
+        target: Target<'_, T>,
+        scale: T,
+        mut grad: ArrayViewMut2<'_, T>,
+    ) -> Result<()> {
+        let factor = scale * self.normaliser(input, target)?;
+        expect_same_shape(self.name(), "input", input.shape(), "gradient", grad.shape())?;
+        let mut rows = grad.rows_mut().into_iter();
+        for_each_row(&input, &target, |x, t| {
+            let mut g = rows.next().expect("gradient has one row per input row");
+            if self == Loss::SoftmaxCrossEntropy {
+                softmax_row(x, g.view_mut());
+                let mass: T = t.clone().sum();
+                g.map_inplace(|g| *g *= mass);
+                for (g, t) in g.iter_mut().zip(t) {
+                    *g = (*g - t) * factor;
+                }
+            } else {
+                for ((g, &x), t) in g.iter_mut().zip(&x).zip(t) {
+                    *g = self.element_derivative(x, t) * factor;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// `ℓ(x, t)` of an elementwise loss, before normalising.
+    #[inline(always)]
+    fn element<T: Scalar>(self, x: T, t: T) -> T {
+        match self {
+            Loss::CrossEntropy => -xlogy(t, x),
+            Loss::SquaredError | Loss::Mse => (x - t) * (x - t),
+            Loss::Mae => (x - t).abs(),
+            Loss::Bce => -(xlogy(t, x) + xlogy(T::ONE - t, T::ONE - x)),
+            Loss::BceWithLogits => softplus(x) - t * x,
+            Loss::SoftmaxCrossEntropy => unreachable!("row-wise loss"),
+        }
+    }
+
+    /// `∂ℓ/∂x` of an elementwise loss, before normalising.
+    #[inline(always)]
+    fn element_derivative<T: Scalar>(self, x: T, t: T) -> T {
+        match self {
+            Loss::CrossEntropy => {
+                if t == T::ZERO {
+                    T::ZERO
+                } else {
+                    -t / x
+                }
+            }
+            Loss::SquaredError | Loss::Mse => (x - t) + (x - t),
+            Loss::Mae => sign(x - t),
+            Loss::Bce => (x - t) / (x * (T::ONE - x)),
+            Loss::BceWithLogits => sigmoid(x) - t,
+            Loss::SoftmaxCrossEntropy => unreachable!("row-wise loss"),
+        }
+    }
+
+    /// `1/B` for classification losses, `1/(Bn)` for regression losses; checks the target.
+    fn normaliser<T: Scalar>(self, input: ArrayView2<'_, T>, target: Target<'_, T>) -> Result<T> {
+        let (rows, cols) = input.dim();
+        if rows == 0 || cols == 0 {
+            return Err(Error::Empty {
+                op: self.name(),
+                what: "input",
+            });
+        }
+        match target {
+            Target::Labels(labels) => {
+                expect_same_shape(self.name(), "rows of input", &[rows], "labels", &[labels.len()])?;
+                if let Some((row, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= cols) {
+                    return Err(Error::Label {
+                        op: self.name(),
+                        row,
+                        label,
+                        classes: cols,
+                    });
+                }
+            }
+            Target::Dense(t) => expect_same_shape(self.name(), "input", input.shape(), "target", t.shape())?,
+        }
+        let count = match self {
+            Loss::SoftmaxCrossEntropy | Loss::CrossEntropy | Loss::SquaredError => rows,
+            Loss::Mse | Loss::Mae | Loss::Bce | Loss::BceWithLogits => rows * cols,
+        };
+        Ok(T::ONE / T::from_usize(count))
+    }
+}
+
+/// `x ln y`, taken as 0 when `x = 0` (so a zero target ignores a zero probability).
+#[inline(always)]
+fn xlogy<T: Scalar>(x: T, y: T) -> T {
+    if x == T::ZERO { T::ZERO } else { x * y.ln() }
+}
+
+/// Calls `f(input row, target row)` for every row, the target row as an iterator of values.
+/// The target must already be checked against the input.
+fn for_each_row<'v, T: Scalar>(
+    input: &'v ArrayView2<'_, T>,
+    target: &'v Target<'_, T>,
+    mut f: impl FnMut(ndarray::ArrayView1<'v, T>, TargetRow<'v, T>),
+) {
+    for (b, x) in input.rows().into_iter().enumerate() {
+        let t = match target {
+            Target::Labels(labels) => TargetRow::OneHot {
+                label: labels[b],
+                col: 0,
+                cols: x.len(),
+            },
+            Target::Dense(t) => TargetRow::Dense(t.row(b).into_iter()),
+        };
+        f(x, t);
+    }
+}
+
+/// The values of one target row: a one-hot row generated on the fly, or a dense row.
+#[derive(Clone)]
+enum TargetRow<'a, T> {
+    OneHot { label: usize, col: usize, cols: usize },
+    Dense(ndarray::iter::Iter<'a, T, ndarray::Ix1>),
+}
+
+impl<T: Scalar> Iterator for TargetRow<'_, T> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        match self {
+            TargetRow::OneHot { label, col, cols } => {
+                if *col == *cols {
+                    return None;
+                }
+                let t = if *col == *label { T::ONE } else { T::ZERO };
+                *col += 1;
+                Some(t)
+            }
+            TargetRow::Dense(iter) => iter.next().copied(),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The kernels generated code and the tape call: each a loop over contiguous data, with its
+//! derivative beside it.
+
+pub mod activation;
+pub mod binary;
+pub mod dropout;
+pub mod loss;
+pub mod reduce;
+pub mod softmax;
+
+pub use activation::{Activation, DerivativeFrom};
+pub use binary::{Binary, scale};
+pub use dropout::{check_probability, dropout_mask};
+pub use loss::{Loss, Target};
+pub use reduce::{add_row, broadcast_rows, column_sums};
+pub use softmax::{log_softmax, log_sum_exp, log_sum_exp_row, softmax, softmax_backward};

@@ -1,0 +1,27 @@
+//! The runtime of symgrad: kernels the generated code calls, a tape-based reverse-mode engine
+//! (the baseline and an independent oracle), a finite-difference gradient checker, and
+//! initialisers.
+//!
+//! Matrices are `ndarray` arrays of shape `rows × columns`; a batch is a matrix with one sample
+//! per row, and a bias is a `1 × n` row broadcast over the batch.
+
+pub mod error;
+pub mod gemm;
+pub mod gradcheck;
+pub mod init;
+pub mod kernels;
+pub mod params;
+pub mod scalar;
+pub mod tape;
+
+pub use error::{Error, Result};
+pub use gemm::gemm;
+pub use init::Init;
+pub use kernels::{Activation, Binary, Loss, Target};
+pub use params::{ParamList, Parameters};
+pub use scalar::Scalar;
+pub use tape::{Gradients, Tape, Var};
+
+/// Re-exported so that generated code and users name one version of each.
+pub use ndarray;
+pub use rand;

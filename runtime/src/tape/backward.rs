@@ -1,0 +1,174 @@
+//! Backward rules of every tape op, in one `match`.
+//!
+//! For a node `out = op(args)` with adjoint `grad_out = ∂L/∂out`, each rule adds the chain-rule
+//! term `grad_out · ∂out/∂arg` to the adjoint of every tracked argument. Adjoints are
+//! accumulated, never assigned.
+
+use ndarray::{Array2, ArrayView2};
+
+use super::{Op, Tape, TargetRef, Var};
+use crate::error::{Error, Result};
+use crate::gemm::gemm;
+use crate::kernels::{self, Binary, DerivativeFrom, Target};
+use crate::params::Parameters;
+use crate::scalar::Scalar;
+
+/// The adjoints of the tracked leaves after [`Tape::backward`].
+#[derive(Clone, Debug)]
+pub struct Gradients<T> {
+    grads: Vec<Option<Array2<T>>>,
+}
+
+impl<T: Scalar> Gradients<T> {
+    /// `∂L/∂var`, or `None` if `var` is not a tracked leaf or `L` does not depend on it.
+    pub fn get(&self, var: Var) -> Option<ArrayView2<'_, T>> {
+        self.grads.get(var.0)?.as_ref().map(|g| g.view())
+    }
+
+    /// Writes `∂L/∂vars[i]` into parameter `i` of `out`, zeros where `L` does not depend on it.
+    pub fn write_into<P: Parameters<T>>(&self, vars: &[Var], out: &mut P) {
+        for (i, &var) in vars.iter().enumerate() {
+            match self.get(var) {
+                Some(grad) => out.param_mut(i).assign(&grad),
+                None => out.param_mut(i).fill(T::ZERO),
+            }
+        }
+    }
+}
+
+impl<T: Scalar> Tape<T> {
+    /// Reverse-mode differentiation of the `1×1` node `loss` with respect to every tracked leaf.
+    pub fn backward(&self, loss: Var) -> Result<Gradients<T>> {
+        let shape = self.nodes[loss.0].value.shape();
+        if shape != [1, 1] {
+            return Err(Error::Shape {
+                op: "backward",
+                lhs_name: "loss",
+                lhs: shape.to_vec(),
+                rhs_name: "a scalar",
+                rhs: vec![1, 1],
+            });
+        }
+        let mut grads: Vec<Option<Array2<T>>> = vec![None; loss.0 + 1];
+        grads[loss.0] = Some(Array2::from_elem((1, 1), T::ONE));
+        for index in (0..=loss.0).rev() {
+            let node = &self.nodes[index];
+            if !node.tracked || matches!(node.op, Op::Leaf) {
+                continue;
+            }
+            let Some(grad_out) = grads[index].take() else { continue };
+            self.propagate(&node.op, &node.value, grad_out.view(), &mut grads)?;
+        }
+        Ok(Gradients { grads })
+    }
+
+    /// Adds `grad_out · ∂out/∂arg` to each tracked argument's adjoint.
+    fn propagate(
+        &self,
+        op: &Op,
+        out: &Array2<T>,
+        grad_out: ArrayView2<'_, T>,
+        grads: &mut [Option<Array2<T>>],
+    ) -> Result<()> {
+        match *op {
+            Op::Leaf => {}
+            // C = A·B: ∂L/∂A = ∂L/∂C · Bᵀ, ∂L/∂B = Aᵀ · ∂L/∂C (transposes as strides).
+            Op::MatMul(lhs, rhs) => {
+                if self.tracked(lhs) {
+                    let (slot, beta) = slot(grads, lhs, self.value(lhs).dim());
+                    gemm(T::ONE, grad_out, self.value(rhs).t(), beta, slot.view_mut())?;
+                }
+                if self.tracked(rhs) {
+                    let (slot, beta) = slot(grads, rhs, self.value(rhs).dim());
+                    gemm(T::ONE, self.value(lhs).t(), grad_out, beta, slot.view_mut())?;
+                }
+            }
+            // Y = X + 1·b: ∂L/∂X = ∂L/∂Y, ∂L/∂b = Σ_rows ∂L/∂Y.
+            Op::AddRow(x, row) => {
+                self.accumulate(grads, x, grad_out.to_owned());
+                if self.tracked(row) {
+                    let (slot, beta) = slot(grads, row, self.value(row).dim());
+                    kernels::column_sums(grad_out, beta, slot.view_mut())?;
+                }
+            }
+            // lhs ± rhs: ∂/∂lhs = 1, ∂/∂rhs = ±1; lhs ⊙ rhs: ∂/∂lhs = rhs, ∂/∂rhs = lhs.
+            Op::Binary(op, lhs, rhs) => {
+                let (lhs_grad, rhs_grad) = match op {
+                    Binary::Add => (grad_out.to_owned(), grad_out.to_owned()),
+                    Binary::Sub => (grad_out.to_owned(), grad_out.mapv(|g| -g)),
+                    Binary::Mul => (&grad_out * &self.value(rhs), &grad_out * &self.value(lhs)),
+                };
+                self.accumulate(grads, lhs, lhs_grad);
+                self.accumulate(grads, rhs, rhs_grad);
+            }
+            // Y = αX: ∂L/∂X = α ∂L/∂Y.
+            Op::Scale(alpha, x) => {
+                let alpha = T::from_f64(alpha);
+                self.accumulate(grads, x, grad_out.mapv(|g| alpha * g));
+            }
+            // Y = Xᵀ: ∂L/∂X = (∂L/∂Y)ᵀ.
+            Op::Transpose(x) => self.accumulate(grads, x, grad_out.t().to_owned()),
+            // Y = f(X): ∂L/∂X = ∂L/∂Y ⊙ f′(X), f′ read from X or Y.
+            Op::Activation(f, x) => {
+                let saved = match f.derivative_from() {
+                    DerivativeFrom::Output => out.view(),
+                    DerivativeFrom::Input | DerivativeFrom::Nothing => self.value(x),
+                };
+                let grad = ndarray::Zip::from(&grad_out)
+                    .and(&saved)
+                    .map_collect(|&g, &s| g * f.derivative(s));
+                self.accumulate(grads, x, grad);
+            }
+            // P = softmax(Z): ∂L/∂Zⱼ = Pⱼ (∂L/∂Pⱼ − Σᵢ Pᵢ ∂L/∂Pᵢ), row by row.
+            Op::Softmax(x) => {
+                let mut grad = Array2::zeros(out.raw_dim());
+                kernels::softmax_backward(out.view(), grad_out, grad.view_mut())?;
+                self.accumulate(grads, x, grad);
+            }
+            // L = loss(X, t): ∂L/∂X = ∂L/∂L_out · ∇ₓloss.
+            Op::Loss(loss, x, ref target) => {
+                let target = match target {
+                    TargetRef::Labels(labels) => Target::Labels(labels),
+                    TargetRef::Dense(t) => Target::Dense(self.value(*t)),
+                };
+                let mut grad = Array2::zeros(self.value(x).raw_dim());
+                loss.gradient(self.value(x), target, grad_out[(0, 0)], grad.view_mut())?;
+                self.accumulate(grads, x, grad);
+            }
+            // s = Σ X: ∂L/∂X = ∂L/∂s · 1.
+            Op::Sum(x) => {
+                let grad = Array2::from_elem(self.value(x).raw_dim(), grad_out[(0, 0)]);
+                self.accumulate(grads, x, grad);
+            }
+            // m = (1/N) Σ X: ∂L/∂X = ∂L/∂m / N.
+            Op::Mean(x) => {
+                let n = T::from_usize(self.value(x).len());
+                let grad = Array2::from_elem(self.value(x).raw_dim(), grad_out[(0, 0)] / n);
+                self.accumulate(grads, x, grad);
+            }
+        }
+        Ok(())
+    }
+
+    fn tracked(&self, var: Var) -> bool {
+        self.nodes[var.0].tracked
+    }
+
+    /// `∂L/∂var += contribution`, if `var` is tracked.
+    fn accumulate(&self, grads: &mut [Option<Array2<T>>], var: Var, contribution: Array2<T>) {
+        if !self.tracked(var) {
+            return;
+        }
+        match &mut grads[var.0] {
+            Some(grad) => *grad += &contribution,
+            empty => *empty = Some(contribution),
+        }
+    }
+}
+
+/// The adjoint buffer of `var` and the `β` to accumulate into it with: 1 if it already holds
+/// contributions, 0 if it was just created (and need not be initialised).
+fn slot<T: Scalar>(grads: &mut [Option<Array2<T>>], var: Var, dim: (usize, usize)) -> (&mut Array2<T>, T) {
+    let beta = if grads[var.0].is_some() { T::ONE } else { T::ZERO };
+    (grads[var.0].get_or_insert_with(|| Array2::zeros(dim)), beta)
+}
