@@ -1,19 +1,103 @@
 //! # symgrad
 //!
 //! Neural networks whose backward pass is derived by the compiler. A network is written once,
-//! declaratively; the `network!` macro checks its shapes at compile time, applies the chain rule
-//! symbolically, fuses the result and emits plain Rust forward and backward code.
+//! declaratively; the [`network!`] macro checks its shapes at compile time, applies the chain
+//! rule symbolically, fuses the result and emits plain Rust forward and backward code.
 //!
-//! This facade re-exports the runtime ([`symgrad_runtime`]): kernels, the tape-based
-//! reverse-mode engine used as baseline and oracle, the finite-difference gradient checker and
-//! initialisers.
+//! The runtime ([`symgrad_runtime`], re-exported here) holds the kernels that code calls, a
+//! tape-based reverse-mode engine used as baseline and oracle, the finite-difference gradient
+//! checker and initialisers.
 
 pub use symgrad_runtime::*;
 
+/// Defines a network; its backward pass is derived symbolically at compile time.
+///
+/// ```
+/// use symgrad::network;
+///
+/// network! {
+///     /// A two-layer classifier of 8×8 digits.
+///     pub struct Mlp {
+///         input x: [64];
+///         target y: classes[10];
+///         h = relu(dense(x, 32));
+///         z = dense(h, 10);
+///         output softmax(z);
+///         loss cross_entropy(softmax(z), y);
+///     }
+/// }
+///
+/// let net = Mlp::<f32>::new(&mut symgrad::rand::rngs::StdRng::seed_from_u64(0));
+/// assert_eq!(Mlp::<f32>::PARAMETERS[0], ("h_w", 64, 32));
+/// # use symgrad::rand::SeedableRng;
+/// ```
+///
+/// # The language
+///
+/// A definition reads like the math, one statement per line:
+///
+/// | statement | meaning |
+/// |---|---|
+/// | `input x: [n];` | a batch input `[batch, n]` |
+/// | `target y: classes[k];` | one class label in `0..k` per row (a one-hot row to the losses) |
+/// | `target t: [n];` | a real-valued target `[batch, n]` |
+/// | `param w: [r, c] = init;` | a weight; `[n]` declares a `1 × n` row (a bias); `= init` is optional |
+/// | `name = expr;` (or `let name = expr;`) | a named value |
+/// | `output expr;` | what `forward` returns (evaluation mode: dropout off) |
+/// | `loss expr;` | the scalar loss that `loss_and_grad` differentiates |
+///
+/// Initialisers: `xavier_normal` (the default for weights), `xavier_uniform`, `he`, `normal`,
+/// `zeros` (the default for rows), `constant(c)` or a bare number.
+///
+/// Expressions:
+///
+/// - `a @ b` or `matmul(a, b)`: matrix product; the right side is weight-like (fixed rows);
+/// - `a + b`, `a - b`, `a * b`: elementwise on equal shapes; a `[1, n]` row added to a batch is
+///   broadcast over its rows (a bias); `c * x` and `x / c` scale by a number; `-x`;
+/// - `dense(x, n)` or `dense(x, n, init)`: `x · W + b` with `W: [k, n]` and `b: [1, n]` declared
+///   for you, named after the line (`h_w`, `h_b` for `h = dense(...)`; `h_w2`, `h_b2` for a
+///   second one on the same line; `output_w`, `loss_w` on those lines);
+/// - `transpose(w)`: `wᵀ` of a weight (tied weights: `dense`-free decoders `h @ transpose(w)`);
+///   a transpose is a stride, never a copy;
+/// - activations `relu`, `leaky_relu(x, slope)`, `sigmoid`, `tanh`, `softplus`, `exp`, `log`,
+///   `square`, `abs`; `softmax(x)` row-wise; `dropout(x, p)` (inverted; off in evaluation);
+/// - reductions `sum(x)`, `mean(x)` to a scalar;
+/// - losses `(prediction, target)`: `cross_entropy` (on probabilities: write
+///   `cross_entropy(softmax(z), y)`, compiled to the stable fused form with gradient
+///   `(p − onehot(y))/B`), `softmax_cross_entropy` (on logits), `squared_error` (on
+///   probabilities, summed over classes), `mse`, `mae`, `bce` (on probabilities;
+///   `bce(sigmoid(z), t)` is fused to the logits form), `bce_with_logits`. Classification losses
+///   average over the batch, regression losses over all elements. A target is a `target`, or
+///   any value that does not depend on parameters (an autoencoder's input).
+///   Scalars combine: `loss mse(a, x) + 0.5 * mse(b, x);`.
+///
+/// Any DAG is allowed: a value used many times, residual connections
+/// (`h2 = h1 + relu(dense(h1, 64));`), one weight in several places.
+///
+/// # What it generates
+///
+/// For `pub struct Net { ... }`:
+///
+/// - `Net<T = f32>`: the parameters as public `Array2<T>` fields, `Net::new(rng)` (seeded
+///   initialisation), `Net::zeros()` (a gradient buffer), `Net::PARAMETERS`;
+/// - `NetBatch<'a, T>` (inputs and targets), `NetInputs<'a, T>` (inputs), `NetWorkspace<T>`;
+/// - `forward(ws, inputs)`, `loss(ws, batch)` (evaluation mode), `loss_train(ws, batch, rng)`
+///   and `loss_and_grad(ws, batch, rng, grads)` (training mode, dropout masks from `rng`);
+/// - the tape twin `record(tape, batch, rng)` and `tape_loss_and_grad(tape, batch, rng, grads)`;
+/// - `Net::derivation()`: the chain-rule equations the compiler derived, in Markdown/LaTeX;
+/// - implementations of [`Parameters`] and [`Model`].
+///
+/// # Errors
+///
+/// A mistake in a definition is a compile error at the token that caused it, saying what was
+/// expected; several mistakes are reported together.
+pub use symgrad_macros::network;
+
 /// The names most programs need.
 pub mod prelude {
+    pub use symgrad_macros::network;
     pub use symgrad_runtime::gradcheck;
     pub use symgrad_runtime::{
-        Activation, Error, Init, Loss, ParamList, Parameters, Result, Scalar, Tape, Target, Var, gemm,
+        Activation, Error, Init, Loss, Model, ParamList, Parameters, Result, Scalar, Tape, Target, Var, gemm,
     };
 }

@@ -5,6 +5,9 @@
 //! `y(1 − y)` and tanh's `1 − y²`, so backward needs only the saved output, and a forward that
 //! overwrites its input in place loses nothing.
 
+use ndarray::{ArrayView2, ArrayViewMut2, Zip};
+
+use crate::error::{Result, expect_same_shape};
 use crate::scalar::Scalar;
 
 /// An elementwise function with its derivative.
@@ -279,5 +282,71 @@ pub(crate) fn sign<T: Scalar>(x: T) -> T {
         -T::ONE
     } else {
         T::ZERO
+    }
+}
+
+/// The same kernels on matrices: contiguous data goes through the slice loops above, any other
+/// layout through a strided walk.
+impl Activation {
+    /// `out = f(x)` elementwise.
+    pub fn forward_view<T: Scalar>(self, x: ArrayView2<'_, T>, mut out: ArrayViewMut2<'_, T>) -> Result<()> {
+        expect_same_shape(self.name(), "input", x.shape(), "output", out.shape())?;
+        if let (Some(x), Some(out)) = (x.as_slice(), out.as_slice_mut()) {
+            self.forward(x, out);
+        } else {
+            Zip::from(&mut out).and(&x).for_each(|o, &x| *o = self.value(x));
+        }
+        Ok(())
+    }
+
+    /// `xy = f(xy)` in place.
+    pub fn forward_view_inplace<T: Scalar>(self, mut xy: ArrayViewMut2<'_, T>) {
+        match xy.as_slice_mut() {
+            Some(xy) => self.forward_inplace(xy),
+            None => xy.map_inplace(|v| *v = self.value(*v)),
+        }
+    }
+
+    /// `grad_in = grad_out ⊙ f′(saved)`.
+    pub fn backward_view<T: Scalar>(
+        self,
+        saved: ArrayView2<'_, T>,
+        grad_out: ArrayView2<'_, T>,
+        mut grad_in: ArrayViewMut2<'_, T>,
+    ) -> Result<()> {
+        expect_same_shape(self.name(), "saved value", saved.shape(), "gradient", grad_out.shape())?;
+        expect_same_shape(
+            self.name(),
+            "gradient",
+            grad_out.shape(),
+            "input gradient",
+            grad_in.shape(),
+        )?;
+        if let (Some(s), Some(g), Some(gi)) = (saved.as_slice(), grad_out.as_slice(), grad_in.as_slice_mut()) {
+            self.backward(s, g, gi);
+        } else {
+            Zip::from(&mut grad_in)
+                .and(&grad_out)
+                .and(&saved)
+                .for_each(|gi, &g, &s| *gi = g * self.derivative(s));
+        }
+        Ok(())
+    }
+
+    /// `grad = grad ⊙ f′(saved)` in place.
+    pub fn backward_view_inplace<T: Scalar>(
+        self,
+        saved: ArrayView2<'_, T>,
+        mut grad: ArrayViewMut2<'_, T>,
+    ) -> Result<()> {
+        expect_same_shape(self.name(), "saved value", saved.shape(), "gradient", grad.shape())?;
+        if let (Some(s), Some(g)) = (saved.as_slice(), grad.as_slice_mut()) {
+            self.backward_inplace(s, g);
+        } else {
+            Zip::from(&mut grad)
+                .and(&saved)
+                .for_each(|g, &s| *g *= self.derivative(s));
+        }
+        Ok(())
     }
 }

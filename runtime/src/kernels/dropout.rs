@@ -21,10 +21,15 @@ pub fn check_probability(p: f64) -> Result<()> {
 
 /// Fills `mask` with 0 (probability `p`) or `1/(1 − p)`. The output of dropout is `x ⊙ mask`
 /// and, by the chain rule, its adjoint is `∂L/∂x = ∂L/∂y ⊙ mask`.
-pub fn dropout_mask<T: Scalar, R: Rng + ?Sized>(rng: &mut R, p: f64, mask: &mut [T]) -> Result<()> {
+/// The elements are drawn in iteration order (row-major for a standard-layout matrix).
+pub fn dropout_mask<'a, T, R>(rng: &mut R, p: f64, mask: impl IntoIterator<Item = &'a mut T>) -> Result<()>
+where
+    T: Scalar,
+    R: Rng + ?Sized,
+{
     check_probability(p)?;
     let keep = T::from_f64(1.0 / (1.0 - p));
-    for m in mask.iter_mut() {
+    for m in mask {
         *m = if rng.random::<f64>() < p { T::ZERO } else { keep };
     }
     Ok(())

@@ -214,7 +214,7 @@ impl<T: Scalar> Tape<T> {
     /// drawn from `rng` and recorded as an untracked leaf.
     pub fn dropout<R: Rng + ?Sized>(&mut self, x: Var, p: f64, rng: &mut R) -> Result<Var> {
         let mut mask = Array2::zeros(self.nodes[x.0].value.raw_dim());
-        kernels::dropout_mask(rng, p, mask.as_slice_mut().expect("fresh arrays are contiguous"))?;
+        kernels::dropout_mask(rng, p, &mut mask)?;
         let mask = self.input(mask);
         self.mul(x, mask)
     }

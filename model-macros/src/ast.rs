@@ -1,0 +1,404 @@
+//! The syntax tree of a network definition and its parser.
+//!
+//! ```text
+//! network   := attr* vis "struct" Ident "{" item* "}"
+//! item      := "input" Ident ":" "[" width "]" ";"
+//!            | "target" Ident ":" ("classes" "[" width "]" | "[" width "]") ";"
+//!            | "param" Ident ":" "[" width ("," width)? "]" ("=" init)? ";"
+//!            | "let"? Ident "=" expr ";"
+//!            | "output" expr ";"
+//!            | "loss" expr ";"
+//! init      := Ident | Ident "(" number ")" | number
+//! expr      := term (("+" | "-") term)*
+//! term      := unary (("*" | "/" | "@") unary)*
+//! unary     := "-" unary | primary
+//! primary   := number | Ident | Ident "(" (expr ("," expr)*)? ")" | "(" expr ")"
+//! ```
+
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Attribute, Ident, Token, Visibility, bracketed, parenthesized};
+
+mod kw {
+    syn::custom_keyword!(input);
+    syn::custom_keyword!(target);
+    syn::custom_keyword!(param);
+    syn::custom_keyword!(output);
+    syn::custom_keyword!(loss);
+    syn::custom_keyword!(classes);
+}
+
+/// How deeply expressions may nest: far beyond any real network, and a bound on recursion.
+const MAX_DEPTH: usize = 128;
+
+/// A whole `network! { ... }` invocation.
+pub struct Network {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub items: Vec<Item>,
+}
+
+/// A size written in the definition, with its span for diagnostics.
+#[derive(Clone, Copy)]
+pub struct Width {
+    pub value: usize,
+}
+
+/// What a target holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// One class index per row (`classes[n]`).
+    Classes,
+    /// A real-valued row per sample (`[n]`).
+    Dense,
+}
+
+/// How a parameter is initialised.
+#[derive(Clone)]
+pub enum InitSpec {
+    /// `xavier_normal`, `he`, `zeros`, ...
+    Named(Ident),
+    /// `constant(c)` or a bare number.
+    Constant(f64),
+}
+
+/// One statement of the definition.
+pub enum Item {
+    Input {
+        name: Ident,
+        width: Width,
+    },
+    Target {
+        name: Ident,
+        kind: TargetKind,
+        width: Width,
+    },
+    Param {
+        name: Ident,
+        shape: Vec<Width>,
+        init: Option<InitSpec>,
+        span: Span,
+    },
+    Let {
+        name: Ident,
+        expr: Expr,
+    },
+    Output {
+        keyword: Span,
+        expr: Expr,
+    },
+    Loss {
+        keyword: Span,
+        expr: Expr,
+    },
+}
+
+/// Binary operators.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    MatMul,
+}
+
+/// An expression.
+pub enum Expr {
+    Number(f64, Span),
+    Name(Ident),
+    Call {
+        func: Ident,
+        args: Vec<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        op_span: Span,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Neg {
+        span: Span,
+        arg: Box<Expr>,
+    },
+}
+
+impl Expr {
+    /// The span to point at when the expression as a whole is wrong.
+    pub fn span(&self) -> Span {
+        match self {
+            Expr::Number(_, span) | Expr::Neg { span, .. } => *span,
+            Expr::Name(ident) | Expr::Call { func: ident, .. } => ident.span(),
+            Expr::Binary { op_span, .. } => *op_span,
+        }
+    }
+}
+
+impl Parse for Network {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        if !input.peek(Token![struct]) {
+            return Err(input.error("expected `struct Name { ... }`: a network is declared like a struct"));
+        }
+        input.parse::<Token![struct]>()?;
+        let name: Ident = input.parse()?;
+        let body;
+        syn::braced!(body in input);
+        let mut items = Vec::new();
+        while !body.is_empty() {
+            items.push(body.parse()?);
+        }
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the network's closing brace"));
+        }
+        Ok(Network {
+            attrs,
+            vis,
+            name,
+            items,
+        })
+    }
+}
+
+impl Parse for Item {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let lookahead = input.lookahead1();
+        let item = if lookahead.peek(kw::input) {
+            input.parse::<kw::input>()?;
+            let name: Ident = input.parse()?;
+            input.parse::<Token![:]>()?;
+            let content;
+            bracketed!(content in input);
+            let width = parse_width(&content)?;
+            if !content.is_empty() {
+                return Err(content.error("an input has one size: its number of features, `[n]`"));
+            }
+            Item::Input { name, width }
+        } else if lookahead.peek(kw::target) {
+            input.parse::<kw::target>()?;
+            let name: Ident = input.parse()?;
+            input.parse::<Token![:]>()?;
+            let kind = if input.peek(kw::classes) {
+                input.parse::<kw::classes>()?;
+                TargetKind::Classes
+            } else {
+                TargetKind::Dense
+            };
+            let content;
+            bracketed!(content in input);
+            let width = parse_width(&content)?;
+            if !content.is_empty() {
+                return Err(content.error("a target has one size: `classes[n]` or `[n]`"));
+            }
+            Item::Target { name, kind, width }
+        } else if lookahead.peek(kw::param) {
+            let keyword = input.parse::<kw::param>()?;
+            let name: Ident = input.parse()?;
+            input.parse::<Token![:]>()?;
+            let content;
+            let brackets = bracketed!(content in input);
+            let dims = Punctuated::<Width, Token![,]>::parse_terminated_with(&content, parse_width)?;
+            let shape: Vec<Width> = dims.into_iter().collect();
+            let init = if input.peek(Token![=]) {
+                input.parse::<Token![=]>()?;
+                Some(parse_init(input)?)
+            } else {
+                None
+            };
+            let span = keyword.span.join(brackets.span.close()).unwrap_or(name.span());
+            Item::Param {
+                name,
+                shape,
+                init,
+                span,
+            }
+        } else if lookahead.peek(kw::output) {
+            let keyword = input.parse::<kw::output>()?.span;
+            Item::Output {
+                keyword,
+                expr: parse_expr(input, 0)?,
+            }
+        } else if lookahead.peek(kw::loss) {
+            let keyword = input.parse::<kw::loss>()?.span;
+            Item::Loss {
+                keyword,
+                expr: parse_expr(input, 0)?,
+            }
+        } else if lookahead.peek(Token![let]) || lookahead.peek(Ident) {
+            if input.peek(Token![let]) {
+                input.parse::<Token![let]>()?;
+            }
+            let name: Ident = input.parse()?;
+            if !input.peek(Token![=]) {
+                return Err(input.error(format!(
+                    "expected `=` after `{name}`: a value is defined as `{name} = expression;`"
+                )));
+            }
+            input.parse::<Token![=]>()?;
+            Item::Let {
+                name,
+                expr: parse_expr(input, 0)?,
+            }
+        } else {
+            return Err(lookahead.error());
+        };
+        if !input.peek(Token![;]) {
+            return Err(input.error("expected `;` at the end of the statement"));
+        }
+        input.parse::<Token![;]>()?;
+        Ok(item)
+    }
+}
+
+fn parse_width(input: ParseStream) -> syn::Result<Width> {
+    let lit: syn::LitInt = input
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), "expected a size: a positive integer"))?;
+    let value: usize = lit.base10_parse()?;
+    if value == 0 {
+        return Err(syn::Error::new(lit.span(), "a size must be at least 1"));
+    }
+    Ok(Width { value })
+}
+
+fn parse_init(input: ParseStream) -> syn::Result<InitSpec> {
+    if input.peek(syn::LitFloat) || input.peek(syn::LitInt) || input.peek(Token![-]) {
+        let (value, _) = parse_number(input)?;
+        return Ok(InitSpec::Constant(value));
+    }
+    let name: Ident = input.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "expected an initialiser: xavier_normal, xavier_uniform, he, normal, zeros, constant(c) or a number",
+        )
+    })?;
+    if name == "constant" && input.peek(syn::token::Paren) {
+        let content;
+        parenthesized!(content in input);
+        let (value, _) = parse_number(&content)?;
+        if !content.is_empty() {
+            return Err(content.error("`constant` takes one number"));
+        }
+        return Ok(InitSpec::Constant(value));
+    }
+    Ok(InitSpec::Named(name))
+}
+
+fn parse_number(input: ParseStream) -> syn::Result<(f64, Span)> {
+    let negative = if input.peek(Token![-]) {
+        input.parse::<Token![-]>()?;
+        true
+    } else {
+        false
+    };
+    let (value, span) = if input.peek(syn::LitFloat) {
+        let lit: syn::LitFloat = input.parse()?;
+        (lit.base10_parse::<f64>()?, lit.span())
+    } else {
+        let lit: syn::LitInt = input
+            .parse()
+            .map_err(|e| syn::Error::new(e.span(), "expected a number"))?;
+        (lit.base10_parse::<f64>()?, lit.span())
+    };
+    Ok((if negative { -value } else { value }, span))
+}
+
+fn parse_expr(input: ParseStream, depth: usize) -> syn::Result<Expr> {
+    let mut lhs = parse_term(input, depth)?;
+    loop {
+        let op = if input.peek(Token![+]) {
+            BinOp::Add
+        } else if input.peek(Token![-]) {
+            BinOp::Sub
+        } else {
+            return Ok(lhs);
+        };
+        let op_span = if op == BinOp::Add {
+            input.parse::<Token![+]>()?.span()
+        } else {
+            input.parse::<Token![-]>()?.span()
+        };
+        let rhs = parse_term(input, depth)?;
+        lhs = Expr::Binary {
+            op,
+            op_span,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        };
+    }
+}
+
+fn parse_term(input: ParseStream, depth: usize) -> syn::Result<Expr> {
+    let mut lhs = parse_unary(input, depth)?;
+    loop {
+        let (op, op_span) = if input.peek(Token![*]) {
+            (BinOp::Mul, input.parse::<Token![*]>()?.span())
+        } else if input.peek(Token![/]) {
+            (BinOp::Div, input.parse::<Token![/]>()?.span())
+        } else if input.peek(Token![@]) {
+            (BinOp::MatMul, input.parse::<Token![@]>()?.span())
+        } else {
+            return Ok(lhs);
+        };
+        let rhs = parse_unary(input, depth)?;
+        lhs = Expr::Binary {
+            op,
+            op_span,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        };
+    }
+}
+
+fn parse_unary(input: ParseStream, depth: usize) -> syn::Result<Expr> {
+    if depth > MAX_DEPTH {
+        return Err(input.error("expression nested too deeply"));
+    }
+    if input.peek(Token![-]) {
+        let span = input.parse::<Token![-]>()?.span();
+        let arg = parse_unary(input, depth + 1)?;
+        return Ok(Expr::Neg {
+            span,
+            arg: Box::new(arg),
+        });
+    }
+    parse_primary(input, depth + 1)
+}
+
+fn parse_primary(input: ParseStream, depth: usize) -> syn::Result<Expr> {
+    if input.peek(syn::LitFloat) || input.peek(syn::LitInt) {
+        let (value, span) = parse_number(input)?;
+        return Ok(Expr::Number(value, span));
+    }
+    if input.peek(syn::token::Paren) {
+        let content;
+        parenthesized!(content in input);
+        let expr = parse_expr(&content, depth + 1)?;
+        if !content.is_empty() {
+            return Err(content.error("expected `)`"));
+        }
+        return Ok(expr);
+    }
+    if input.peek(Ident) {
+        let name: Ident = input.parse()?;
+        if !input.peek(syn::token::Paren) {
+            return Ok(Expr::Name(name));
+        }
+        let content;
+        parenthesized!(content in input);
+        let mut args = Vec::new();
+        while !content.is_empty() {
+            args.push(parse_expr(&content, depth + 1)?);
+            if content.is_empty() {
+                break;
+            }
+            content.parse::<Token![,]>()?;
+        }
+        return Ok(Expr::Call { func: name, args });
+    }
+    Err(input.error("expected an expression: a name, a number, a call like `relu(x)` or `( ... )`"))
+}

@@ -1,0 +1,77 @@
+//! The backward pass as a student would write it: one chain-rule equation per adjoint, in
+//! Markdown with LaTeX math, followed by what the compiler did with it.
+
+use std::fmt::Write;
+
+use crate::diff::{Derivative, latex_name};
+use crate::graph::Graph;
+use crate::lower::Lowered;
+use crate::ops::Op;
+use crate::plan::Plan;
+
+pub fn derivation(net: &Lowered, graph: &Graph, derivative: &Derivative, plan: &Plan) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "# Backward pass of `{}`\n", net.name);
+    let _ = writeln!(
+        text,
+        "Notation: $\\overline{{v}} = \\partial L / \\partial v$ is the adjoint of $v$, $B$ the batch size, \
+         $n$ the number of columns, $\\odot$ and $\\oslash$ elementwise product and division, \
+         $\\mathbf{{1}}$ a column of ones. Each adjoint is the sum, over the users of a value, of the \
+         user's adjoint times its local derivative.\n"
+    );
+    let _ = writeln!(text, "## Chain rule\n");
+    for (id, terms) in &derivative.equations {
+        let lhs = format!("\\overline{{{}}}", latex_name(graph, *id));
+        let _ = writeln!(text, "$$ {lhs} = {} $$\n", terms.join(" + "));
+    }
+    let _ = writeln!(text, "## Parameter gradients\n");
+    for (param, &grad) in net.params.iter().zip(&derivative.param_grads) {
+        let name = format!("\\mathrm{{{}}}", param.name.to_string().replace('_', "\\_"));
+        let _ = writeln!(
+            text,
+            "- $\\partial L / \\partial {name}$ (`{}`, {}×{}) is $\\overline{{{name}}}$, node {grad}",
+            param.name, param.rows, param.cols
+        );
+    }
+    let mut fused: Vec<&str> = graph
+        .nodes
+        .iter()
+        .filter_map(|n| match n.op {
+            Op::Affine { .. } => Some("matmul with bias add (bias broadcast, then gemm with β = 1)"),
+            Op::Loss {
+                kind: crate::ops::LossKind::SoftmaxCrossEntropy,
+                ..
+            } => Some("softmax with cross-entropy (gradient (p − onehot(y))/B)"),
+            Op::Loss {
+                kind: crate::ops::LossKind::BceWithLogits,
+                ..
+            } => Some("sigmoid with binary cross-entropy (gradient (σ(z) − t)/(Bn))"),
+            _ => None,
+        })
+        .collect();
+    fused.sort_unstable();
+    let counted: Vec<String> = fused
+        .chunk_by(|a, b| a == b)
+        .map(|group| {
+            if group.len() == 1 {
+                group[0].to_owned()
+            } else {
+                format!("{} × {}", group.len(), group[0])
+            }
+        })
+        .collect();
+    let in_place = plan.in_place.iter().filter(|&&b| b).count();
+    let _ = writeln!(
+        text,
+        "\n## Compiled\n\n- fused: {}\n- training step: {} kernels, {} workspace buffers, {} computed in place\n",
+        if counted.is_empty() {
+            "nothing".to_owned()
+        } else {
+            counted.join("; ")
+        },
+        plan.train.len(),
+        plan.buffers.len(),
+        in_place
+    );
+    text
+}

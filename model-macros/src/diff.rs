@@ -1,0 +1,237 @@
+//! Reverse-mode symbolic differentiation.
+//!
+//! Walking the forward nodes from the loss back to the parameters, each node's adjoint
+//! `v̄ = ∂L/∂v` is the sum over its users `u` of `ū · ∂u/∂v`: the chain rule. The adjoint of the
+//! loss is 1. The terms are built as new nodes of the same graph, so common subexpressions are
+//! shared and identities folded as they are created; values that reach no parameter (inputs,
+//! targets) get no adjoint at all.
+
+use std::collections::BTreeMap;
+
+use crate::graph::{Graph, NodeId};
+use crate::ops::{Op, Saved, Shape, TargetRef};
+
+/// One chain-rule term: the contribution of a user's adjoint to an input's adjoint.
+pub struct Term {
+    pub input: NodeId,
+    pub node: NodeId,
+    /// The term in LaTeX, for the derivation.
+    pub latex: String,
+}
+
+/// The backward pass: the adjoint node of every tracked value and of every parameter.
+pub struct Derivative {
+    /// Per parameter (in declaration order), the node holding `∂L/∂param`.
+    pub param_grads: Vec<NodeId>,
+    /// For each value with an adjoint, in the order computed: the value and its terms.
+    pub equations: Vec<(NodeId, Vec<String>)>,
+}
+
+/// Differentiates `loss` with respect to `params`; `labels` names the class-label targets.
+pub fn differentiate(graph: &mut Graph, loss: NodeId, params: &[NodeId], labels: &[String]) -> Derivative {
+    let mut contributions: BTreeMap<NodeId, Vec<(NodeId, String)>> = BTreeMap::new();
+    let one = graph.constant(1.0);
+    contributions.insert(loss, vec![(one, "1".to_owned())]);
+    let mut adjoint: BTreeMap<NodeId, NodeId> = BTreeMap::new();
+    let mut equations = Vec::new();
+    for id in (0..=loss).rev() {
+        let Some(terms) = contributions.remove(&id) else {
+            continue;
+        };
+        let (nodes, latex): (Vec<NodeId>, Vec<String>) = terms.into_iter().unzip();
+        let grad = graph.sum_of(nodes);
+        adjoint.insert(id, grad);
+        equations.push((id, latex));
+        for term in local_terms(graph, id, grad, labels) {
+            if graph.nodes[term.input].tracked {
+                contributions
+                    .entry(term.input)
+                    .or_default()
+                    .push((term.node, term.latex));
+            }
+        }
+    }
+    let param_grads = params.iter().map(|p| adjoint[p]).collect();
+    Derivative { param_grads, equations }
+}
+
+fn bar(graph: &Graph, id: NodeId) -> String {
+    format!("\\overline{{{}}}", latex_name(graph, id))
+}
+
+/// A node's name in LaTeX: `\mathrm{h1}`, with underscores escaped.
+pub fn latex_name(graph: &Graph, id: NodeId) -> String {
+    match graph.nodes[id].label.as_deref() {
+        Some(label) => format!("\\mathrm{{{}}}", label.replace('_', "\\_")),
+        None => format!("t_{{{id}}}"),
+    }
+}
+
+fn transposed(name: String, flag: bool) -> String {
+    if flag { format!("{name}^\\top") } else { name }
+}
+
+fn transposed_product(product: String, flag: bool) -> String {
+    if flag {
+        format!("\\left({product}\\right)^\\top")
+    } else {
+        product
+    }
+}
+
+/// The chain-rule terms `ū · ∂u/∂v` of node `u = id` for each of its inputs `v`, given the
+/// adjoint node `grad = ū`. Every backward rule of the language is in this one `match`.
+fn local_terms(graph: &mut Graph, id: NodeId, grad: NodeId, labels: &[String]) -> Vec<Term> {
+    let node = graph.nodes[id].clone();
+    let inputs = node.inputs.clone();
+    let g = bar(graph, id);
+    let name = |graph: &Graph, i: usize| latex_name(graph, inputs[i]);
+    let term = |input, node, latex: String| Term { input, node, latex };
+    match node.op {
+        Op::Input(_) | Op::Target(_) | Op::Param(_) | Op::Constant(_) => vec![],
+        // C = op(A)·op(B): Ā = C̄·op(B)ᵀ (or op(B)·C̄ᵀ if A is used transposed),
+        //                  B̄ = op(A)ᵀ·C̄ (or C̄ᵀ·op(A) if B is used transposed).
+        // Affine adds the bias row b: b̄ = 1ᵀ C̄, the column sums.
+        Op::MatMul { lhs_t, rhs_t } | Op::Affine { lhs_t, rhs_t } => {
+            let (a, b) = (inputs[0], inputs[1]);
+            let (an, bn) = (name(graph, 0), name(graph, 1));
+            let grad_a = if lhs_t {
+                graph.matmul(b, rhs_t, grad, true)
+            } else {
+                graph.matmul(grad, false, b, !rhs_t)
+            };
+            let grad_b = if rhs_t {
+                graph.matmul(grad, true, a, lhs_t)
+            } else {
+                graph.matmul(a, !lhs_t, grad, false)
+            };
+            let mut terms = vec![
+                term(
+                    a,
+                    grad_a,
+                    transposed_product(format!("{g}\\,{}", transposed(bn.clone(), !rhs_t)), lhs_t),
+                ),
+                term(
+                    b,
+                    grad_b,
+                    transposed_product(format!("{}\\,{g}", transposed(an, !lhs_t)), rhs_t),
+                ),
+            ];
+            if let Op::Affine { .. } = node.op {
+                let sums = column_sums(graph, grad, inputs[2]);
+                terms.push(term(inputs[2], sums, format!("\\mathbf{{1}}^\\top {g}")));
+            }
+            terms
+        }
+        // Y = X + 1b: X̄ = Ȳ, b̄ = 1ᵀȲ.
+        Op::AddRow => {
+            let sums = column_sums(graph, grad, inputs[1]);
+            vec![
+                term(inputs[0], grad, g.clone()),
+                term(inputs[1], sums, format!("\\mathbf{{1}}^\\top {g}")),
+            ]
+        }
+        // Y = A ± B: Ā = Ȳ, B̄ = ±Ȳ.
+        Op::Add => vec![term(inputs[0], grad, g.clone()), term(inputs[1], grad, g)],
+        Op::Sub => {
+            let minus = graph.scale(-1.0, grad);
+            vec![
+                term(inputs[0], grad, g.clone()),
+                term(inputs[1], minus, format!("-{g}")),
+            ]
+        }
+        // Y = A ⊙ B: Ā = Ȳ ⊙ B, B̄ = Ȳ ⊙ A.
+        Op::Mul => {
+            let shape = graph.shape(grad);
+            let (an, bn) = (name(graph, 0), name(graph, 1));
+            let grad_a = graph.add(Op::Mul, vec![grad, inputs[1]], shape, node.span);
+            let grad_b = graph.add(Op::Mul, vec![grad, inputs[0]], shape, node.span);
+            vec![
+                term(inputs[0], grad_a, format!("{g} \\odot {bn}")),
+                term(inputs[1], grad_b, format!("{g} \\odot {an}")),
+            ]
+        }
+        // Y = cX: X̄ = cȲ.
+        Op::Scale(c) => {
+            let scaled = graph.scale(c, grad);
+            vec![term(inputs[0], scaled, format!("{c}\\,{g}"))]
+        }
+        // Y = Xᵀ: X̄ = Ȳᵀ.
+        Op::Transpose => {
+            let back = graph.transpose(grad);
+            vec![term(inputs[0], back, format!("{g}^\\top"))]
+        }
+        // Y = f(X): X̄ = Ȳ ⊙ f′(X), f′ read from X or from Y.
+        Op::Act(act) => {
+            let saved = match act.saved() {
+                Saved::Input => inputs[0],
+                Saved::Output => id,
+            };
+            let latex = format!(
+                "{g} \\odot {}",
+                act.derivative_latex(&name(graph, 0), &latex_name(graph, id))
+            );
+            let shape = graph.shape(grad);
+            let back = graph.add(Op::ActGrad(act), vec![saved, grad], shape, node.span);
+            vec![term(inputs[0], back, latex)]
+        }
+        // P = softmax(Z) row-wise: Z̄ = P ⊙ (P̄ − rowsum(P ⊙ P̄)).
+        Op::Softmax => {
+            let p = latex_name(graph, id);
+            let shape = graph.shape(grad);
+            let back = graph.add(Op::SoftmaxGrad, vec![id, grad], shape, node.span);
+            vec![term(
+                inputs[0],
+                back,
+                format!("{p} \\odot ({g} - ({p} \\odot {g})\\mathbf{{1}}\\mathbf{{1}}^\\top)"),
+            )]
+        }
+        // Y = X ⊙ M (M the dropout mask, 0 or 1/(1−p)): X̄ = Ȳ ⊙ M.
+        Op::Dropout { mask, .. } => {
+            let shape = graph.shape(grad);
+            let back = graph.add(Op::MaskMul { mask }, vec![grad], shape, node.span);
+            vec![term(inputs[0], back, format!("{g} \\odot M_{{{mask}}}"))]
+        }
+        // s = Σ X: X̄ = s̄·1; m = (1/N) Σ X: X̄ = (m̄/N)·1.
+        Op::Sum | Op::Mean => {
+            let mean = node.op == Op::Mean;
+            let shape = graph.shape(inputs[0]);
+            let back = graph.add(Op::Fill { mean }, vec![grad], shape, node.span);
+            let latex = if mean {
+                format!("\\tfrac{{{g}}}{{N}}\\mathbf{{1}}")
+            } else {
+                format!("{g}\\,\\mathbf{{1}}")
+            };
+            vec![term(inputs[0], back, latex)]
+        }
+        // ℓ = loss(X, t): X̄ = ℓ̄ · ∇ₓloss (targets are data: no adjoint).
+        Op::Loss { kind, target } => {
+            let t = match target {
+                TargetRef::Dense => name(graph, 1),
+                TargetRef::Labels(i) => format!("\\mathrm{{onehot}}(\\mathrm{{{}}})", labels[i].replace('_', "\\_")),
+            };
+            let mut args = vec![inputs[0], grad];
+            args.extend(inputs.get(1));
+            let shape = graph.shape(inputs[0]);
+            let back = graph.add(Op::LossGrad { kind, target }, args, shape, node.span);
+            vec![term(
+                inputs[0],
+                back,
+                format!("{g} \\cdot {}", kind.gradient_latex(&name(graph, 0), &t)),
+            )]
+        }
+        Op::AddN
+        | Op::ActGrad(_)
+        | Op::SoftmaxGrad
+        | Op::MaskMul { .. }
+        | Op::ColSum
+        | Op::Fill { .. }
+        | Op::LossGrad { .. } => vec![],
+    }
+}
+
+fn column_sums(graph: &mut Graph, grad: NodeId, row: NodeId) -> NodeId {
+    let shape: Shape = graph.shape(row);
+    let span = graph.nodes[row].span;
+    graph.add(Op::ColSum, vec![grad], shape, span)
+}

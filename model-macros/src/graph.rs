@@ -1,0 +1,134 @@
+//! The SSA expression graph: an arena of nodes in topological order (every node after its
+//! inputs), each with its op, shape and the span of the token that created it.
+//!
+//! Nodes are added through [`Graph::add`], which shares common subexpressions: asking twice
+//! for the same op on the same inputs returns the first node. The builders below also apply
+//! the algebraic identities the backward pass produces (`1·x = x`, `(xᵀ)ᵀ = x`, a transposed
+//! matmul operand becomes a stride flag).
+
+use proc_macro2::Span;
+
+use crate::ops::{Op, Rows, Shape};
+
+pub type NodeId = usize;
+
+#[derive(Clone)]
+pub struct Node {
+    pub op: Op,
+    pub inputs: Vec<NodeId>,
+    pub shape: Shape,
+    pub span: Span,
+    /// Whether the value depends on a parameter (and so has an adjoint).
+    pub tracked: bool,
+    /// The name the definition gave the value, for the derivation text.
+    pub label: Option<String>,
+}
+
+#[derive(Clone, Default)]
+pub struct Graph {
+    pub nodes: Vec<Node>,
+}
+
+impl Graph {
+    /// Adds a node, or returns the existing node with the same op and inputs.
+    pub fn add(&mut self, op: Op, inputs: Vec<NodeId>, shape: Shape, span: Span) -> NodeId {
+        let shareable = !matches!(op, Op::Dropout { .. }) && !op.is_leaf();
+        if shareable && let Some(existing) = self.nodes.iter().position(|n| n.op == op && n.inputs == inputs) {
+            return existing;
+        }
+        let tracked = matches!(op, Op::Param(_)) || inputs.iter().any(|&i| self.nodes[i].tracked);
+        self.nodes.push(Node {
+            op,
+            inputs,
+            shape,
+            span,
+            tracked,
+            label: None,
+        });
+        self.nodes.len() - 1
+    }
+
+    pub fn shape(&self, id: NodeId) -> Shape {
+        self.nodes[id].shape
+    }
+
+    pub fn op(&self, id: NodeId) -> Op {
+        self.nodes[id].op
+    }
+
+    /// `c · x`, folding `1·x = x`, `c·(d·x) = (cd)·x` and constants.
+    pub fn scale(&mut self, c: f64, x: NodeId) -> NodeId {
+        match self.op(x) {
+            _ if c == 1.0 => x,
+            Op::Scale(d) => {
+                let inner = self.nodes[x].inputs[0];
+                self.scale(c * d, inner)
+            }
+            Op::Constant(d) => self.constant(c * d),
+            _ => {
+                let (shape, span) = (self.shape(x), self.nodes[x].span);
+                self.add(Op::Scale(c), vec![x], shape, span)
+            }
+        }
+    }
+
+    pub fn constant(&mut self, c: f64) -> NodeId {
+        if let Some(existing) = self.nodes.iter().position(|n| n.op == Op::Constant(c)) {
+            return existing;
+        }
+        self.nodes.push(Node {
+            op: Op::Constant(c),
+            inputs: Vec::new(),
+            shape: Shape::Scalar,
+            span: Span::call_site(),
+            tracked: false,
+            label: None,
+        });
+        self.nodes.len() - 1
+    }
+
+    /// `xᵀ`, folding `(xᵀ)ᵀ = x`.
+    pub fn transpose(&mut self, x: NodeId) -> NodeId {
+        if self.op(x) == Op::Transpose {
+            return self.nodes[x].inputs[0];
+        }
+        let shape = self.shape(x).transposed().unwrap_or(self.shape(x));
+        let span = self.nodes[x].span;
+        self.add(Op::Transpose, vec![x], shape, span)
+    }
+
+    /// `op(a) · op(b)`; a materialised transpose operand is replaced by its input with the
+    /// flag flipped, so transposes become strides.
+    pub fn matmul(&mut self, mut a: NodeId, mut lhs_t: bool, mut b: NodeId, mut rhs_t: bool) -> NodeId {
+        if self.op(a) == Op::Transpose {
+            a = self.nodes[a].inputs[0];
+            lhs_t = !lhs_t;
+        }
+        if self.op(b) == Op::Transpose {
+            b = self.nodes[b].inputs[0];
+            rhs_t = !rhs_t;
+        }
+        let rows = match (self.shape(a), lhs_t) {
+            (Shape::Matrix(rows, _), false) => rows,
+            (Shape::Matrix(_, cols), true) => Rows::Fixed(cols),
+            (Shape::Scalar, _) => Rows::Fixed(1),
+        };
+        let cols = match (self.shape(b), rhs_t) {
+            (Shape::Matrix(_, cols), false) => cols,
+            (Shape::Matrix(Rows::Fixed(rows), _), true) => rows,
+            _ => 1,
+        };
+        let span = self.nodes[a].span;
+        self.add(Op::MatMul { lhs_t, rhs_t }, vec![a, b], Shape::Matrix(rows, cols), span)
+    }
+
+    /// The sum of adjoint contributions: the single one itself, or an `AddN`.
+    pub fn sum_of(&mut self, mut terms: Vec<NodeId>) -> NodeId {
+        if terms.len() == 1 {
+            return terms[0];
+        }
+        terms.sort_unstable();
+        let (shape, span) = (self.shape(terms[0]), self.nodes[terms[0]].span);
+        self.add(Op::AddN, terms, shape, span)
+    }
+}

@@ -1,0 +1,169 @@
+//! Buffer planning: which computed value lives where.
+//!
+//! Three schedules run over one graph: evaluation (the ancestors of the output), the loss (the
+//! ancestors of the loss) and the training step (the loss and every parameter's adjoint). Each
+//! is the graph's own order restricted to what it needs. Buffers are assigned once, by a linear
+//! scan over the union of the three: a buffer returns to a pool of its shape after the last
+//! read of its value, an elementwise op overwrites its input in place when that input is read
+//! for the last time, and each parameter's adjoint is written straight into the gradient
+//! struct. Since each schedule is a subsequence of the union, lifetimes in it are sub-intervals
+//! of those planned, so the assignment is valid for all three. The forward values the backward
+//! pass reads are exactly those whose lifetime reaches into it; everything else is reused.
+
+use std::collections::BTreeSet;
+
+use crate::graph::{Graph, NodeId};
+use crate::ops::{Op, Shape};
+
+/// Where a node's value lives at run time.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Loc {
+    /// Workspace buffer `i`.
+    Buffer(usize),
+    /// Parameter `i` of the network.
+    Param(usize),
+    /// Parameter `i` of the gradient.
+    Grad(usize),
+    /// Input `i` of the batch.
+    Input(usize),
+    /// Dense target `i` of the batch.
+    Target(usize),
+    /// A scalar local variable named after the node.
+    Scalar(NodeId),
+    /// A scalar constant.
+    Constant,
+}
+
+pub struct Plan {
+    pub output: NodeId,
+    pub loss_node: NodeId,
+    pub loc: Vec<Option<Loc>>,
+    /// Whether the node overwrites the buffer of its in-place input.
+    pub in_place: Vec<bool>,
+    /// The shape of each workspace buffer.
+    pub buffers: Vec<Shape>,
+    pub eval: Vec<NodeId>,
+    pub loss: Vec<NodeId>,
+    pub train: Vec<NodeId>,
+    /// Parameters whose adjoint is a value living elsewhere: copied into the gradient.
+    pub grad_copies: Vec<(usize, NodeId)>,
+}
+
+/// The nodes `roots` depend on, in graph order, leaves excluded.
+fn ancestors(graph: &Graph, roots: &[NodeId]) -> Vec<NodeId> {
+    let mut needed = vec![false; graph.nodes.len()];
+    for &r in roots {
+        needed[r] = true;
+    }
+    for id in (0..graph.nodes.len()).rev() {
+        if needed[id] {
+            for &input in &graph.nodes[id].inputs {
+                needed[input] = true;
+            }
+        }
+    }
+    (0..graph.nodes.len())
+        .filter(|&id| needed[id] && !graph.nodes[id].op.is_leaf())
+        .collect()
+}
+
+pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId]) -> Plan {
+    let n = graph.nodes.len();
+    let eval = ancestors(graph, &[output]);
+    let loss_schedule = ancestors(graph, &[loss]);
+    let mut roots = vec![loss];
+    roots.extend_from_slice(param_grads);
+    let train = ancestors(graph, &roots);
+    let union: Vec<NodeId> = eval
+        .iter()
+        .chain(&loss_schedule)
+        .chain(&train)
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+
+    let mut last_use = vec![None::<usize>; n];
+    for (pos, &id) in union.iter().enumerate() {
+        for &input in &graph.nodes[id].inputs {
+            last_use[input] = Some(pos);
+        }
+    }
+
+    let mut loc: Vec<Option<Loc>> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(id, node)| match node.op {
+            Op::Input(i) => Some(Loc::Input(i)),
+            Op::Target(i) => Some(Loc::Target(i)),
+            Op::Param(i) => Some(Loc::Param(i)),
+            Op::Constant(_) => Some(Loc::Constant),
+            _ if node.shape == Shape::Scalar => Some(Loc::Scalar(id)),
+            _ => None,
+        })
+        .collect();
+    let mut grad_copies = Vec::new();
+    for (param, &grad) in param_grads.iter().enumerate() {
+        if loc[grad].is_none() {
+            loc[grad] = Some(Loc::Grad(param));
+        } else {
+            grad_copies.push((param, grad));
+        }
+    }
+
+    let mut in_place = vec![false; n];
+    let mut buffers: Vec<Shape> = Vec::new();
+    let mut free: Vec<usize> = Vec::new();
+    for (pos, &id) in union.iter().enumerate() {
+        let node = &graph.nodes[id];
+        if loc[id].is_none() {
+            let reuse = node.op.in_place_input().and_then(|i| {
+                let input = node.inputs[i];
+                let sole_read = node.inputs.iter().filter(|&&j| j == input).count() == 1;
+                match loc[input] {
+                    Some(Loc::Buffer(b)) if sole_read && last_use[input] == Some(pos) && buffers[b] == node.shape => {
+                        Some(b)
+                    }
+                    _ => None,
+                }
+            });
+            let buffer = match reuse {
+                Some(b) => {
+                    in_place[id] = true;
+                    b
+                }
+                None => match free.iter().position(|&b| buffers[b] == node.shape) {
+                    Some(slot) => free.swap_remove(slot),
+                    None => {
+                        buffers.push(node.shape);
+                        buffers.len() - 1
+                    }
+                },
+            };
+            loc[id] = Some(Loc::Buffer(buffer));
+        }
+        let mut seen = BTreeSet::new();
+        for &input in &node.inputs {
+            if !seen.insert(input) || last_use[input] != Some(pos) || input == output {
+                continue;
+            }
+            if let Some(Loc::Buffer(b)) = loc[input]
+                && loc[id] != Some(Loc::Buffer(b))
+            {
+                free.push(b);
+            }
+        }
+    }
+    Plan {
+        output,
+        loss_node: loss,
+        loc,
+        in_place,
+        buffers,
+        eval,
+        loss: loss_schedule,
+        train,
+        grad_copies,
+    }
+}

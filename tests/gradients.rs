@@ -1,0 +1,406 @@
+//! Every generated gradient against two oracles, in f64, for random parameters, inputs and
+//! targets: central finite differences (relative error below 1e-6 outside kinks, see
+//! `symgrad::gradcheck` for the error measure) and the tape twin recorded from the same
+//! definition (below 1e-10 relative to the largest gradient element of each parameter: both
+//! evaluate the same formulas in f64 and differ only in summation order, a few ulps per
+//! operation, so 1e-10 leaves five orders of magnitude of margin).
+
+use std::fmt::Debug;
+
+use proptest::prelude::*;
+use symgrad::gradcheck::{self, Options};
+use symgrad::ndarray::Array2;
+use symgrad::network;
+use symgrad::prelude::*;
+use symgrad::rand::{Rng, SeedableRng, rngs::StdRng};
+
+network! {
+    /// The classifier of the course: ReLU hidden layer, softmax with cross-entropy.
+    struct Mlp {
+        input x: [5];
+        target y: classes[3];
+        h = relu(dense(x, 6));
+        z = dense(h, 3);
+        output softmax(z);
+        loss cross_entropy(softmax(z), y);
+    }
+}
+
+network! {
+    /// Five layers, a different activation in each, cross-entropy on logits.
+    struct Deep5 {
+        input x: [4];
+        target y: classes[3];
+        h1 = tanh(dense(x, 5));
+        h2 = sigmoid(dense(h1, 5));
+        h3 = softplus(dense(h2, 4));
+        h4 = leaky_relu(dense(h3, 4), 0.1);
+        z = dense(h4, 3);
+        output z;
+        loss softmax_cross_entropy(z, y);
+    }
+}
+
+network! {
+    /// A residual connection and a real-valued target.
+    struct Residual {
+        input x: [4];
+        target t: [3];
+        h1 = relu(dense(x, 5));
+        h2 = h1 + relu(dense(h1, 5));
+        out = dense(h2, 3);
+        output out;
+        loss mse(out, t);
+    }
+}
+
+network! {
+    /// A value used three times (fan-out), squared error on probabilities (the "LSE" loss).
+    struct FanOut {
+        input x: [4];
+        target y: classes[3];
+        h = tanh(dense(x, 5));
+        v = h - h * h;
+        p = softmax(dense(v, 3));
+        output p;
+        loss squared_error(p, y);
+    }
+}
+
+network! {
+    /// An autoencoder whose decoder is the transpose of its encoder weight (tied weights),
+    /// with binary cross-entropy on a sigmoid output (fused to the logits form).
+    struct Tied {
+        input x: [6];
+        param w: [6, 3];
+        param b_enc: [3];
+        param b_dec: [6];
+        code = sigmoid(x @ w + b_enc);
+        recon = sigmoid(code @ transpose(w) + b_dec);
+        output recon;
+        loss bce(recon, x);
+    }
+}
+
+network! {
+    /// Reconstruction at two depths sharing the encoder: a two-term loss.
+    struct TwoDepths {
+        input x: [5];
+        param w1: [5, 4];
+        param w2: [4, 2];
+        e1 = relu(x @ w1);
+        e2 = tanh(e1 @ w2);
+        shallow = e1 @ transpose(w1);
+        deep = relu(e2 @ transpose(w2)) @ transpose(w1);
+        output deep;
+        loss mse(deep, x) + 0.5 * mse(shallow, x);
+    }
+}
+
+network! {
+    /// Dropout between the layers (the mask comes from the seeded RNG).
+    struct Dropped {
+        input x: [5];
+        target y: classes[4];
+        h = dropout(relu(dense(x, 8)), 0.3);
+        z = dense(h, 4);
+        output softmax(z);
+        loss cross_entropy(softmax(z), y);
+    }
+}
+
+network! {
+    /// exp, log, square and abs, mean absolute error.
+    struct Elementwise {
+        input x: [3];
+        target t: [2];
+        h = dense(x, 4);
+        s = exp(0.5 * tanh(h)) + log(softplus(h)) + square(h) - abs(h);
+        out = dense(s, 2);
+        output out;
+        loss mae(out, t);
+    }
+}
+
+network! {
+    /// Explicit parameters, `@`, a subtracted bias, and an L2 penalty through sum and mean.
+    struct Penalised {
+        input x: [4];
+        target t: [2];
+        param w: [4, 2] = xavier_uniform;
+        param b: [2] = 0.1;
+        out = matmul(x, w) - b;
+        output out;
+        loss mean(square(out - t)) + 0.01 * sum(square(w)) - 0.5 * mse(out, t);
+    }
+}
+
+network! {
+    /// Cross-entropy against probability targets, and binary cross-entropy not fused.
+    struct SoftTargets {
+        input x: [4];
+        target q: [3];
+        target t: [3];
+        z = dense(x, 3);
+        a = sigmoid(dense(x, 3)) * sigmoid(z);
+        output a;
+        loss cross_entropy(softmax(z), q) + bce(a, t) + bce_with_logits(z, t);
+    }
+}
+
+network! {
+    /// A weight used in two places, He initialisation, and a mean over a batch value.
+    struct Shared {
+        input x: [4];
+        target y: classes[4];
+        param w: [4, 4] = he;
+        h1 = tanh(x @ w);
+        h2 = tanh(h1 @ w);
+        output h2;
+        loss softmax_cross_entropy(h2, y) + mean(h1);
+    }
+}
+
+/// Entries from N(0, σ²).
+fn random(rng: &mut StdRng, rows: usize, cols: usize, sigma: f64) -> Array2<f64> {
+    let mut a = Array2::zeros((rows, cols));
+    Init::StandardNormal.fill(rng, a.view_mut());
+    a * sigma
+}
+
+fn labels(rng: &mut StdRng, rows: usize, classes: usize) -> Vec<usize> {
+    (0..rows).map(|_| rng.random_range(0..classes)).collect()
+}
+
+/// Probabilities in (0, 1) (per row summing to 1 if `normalise`).
+fn probabilities(rng: &mut StdRng, rows: usize, cols: usize, normalise: bool) -> Array2<f64> {
+    let mut p = random(rng, rows, cols, 1.0).mapv(|v| 1.0 / (1.0 + (-v).exp()));
+    if normalise {
+        for mut row in p.rows_mut() {
+            let s = row.sum();
+            row /= s;
+        }
+    }
+    p
+}
+
+/// A network from `seed`, every parameter moved off its initial value so that zero biases
+/// and symmetric starts are not special.
+fn network<N: Model<f64>>(rng: &mut StdRng) -> N {
+    let mut net = N::init(rng);
+    for i in 0..net.count() {
+        let noise = random(rng, net.param(i).nrows(), net.param(i).ncols(), 0.3);
+        let mut p = net.param_mut(i);
+        p += &noise;
+    }
+    net
+}
+
+/// Records the twin of a network on a tape.
+type Twin<'b, N> = dyn Fn(&N, &mut Tape<f64>, &mut StdRng, &mut N) -> Result<f64> + 'b;
+
+fn check<N: Model<f64> + Debug>(
+    net: &mut N,
+    batch: &N::Batch<'_>,
+    mask_seed: u64,
+    twin: &Twin<'_, N>,
+) -> std::result::Result<(), TestCaseError> {
+    let mut ws = net.workspace(1);
+    let mut grads = N::zeros();
+    let loss = net
+        .loss_and_grad(&mut ws, batch, &mut StdRng::seed_from_u64(mask_seed), &mut grads)
+        .unwrap();
+    let mut tape_grads = N::zeros();
+    let tape_loss = twin(
+        net,
+        &mut Tape::new(),
+        &mut StdRng::seed_from_u64(mask_seed),
+        &mut tape_grads,
+    )
+    .unwrap();
+    prop_assert!(
+        (loss - tape_loss).abs() <= 1e-10 * tape_loss.abs().max(1.0),
+        "loss {loss} vs tape {tape_loss}"
+    );
+    let train_loss = net
+        .loss_train(&mut ws, batch, &mut StdRng::seed_from_u64(mask_seed))
+        .unwrap();
+    prop_assert_eq!(train_loss, loss);
+    for i in 0..net.count() {
+        let (ours, tape) = (grads.param(i), tape_grads.param(i));
+        let scale = tape.iter().fold(1e-300_f64, |m, v| m.max(v.abs()));
+        let worst = ours
+            .iter()
+            .zip(tape.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        prop_assert!(
+            worst <= 1e-10 * scale,
+            "{}: generated and tape gradients differ by {worst:e} (scale {scale:e})",
+            net.name(i)
+        );
+    }
+    let report = gradcheck::check(
+        net,
+        &grads,
+        |n| n.loss_train(&mut ws, batch, &mut StdRng::seed_from_u64(mask_seed)),
+        Options::default(),
+    )
+    .unwrap();
+    prop_assert!(report.passed(), "\n{report}");
+    // Kinks need an exact zero inside a ±2·10⁻⁴ stencil: rare for random values.
+    prop_assert!(
+        report.kinks() * 10 <= report.checked().max(10),
+        "implausibly many kinks:\n{report}"
+    );
+    let output = net.output(&mut ws, batch).unwrap();
+    prop_assert!(output.iter().all(|v| v.is_finite()));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mlp(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: Mlp<f64> = network(&mut rng);
+        let (x, y) = (random(&mut rng, rows, 5, 1.0), labels(&mut rng, rows, 3));
+        let batch = MlpBatch { x: x.view(), y: &y };
+        check(&mut net, &batch, seed, &|n, t, r, g| n.tape_loss_and_grad(t, &batch, r, g))?;
+    }
+
+    #[test]
+    fn deep5(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: Deep5<f64> = network(&mut rng);
+        let (x, y) = (random(&mut rng, rows, 4, 1.0), labels(&mut rng, rows, 3));
+        let batch = Deep5Batch { x: x.view(), y: &y };
+        check(&mut net, &batch, seed, &|n, t, r, g| n.tape_loss_and_grad(t, &batch, r, g))?;
+    }
+
+    #[test]
+    fn residual(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: Residual<f64> = network(&mut rng);
+        let (x, t) = (random(&mut rng, rows, 4, 1.0), random(&mut rng, rows, 3, 1.0));
+        let batch = ResidualBatch { x: x.view(), t: t.view() };
+        check(&mut net, &batch, seed, &|n, tape, r, g| n.tape_loss_and_grad(tape, &batch, r, g))?;
+    }
+
+    #[test]
+    fn fan_out(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: FanOut<f64> = network(&mut rng);
+        let (x, y) = (random(&mut rng, rows, 4, 1.0), labels(&mut rng, rows, 3));
+        let batch = FanOutBatch { x: x.view(), y: &y };
+        check(&mut net, &batch, seed, &|n, t, r, g| n.tape_loss_and_grad(t, &batch, r, g))?;
+    }
+
+    #[test]
+    fn tied(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: Tied<f64> = network(&mut rng);
+        let x = probabilities(&mut rng, rows, 6, false);
+        let batch = TiedBatch { x: x.view() };
+        check(&mut net, &batch, seed, &|n, t, r, g| n.tape_loss_and_grad(t, &batch, r, g))?;
+    }
+
+    #[test]
+    fn two_depths(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: TwoDepths<f64> = network(&mut rng);
+        let x = random(&mut rng, rows, 5, 1.0);
+        let batch = TwoDepthsBatch { x: x.view() };
+        check(&mut net, &batch, seed, &|n, t, r, g| n.tape_loss_and_grad(t, &batch, r, g))?;
+    }
+
+    #[test]
+    fn dropped(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: Dropped<f64> = network(&mut rng);
+        let (x, y) = (random(&mut rng, rows, 5, 1.0), labels(&mut rng, rows, 4));
+        let batch = DroppedBatch { x: x.view(), y: &y };
+        check(&mut net, &batch, seed, &|n, t, r, g| n.tape_loss_and_grad(t, &batch, r, g))?;
+    }
+
+    #[test]
+    fn elementwise(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: Elementwise<f64> = network(&mut rng);
+        let (x, t) = (random(&mut rng, rows, 3, 1.0), random(&mut rng, rows, 2, 1.0));
+        let batch = ElementwiseBatch { x: x.view(), t: t.view() };
+        check(&mut net, &batch, seed, &|n, tape, r, g| n.tape_loss_and_grad(tape, &batch, r, g))?;
+    }
+
+    #[test]
+    fn penalised(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: Penalised<f64> = network(&mut rng);
+        let (x, t) = (random(&mut rng, rows, 4, 1.0), random(&mut rng, rows, 2, 1.0));
+        let batch = PenalisedBatch { x: x.view(), t: t.view() };
+        check(&mut net, &batch, seed, &|n, tape, r, g| n.tape_loss_and_grad(tape, &batch, r, g))?;
+    }
+
+    #[test]
+    fn soft_targets(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: SoftTargets<f64> = network(&mut rng);
+        let x = random(&mut rng, rows, 4, 1.0);
+        let (q, t) = (probabilities(&mut rng, rows, 3, true), probabilities(&mut rng, rows, 3, false));
+        let batch = SoftTargetsBatch { x: x.view(), q: q.view(), t: t.view() };
+        check(&mut net, &batch, seed, &|n, tape, r, g| n.tape_loss_and_grad(tape, &batch, r, g))?;
+    }
+
+    #[test]
+    fn shared(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: Shared<f64> = network(&mut rng);
+        let (x, y) = (random(&mut rng, rows, 4, 1.0), labels(&mut rng, rows, 4));
+        let batch = SharedBatch { x: x.view(), y: &y };
+        check(&mut net, &batch, seed, &|n, t, r, g| n.tape_loss_and_grad(t, &batch, r, g))?;
+    }
+}
+
+/// A parameter's name, rows and columns.
+type Shape = (&'static str, usize, usize);
+
+#[test]
+fn every_derivation_mentions_every_parameter() {
+    let cases: [(&str, &[Shape]); 11] = [
+        (Mlp::<f64>::derivation(), &Mlp::<f64>::PARAMETERS),
+        (Deep5::<f64>::derivation(), &Deep5::<f64>::PARAMETERS),
+        (Residual::<f64>::derivation(), &Residual::<f64>::PARAMETERS),
+        (FanOut::<f64>::derivation(), &FanOut::<f64>::PARAMETERS),
+        (Tied::<f64>::derivation(), &Tied::<f64>::PARAMETERS),
+        (TwoDepths::<f64>::derivation(), &TwoDepths::<f64>::PARAMETERS),
+        (Dropped::<f64>::derivation(), &Dropped::<f64>::PARAMETERS),
+        (Elementwise::<f64>::derivation(), &Elementwise::<f64>::PARAMETERS),
+        (Penalised::<f64>::derivation(), &Penalised::<f64>::PARAMETERS),
+        (SoftTargets::<f64>::derivation(), &SoftTargets::<f64>::PARAMETERS),
+        (Shared::<f64>::derivation(), &Shared::<f64>::PARAMETERS),
+    ];
+    for (text, params) in cases {
+        for (name, _, _) in params {
+            let latex = format!("\\mathrm{{{}}}", name.replace('_', "\\_"));
+            let equation = format!("$$ \\overline{{{latex}}} = ");
+            assert!(text.contains(&equation), "no chain-rule equation for {name} in\n{text}");
+        }
+    }
+}
+
+#[test]
+fn softmax_cross_entropy_is_fused_and_transposes_are_strides() {
+    let text = Mlp::<f32>::derivation();
+    assert!(text.contains("softmax with cross-entropy"), "{text}");
+    assert!(text.contains("matmul with bias add"), "{text}");
+    // The derivation of the classifier's output layer: W̄ = Hᵀ Z̄, the fused CE gradient.
+    assert!(
+        text.contains("\\overline{\\mathrm{z\\_w}} = \\mathrm{h}^\\top\\,\\overline{\\mathrm{z}}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\\operatorname{softmax}(\\mathrm{z}) - \\mathrm{onehot}(\\mathrm{y})"),
+        "{text}"
+    );
+}
