@@ -126,7 +126,7 @@ fn a_wrong_gradient_is_caught() {
     assert!(!report.passed(), "{report}");
     assert_eq!(report.params[0].failures, 1);
     assert_eq!(report.params[0].worst_relative.1, (1, 1));
-    let direction = gradcheck::check_direction(&mut params, &grads, loss, &mut rng, 1e-4).unwrap();
+    let direction = gradcheck::check_direction(&mut params, &grads, loss, &mut rng, 1e-3).unwrap();
     assert!(
         direction.relative < 1e-4,
         "a 1e-5 error in one element barely moves a direction"
@@ -167,7 +167,7 @@ fn directional_check_agrees_on_a_correct_gradient() {
     };
     let (_, grads) = loss_and_grad(&params, &build).unwrap();
     let loss = |p: &ParamList<f64>| loss_and_grad(p, &build).map(|(l, _)| l);
-    let report = gradcheck::check_direction(&mut params, &grads, loss, &mut rng, 1e-4).unwrap();
+    let report = gradcheck::check_direction(&mut params, &grads, loss, &mut rng, 1e-3).unwrap();
     assert!(report.relative < 1e-6, "{report:?}");
 }
 
