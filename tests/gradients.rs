@@ -199,10 +199,18 @@ fn network<N: Model<f64>>(rng: &mut StdRng) -> N {
 /// Records the twin of a network on a tape.
 type Twin<'b, N> = dyn Fn(&N, &mut Tape<f64>, &mut StdRng, &mut N) -> Result<f64> + 'b;
 
+/// Whether the loss is differentiable everywhere, or has kinks (relu, leaky relu, abs, MAE).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kinks {
+    None,
+    Possible,
+}
+
 fn check<N: Model<f64> + Debug>(
     net: &mut N,
     batch: &N::Batch<'_>,
     mask_seed: u64,
+    kinks: Kinks,
     twin: &Twin<'_, N>,
 ) -> std::result::Result<(), TestCaseError> {
     let mut ws = net.workspace(1);
@@ -248,11 +256,13 @@ fn check<N: Model<f64> + Debug>(
     )
     .unwrap();
     prop_assert!(report.passed(), "\n{report}");
-    // Kinks need an exact zero inside a ±2·10⁻⁴ stencil: rare for random values.
-    prop_assert!(
-        report.kinks() * 10 <= report.checked().max(10),
-        "implausibly many kinks:\n{report}"
-    );
+    // A smooth loss has no kinks, so none may be reported: the kink test does not swallow
+    // errors. With kinks, a pre-activation within 2·10⁻⁴ of 0 spoils a whole column of its
+    // weight (and more with few rows), yet most elements must still be compared.
+    match kinks {
+        Kinks::None => prop_assert_eq!(report.kinks(), 0, "a smooth loss reported kinks:\n{}", report),
+        Kinks::Possible => prop_assert!(report.kinks() <= report.checked(), "implausibly many kinks:\n{report}"),
+    }
     let output = net.output(&mut ws, batch).unwrap();
     prop_assert!(output.iter().all(|v| v.is_finite()));
     Ok(())
