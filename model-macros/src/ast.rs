@@ -402,3 +402,21 @@ fn parse_primary(input: ParseStream, depth: usize) -> syn::Result<Expr> {
     }
     Err(input.error("expected an expression: a name, a number, a call like `relu(x)` or `( ... )`"))
 }
+
+/// The declaration line alone (`attrs vis struct Name`), read when the full definition fails,
+/// so that a stub type can still be emitted and one mistake gives one error.
+pub struct Header {
+    pub vis: Visibility,
+    pub name: Ident,
+}
+
+impl Parse for Header {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        input.parse::<Token![struct]>()?;
+        let name: Ident = input.parse()?;
+        input.parse::<proc_macro2::TokenStream>()?;
+        Ok(Header { vis, name })
+    }
+}

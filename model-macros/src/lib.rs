@@ -7,6 +7,8 @@ mod derivation;
 mod diff;
 mod emit;
 mod fuse;
+#[cfg(test)]
+mod fuzz;
 mod graph;
 mod lower;
 mod ops;
@@ -24,9 +26,24 @@ pub fn network(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
 /// The whole pipeline on token streams; every failure becomes `compile_error!`s at the
 /// offending tokens.
 fn expand(input: TokenStream) -> TokenStream {
-    match compile(input) {
+    match compile(input.clone()) {
         Ok(tokens) => tokens,
-        Err(error) => error.to_compile_error(),
+        Err(error) => {
+            let mut tokens = error.to_compile_error();
+            tokens.extend(stub(input));
+            tokens
+        }
+    }
+}
+
+/// After an error, an empty type of the network's name, so that code using it does not add
+/// "cannot find type" errors to the one that matters.
+fn stub(input: TokenStream) -> TokenStream {
+    match syn::parse2::<ast::Header>(input) {
+        Ok(ast::Header { vis, name }) => quote::quote! {
+            #vis struct #name<T = f32>(::core::marker::PhantomData<T>);
+        },
+        Err(_) => TokenStream::new(),
     }
 }
 

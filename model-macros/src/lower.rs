@@ -75,6 +75,8 @@ struct Lowering {
     targets: Vec<TargetDecl>,
     params: Vec<ParamDecl>,
     used: HashSet<String>,
+    /// Names whose definition failed (already reported): their uses are skipped quietly.
+    failed: HashSet<String>,
     /// Nodes named by the definition (or declared): their labels are final.
     named: HashSet<NodeId>,
     masks: Vec<Shape>,
@@ -98,6 +100,7 @@ pub fn lower(network: Network) -> syn::Result<Lowered> {
         params: Vec::new(),
         used: HashSet::new(),
         named: HashSet::new(),
+        failed: HashSet::new(),
         masks: Vec::new(),
     };
     let mut output = None;
@@ -144,10 +147,18 @@ pub fn lower(network: Network) -> syn::Result<Lowered> {
                 shape,
                 init,
                 span,
-            } => cx.declare_param(name, shape, init.as_ref(), *span),
+            } => {
+                if !cx.declare_param(name, shape, init.as_ref(), *span) {
+                    cx.failed.insert(name.to_string());
+                }
+            }
             Item::Let { name, expr } => {
                 cx.later.remove(&name.to_string());
-                if let Some(value) = cx.expr(expr, &name.to_string()) {
+                let value = cx.expr(expr, &name.to_string());
+                if value.is_none() {
+                    cx.failed.insert(name.to_string());
+                }
+                if let Some(value) = value {
                     if let Value::Node(node) = value
                         && cx.named.insert(node)
                     {
@@ -164,6 +175,10 @@ pub fn lower(network: Network) -> syn::Result<Lowered> {
                 output = Some(None);
                 if let Some(value) = cx.expr(expr, "output") {
                     match cx.node_of(value) {
+                        Some(node) if cx.graph.op(node).is_leaf() => cx.error(
+                            expr.span(),
+                            "the output must be computed from the inputs, not be an input or target itself",
+                        ),
                         Some(node) if matches!(cx.graph.shape(node), Shape::Matrix(Rows::Batch, _)) => {
                             output = Some(Some(node))
                         }
@@ -209,6 +224,9 @@ pub fn lower(network: Network) -> syn::Result<Lowered> {
         }
     }
     let end = network.name.span();
+    if cx.inputs.is_empty() {
+        cx.error(end, "the network has no `input`: declare one with `input x: [n];`");
+    }
     if output.is_none() {
         cx.error(end, "the network has no `output`: add `output <expression>;`");
     }
@@ -286,7 +304,8 @@ impl Lowering {
         true
     }
 
-    fn declare_param(&mut self, name: &Ident, shape: &[Width], init: Option<&InitSpec>, span: Span) {
+    /// Declares a parameter; false if the declaration was reported as wrong.
+    fn declare_param(&mut self, name: &Ident, shape: &[Width], init: Option<&InitSpec>, span: Span) -> bool {
         let (rows, cols) = match shape {
             [n] => (1, n.value),
             [r, c] => (r.value, c.value),
@@ -295,7 +314,7 @@ impl Lowering {
                     span,
                     "a parameter is `[n]` (a row, e.g. a bias) or `[rows, cols]` (a weight)",
                 );
-                return;
+                return false;
             }
         };
         let init = match init {
@@ -313,11 +332,11 @@ impl Lowering {
                         ident.span(),
                         format!("unknown initialiser `{other}`: expected xavier_normal, xavier_uniform, he, normal, zeros, constant(c) or a number"),
                     );
-                    return;
+                    return false;
                 }
             },
         };
-        self.push_param(name.clone(), rows, cols, init);
+        self.push_param(name.clone(), rows, cols, init).is_some()
     }
 
     fn push_param(&mut self, name: Ident, rows: usize, cols: usize, init: Init) -> Option<NodeId> {
@@ -376,6 +395,7 @@ impl Lowering {
                         self.used.insert(key);
                         Some(value)
                     }
+                    None if self.failed.contains(&key) => None,
                     None if self.later.contains(&key) => {
                         self.error(
                             ident.span(),

@@ -1,0 +1,125 @@
+//! The macro never panics, whatever tokens it is given: random token trees built from the
+//! language's own words (and some it does not have), and valid definitions with tokens
+//! dropped, repeated or replaced, all expand to code or to `compile_error!`s.
+
+use std::str::FromStr;
+
+use proc_macro2::TokenStream;
+use proptest::prelude::*;
+
+const WORDS: &[&str] = &[
+    "struct",
+    "pub",
+    "Net",
+    "input",
+    "target",
+    "param",
+    "output",
+    "loss",
+    "let",
+    "classes",
+    "x",
+    "y",
+    "h",
+    "w",
+    "dense",
+    "relu",
+    "leaky_relu",
+    "softmax",
+    "sum",
+    "mean",
+    "dropout",
+    "transpose",
+    "matmul",
+    "mse",
+    "mae",
+    "cross_entropy",
+    "bce",
+    "he",
+    "zeros",
+    "constant",
+    "=",
+    ":",
+    ";",
+    ",",
+    "+",
+    "-",
+    "*",
+    "/",
+    "@",
+    "0",
+    "1",
+    "3",
+    "0.5",
+    "-2",
+    "1e400",
+    "18446744073709551616",
+    "#",
+    "!",
+    "'a",
+    "\"s\"",
+    "_",
+    "..",
+    "::",
+    "fn",
+];
+
+const VALID: &str = "pub struct Net { input x: [4]; target y: classes[3]; param w: [4, 5] = he; \
+    h = relu(x @ w); g = dropout(h, 0.5) + h * h; z = dense(g, 3); output softmax(z); \
+    loss cross_entropy(softmax(z), y) + 0.1 * mean(square(w)); }";
+
+fn tree() -> impl Strategy<Value = String> {
+    let leaf = prop::sample::select(WORDS).prop_map(str::to_owned);
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        (prop::collection::vec(inner, 0..8), 0..4usize).prop_map(|(items, delimiter)| {
+            let body = items.join(" ");
+            match delimiter {
+                0 => format!("({body})"),
+                1 => format!("[{body}]"),
+                2 => format!("{{{body}}}"),
+                _ => body,
+            }
+        })
+    })
+}
+
+fn expands_without_panic(source: &str) {
+    if let Ok(tokens) = TokenStream::from_str(source) {
+        let _ = crate::expand(tokens);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_token_trees(trees in prop::collection::vec(tree(), 0..12)) {
+        expands_without_panic(&trees.join(" "));
+        expands_without_panic(&format!("struct Net {{ {} }}", trees.join(" ")));
+    }
+
+    #[test]
+    fn mutated_definitions(edits in prop::collection::vec((0..64usize, 0..3usize, prop::sample::select(WORDS)), 1..6)) {
+        let spaced: String = VALID
+            .chars()
+            .map(|c| if "()[]{};,".contains(c) { format!(" {c} ") } else { c.to_string() })
+            .collect();
+        let mut tokens: Vec<String> = spaced.split_whitespace().map(str::to_owned).collect();
+        for (at, kind, word) in edits {
+            let at = at % tokens.len();
+            match kind {
+                0 => { tokens.remove(at); }
+                1 => tokens.insert(at, word.to_owned()),
+                _ => tokens[at] = word.to_owned(),
+            }
+        }
+        expands_without_panic(&tokens.join(" "));
+    }
+}
+
+#[test]
+fn the_valid_definition_expands_to_code() {
+    let tokens = crate::expand(TokenStream::from_str(VALID).unwrap()).to_string();
+    assert!(!tokens.contains("compile_error"), "{tokens}");
+    assert!(tokens.contains("fn loss_and_grad"));
+}

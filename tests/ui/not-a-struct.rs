@@ -1,0 +1,9 @@
+use symgrad::network;
+
+network! {
+    enum Net {
+        input x: [4];
+    }
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use symgrad::network;
+
+network! {
+    struct Net {
+        input x: [4];
+        target t: [4];
+        param w: [4, 4];
+        out = x @ softmax(w);
+        output out;
+        loss mse(out, t);
+    }
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use symgrad::network;
+
+network! {
+    struct Net {
+        input x: [4];
+        target t: [2];
+        param w: [4, 2] = glorot_fancy;
+        out = x @ w;
+        output out;
+        loss mse(out, t);
+    }
+}
+
+fn main() {}

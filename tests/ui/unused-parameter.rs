@@ -1,0 +1,14 @@
+use symgrad::network;
+
+network! {
+    struct Net {
+        input x: [4];
+        target y: classes[2];
+        param w: [4, 4];
+        z = dense(x, 2);
+        output z;
+        loss cross_entropy(softmax(z), y);
+    }
+}
+
+fn main() {}

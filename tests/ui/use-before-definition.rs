@@ -1,0 +1,14 @@
+use symgrad::network;
+
+network! {
+    struct Net {
+        input x: [4];
+        target y: classes[2];
+        z = dense(h, 2);
+        h = relu(dense(x, 3));
+        output z;
+        loss cross_entropy(softmax(z), y);
+    }
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use symgrad::network;
+
+network! {
+    struct Net {
+        input x: [4];
+        target y: classes[2];
+        h = relu(dense(x, 3), 2);
+        output h;
+        loss cross_entropy(softmax(dense(h, 2)), y);
+    }
+}
+
+fn main() {}
