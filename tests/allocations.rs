@@ -1,0 +1,111 @@
+//! Once a workspace exists, a training step (forward, backward, SGD update) allocates nothing:
+//! counted by a global allocator. Products above `symgrad::gemm::SMALL_GEMM` multiply-adds go
+//! to matrixmultiply, which allocates one packing buffer per call; that count is pinned too.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use symgrad::ndarray::Array2;
+use symgrad::network;
+use symgrad::prelude::*;
+use symgrad::rand::{SeedableRng, rngs::StdRng};
+
+struct Counting;
+
+thread_local! {
+    /// Allocations made by this thread (tests run on several threads at once).
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator, only counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+        // SAFETY: the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller upholds `dealloc`'s contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+network! {
+    struct Small {
+        input x: [16];
+        target y: classes[4];
+        h1 = relu(dense(x, 32));
+        h2 = dropout(tanh(dense(h1, 32)), 0.2);
+        z = dense(h1 + h2, 4);
+        output softmax(z);
+        loss cross_entropy(softmax(z), y);
+    }
+}
+
+network! {
+    struct Large {
+        input x: [784];
+        target y: classes[10];
+        h1 = relu(dense(x, 256));
+        h2 = relu(dense(h1, 128));
+        z = dense(h2, 10);
+        output softmax(z);
+        loss cross_entropy(softmax(z), y);
+    }
+}
+
+/// Plain SGD, `w ← w − α ∇w`, through the `Parameters` views.
+fn sgd_step<P: Parameters<f32>>(params: &mut P, grads: &P, rate: f32) {
+    for i in 0..params.count() {
+        params.param_mut(i).scaled_add(-rate, &grads.param(i));
+    }
+}
+
+fn allocations_during(mut step: impl FnMut()) -> usize {
+    step(); // warm-up: thread-locals and lazily initialised state
+    let before = ALLOCATIONS.with(Cell::get);
+    for _ in 0..10 {
+        step();
+    }
+    (ALLOCATIONS.with(Cell::get) - before) / 10
+}
+
+#[test]
+fn a_training_step_allocates_nothing() {
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut net = Small::<f32>::new(&mut rng);
+    let mut grads = Small::zeros();
+    let mut ws = net.workspace(24);
+    let x = Array2::from_shape_fn((24, 16), |(i, j)| ((i * 7 + j) % 5) as f32 * 0.2);
+    let y: Vec<usize> = (0..24).map(|i| i % 4).collect();
+    let per_step = allocations_during(|| {
+        let batch = SmallBatch { x: x.view(), y: &y };
+        net.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads).unwrap();
+        sgd_step(&mut net, &grads, 0.1);
+        // A smaller last batch reuses the same buffers.
+        let batch = SmallBatch { x: x.slice(symgrad::ndarray::s![..5, ..]), y: &y[..5] };
+        net.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads).unwrap();
+    });
+    assert_eq!(per_step, 0);
+}
+
+#[test]
+fn large_products_allocate_only_matrixmultiplys_packing_buffers() {
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut net = Large::<f32>::new(&mut rng);
+    let mut grads = Large::zeros();
+    let mut ws = net.workspace(64);
+    let x = Array2::from_shape_fn((64, 784), |(i, j)| ((i + j) % 3) as f32 * 0.3);
+    let y: Vec<usize> = (0..64).map(|i| i % 10).collect();
+    let per_step = allocations_during(|| {
+        let batch = LargeBatch { x: x.view(), y: &y };
+        net.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads).unwrap();
+        sgd_step(&mut net, &grads, 0.01);
+    });
+    // Forward: X·W₁, H₁·W₂, H₂·W₃. Backward: H₁ᵀ·Z̄₂... every product here has more than
+    // SMALL_GEMM multiply-adds: 3 forward, 3 weight gradients, 2 input gradients (none for X).
+    assert_eq!(per_step, 8);
+}
