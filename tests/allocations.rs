@@ -87,7 +87,10 @@ fn a_training_step_allocates_nothing() {
         net.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads).unwrap();
         sgd_step(&mut net, &grads, 0.1);
         // A smaller last batch reuses the same buffers.
-        let batch = SmallBatch { x: x.slice(symgrad::ndarray::s![..5, ..]), y: &y[..5] };
+        let batch = SmallBatch {
+            x: x.slice(symgrad::ndarray::s![..5, ..]),
+            y: &y[..5],
+        };
         net.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads).unwrap();
     });
     assert_eq!(allocations, 0);

@@ -97,7 +97,13 @@ mod small {
     use crate::scalar::Scalar;
 
     /// `C ← α A B + β C`, shapes already checked.
-    pub(super) fn gemm<T: Scalar>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta: T, mut c: ArrayViewMut2<'_, T>) {
+    pub(super) fn gemm<T: Scalar>(
+        alpha: T,
+        a: ArrayView2<'_, T>,
+        b: ArrayView2<'_, T>,
+        beta: T,
+        mut c: ArrayViewMut2<'_, T>,
+    ) {
         if beta == T::ZERO {
             c.fill(T::ZERO);
         } else if beta != T::ONE {
