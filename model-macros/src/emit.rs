@@ -120,6 +120,7 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> Toke
         })
         .collect();
     let twin = e.tape_twin();
+    let batch_from_examples = e.batch_from_examples();
     let doc = format!(
         "A network defined with `network!`: {count} parameter matrices, {} inputs.\n\nThe backward pass was derived symbolically at compile time; see [`{name}::derivation`].",
         net.inputs.len()
@@ -289,6 +290,9 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> Toke
             type Workspace = #ws_name<T>;
             type Batch<'a> = #batch_name<'a, T>;
 
+            fn batch(examples: ::symgrad::Examples<'_, T>) -> ::symgrad::Result<Self::Batch<'_>> {
+                #batch_from_examples
+            }
             fn init<R: ::symgrad::rand::Rng + ?Sized>(rng: &mut R) -> Self {
                 Self::new(rng)
             }
@@ -460,6 +464,34 @@ impl Emitter<'_> {
             }
             (TargetRef::Dense, None) => quote!(compile_error!("internal: dense target without a value")),
         }
+    }
+
+    /// `Model::batch`: the one input from the features, class labels from the labels.
+    fn batch_from_examples(&self) -> TokenStream {
+        let net_name = self.net.name.to_string();
+        let unfit = |message: String| quote! { Err(::symgrad::Error::format(#net_name, #message)) };
+        if self.net.inputs.len() != 1 {
+            return unfit(format!(
+                "a data set feeds one input, but the network has {}",
+                self.net.inputs.len()
+            ));
+        }
+        let mut fields = vec![];
+        let input = &self.net.inputs[0].name;
+        fields.push(quote! { #input: examples.features });
+        for target in &self.net.targets {
+            let name = &target.name;
+            match target.kind {
+                TargetKind::Classes => fields.push(quote! { #name: examples.labels }),
+                TargetKind::Dense => {
+                    return unfit(format!(
+                        "a labelled data set has nothing to feed the real-valued target `{name}`"
+                    ));
+                }
+            }
+        }
+        let batch_name = format_ident!("{}Batch", self.net.name);
+        quote! { Ok(#batch_name { #(#fields),* }) }
     }
 
     fn bind_batch(&self) -> TokenStream {

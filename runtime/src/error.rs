@@ -49,6 +49,24 @@ pub enum Error {
         /// The value given.
         got: f64,
     },
+    /// A file or stream could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file (or a description of the stream).
+        path: String,
+        /// What the operating system said.
+        message: String,
+    },
+    /// Data in a file is malformed.
+    #[error("{source_name}{}: {message}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    Format {
+        /// The file or data set.
+        source_name: String,
+        /// The line, for text formats.
+        line: Option<usize>,
+        /// What is wrong, and what was expected.
+        message: String,
+    },
     /// A value that must be finite is not.
     #[error("{what} is not finite ({value}) at {location}")]
     NonFinite {
@@ -82,5 +100,24 @@ pub(crate) fn expect_same_shape(
             rhs_name,
             rhs: rhs.to_vec(),
         })
+    }
+}
+
+impl Error {
+    /// An [`Error::Format`] without a line number.
+    pub fn format(source_name: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Format {
+            source_name: source_name.into(),
+            line: None,
+            message: message.into(),
+        }
+    }
+
+    /// An [`Error::Io`] for `path`.
+    pub fn io(path: impl std::fmt::Display, error: &std::io::Error) -> Error {
+        Error::Io {
+            path: path.to_string(),
+            message: error.to_string(),
+        }
     }
 }

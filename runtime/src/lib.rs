@@ -5,21 +5,26 @@
 //! Matrices are `ndarray` arrays of shape `rows × columns`; a batch is a matrix with one sample
 //! per row, and a bias is a `1 × n` row broadcast over the batch.
 
+pub mod data;
 pub mod error;
 pub mod gemm;
 pub mod gradcheck;
 pub mod init;
 pub mod kernels;
 pub mod model;
+pub mod optim;
 pub mod params;
 pub mod scalar;
 pub mod tape;
+pub mod train;
 
+pub use data::{Dataset, Examples};
 pub use error::{Error, Result};
 pub use gemm::gemm;
 pub use init::Init;
 pub use kernels::{Activation, Binary, Loss, Target};
 pub use model::Model;
+pub use optim::{Optim, Optimizer, Schedule};
 pub use params::{ParamList, Parameters};
 pub use scalar::Scalar;
 pub use tape::{Gradients, Tape, Var};

@@ -4,6 +4,7 @@
 use ndarray::ArrayView2;
 use rand::Rng;
 
+use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::params::Parameters;
 use crate::scalar::Scalar;
@@ -16,6 +17,11 @@ pub trait Model<T: Scalar>: Parameters<T> + Clone {
     type Workspace;
     /// A batch: the network's inputs and targets, one sample per row.
     type Batch<'a>;
+
+    /// A batch of this network built from examples of a data set (the features feed the one
+    /// input, the labels the class-label target). A network whose inputs or targets cannot be
+    /// fed from a labelled data set answers with an error saying which.
+    fn batch(examples: Examples<'_, T>) -> Result<Self::Batch<'_>>;
 
     /// The parameters, initialised from `rng` as the definition says.
     fn init<R: Rng + ?Sized>(rng: &mut R) -> Self;

@@ -1,0 +1,160 @@
+//! Optimisers, step-size rules and the gradient norm.
+//!
+//! Every optimiser follows `−∇f`: plain gradient descent `w ← w − α g`, momentum
+//! `v ← μ v + g, w ← w − α v` (Nesterov: `w ← w − α (g + μ v)`), and Adam (Kingma and Ba,
+//! 2015) `m ← β₁ m + (1 − β₁) g, s ← β₂ s + (1 − β₂) g², w ← w − α m̂ / (√ŝ + ε)` with the
+//! bias corrections `m̂ = m/(1 − β₁ᵗ)`, `ŝ = s/(1 − β₂ᵗ)`. Weight decay adds `λ w` to `g`
+//! (an L2 penalty `λ‖w‖²/2` on the loss).
+
+use ndarray::{Array2, Zip};
+
+use crate::params::Parameters;
+use crate::scalar::Scalar;
+
+/// How parameters move against their gradient.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    /// `w ← w − α g`.
+    Sgd,
+    /// Heavy-ball momentum `μ`, or Nesterov's look-ahead form.
+    Momentum { momentum: f64, nesterov: bool },
+    /// Adam with decay rates `β₁`, `β₂` and `ε` in the denominator.
+    Adam { beta1: f64, beta2: f64, epsilon: f64 },
+}
+
+impl Optimizer {
+    /// Adam with the usual `β₁ = 0.9`, `β₂ = 0.999`, `ε = 10⁻⁸`.
+    pub const ADAM: Optimizer = Optimizer::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: 1e-8,
+    };
+}
+
+/// An optimiser with its state: one or two moment buffers per parameter and a step count.
+#[derive(Clone, Debug)]
+pub struct Optim<T> {
+    /// The update rule.
+    pub kind: Optimizer,
+    /// `λ`, added to the gradient as `λ w`.
+    pub weight_decay: f64,
+    /// First moments (momentum's velocity, Adam's `m`), created at the first step.
+    pub first: Vec<Array2<T>>,
+    /// Adam's second moments `s`.
+    pub second: Vec<Array2<T>>,
+    /// Steps taken.
+    pub steps: u64,
+}
+
+impl<T: Scalar> Optim<T> {
+    /// A fresh optimiser.
+    pub fn new(kind: Optimizer, weight_decay: f64) -> Self {
+        Optim {
+            kind,
+            weight_decay,
+            first: Vec::new(),
+            second: Vec::new(),
+            steps: 0,
+        }
+    }
+
+    /// One update of `params` against `grads` with step size `rate`. The moment buffers are
+    /// allocated at the first step only.
+    pub fn step<P: Parameters<T>>(&mut self, params: &mut P, grads: &P, rate: f64) {
+        if self.first.len() != params.count() {
+            self.first = (0..params.count())
+                .map(|i| Array2::zeros(params.param(i).raw_dim()))
+                .collect();
+            self.second = if matches!(self.kind, Optimizer::Adam { .. }) {
+                self.first.clone()
+            } else {
+                Vec::new()
+            };
+        }
+        self.steps += 1;
+        let (alpha, decay) = (T::from_f64(rate), T::from_f64(self.weight_decay));
+        for i in 0..params.count() {
+            let (mut w, g) = (params.param_mut(i), grads.param(i));
+            match self.kind {
+                Optimizer::Sgd => Zip::from(&mut w)
+                    .and(&g)
+                    .for_each(|w, &g| *w -= alpha * (g + decay * *w)),
+                Optimizer::Momentum { momentum, nesterov } => {
+                    let mu = T::from_f64(momentum);
+                    Zip::from(&mut w).and(&g).and(&mut self.first[i]).for_each(|w, &g, v| {
+                        let g = g + decay * *w;
+                        *v = mu * *v + g;
+                        *w -= alpha * if nesterov { g + mu * *v } else { *v };
+                    });
+                }
+                Optimizer::Adam { beta1, beta2, epsilon } => {
+                    let t = self.steps as i32;
+                    let (b1, b2, eps) = (T::from_f64(beta1), T::from_f64(beta2), T::from_f64(epsilon));
+                    let (c1, c2) = (T::from_f64(1.0 - beta1.powi(t)), T::from_f64(1.0 - beta2.powi(t)));
+                    Zip::from(&mut w)
+                        .and(&g)
+                        .and(&mut self.first[i])
+                        .and(&mut self.second[i])
+                        .for_each(|w, &g, m, s| {
+                            let g = g + decay * *w;
+                            *m = b1 * *m + (T::ONE - b1) * g;
+                            *s = b2 * *s + (T::ONE - b2) * g * g;
+                            *w -= alpha * (*m / c1) / ((*s / c2).sqrt() + eps);
+                        });
+                }
+            }
+        }
+    }
+}
+
+/// How the step size changes over the epochs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Schedule {
+    /// `α` throughout.
+    Constant,
+    /// `α · factor^⌊epoch/every⌋`.
+    StepDecay { every: usize, factor: f64 },
+    /// `α_min + (α − α_min)(1 + cos(π·epoch/epochs))/2`: from `α` down to `α_min`.
+    Cosine { epochs: usize, floor: f64 },
+}
+
+impl Schedule {
+    /// The step size in epoch `epoch` (from 0) for a base step size `base`.
+    pub fn rate(self, base: f64, epoch: usize) -> f64 {
+        match self {
+            Schedule::Constant => base,
+            Schedule::StepDecay { every, factor } => base * factor.powi((epoch / every.max(1)) as i32),
+            Schedule::Cosine { epochs, floor } => {
+                let progress = (epoch as f64 / epochs.max(1) as f64).min(1.0);
+                floor + (base - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        }
+    }
+}
+
+/// The "bold driver" rule of full-batch gradient descent: while the loss falls, grow the step
+/// size gently; when a step makes the loss rise, undo it and shrink the step size.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BoldDriver {
+    /// The current step size.
+    pub rate: f64,
+    /// Multiplies the step size after a step that lowered the loss (e.g. 1.05).
+    pub grow: f64,
+    /// Multiplies the step size after a rejected step (e.g. 0.5).
+    pub shrink: f64,
+}
+
+impl BoldDriver {
+    /// Adjusts the step size after a step that did (`true`) or did not lower the loss.
+    pub fn after(&mut self, improved: bool) {
+        self.rate *= if improved { self.grow } else { self.shrink };
+    }
+}
+
+/// `‖g‖₂` over all parameters of a gradient.
+pub fn grad_norm<T: Scalar, P: Parameters<T>>(grads: &P) -> f64 {
+    (0..grads.count())
+        .map(|i| grads.param(i).iter().map(|&g| g.to_f64() * g.to_f64()).sum::<f64>())
+        .sum::<f64>()
+        .sqrt()
+}

@@ -1,0 +1,495 @@
+//! Mini-batch training and full-batch gradient descent, with metrics, progress output, stopping
+//! rules and a divergence guard.
+//!
+//! Each epoch draws a fresh permutation of the training set from the run's seeded RNG and cuts
+//! it into batches (the last one smaller when the size does not divide); each batch is gathered
+//! into preallocated buffers, so a step allocates nothing. Dropout is on while training and off
+//! while evaluating. A non-finite loss or gradient stops the run with an error naming the epoch
+//! and step, or, if so configured, rolls the parameters back to the start of the epoch and
+//! shrinks the step size.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use ndarray::{Array2, s};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::{Dataset, Examples};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::optim::{BoldDriver, Optim, Optimizer, Schedule, grad_norm};
+use crate::params::Parameters;
+use crate::scalar::Scalar;
+
+/// What to do when the loss or a gradient stops being finite.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OnDivergence {
+    /// Stop with an [`Error::NonFinite`] naming the epoch and step.
+    Stop,
+    /// Restore the parameters of the epoch's start, multiply the step size by `factor` and
+    /// run the epoch again (at most `retries` times in a row).
+    RollBack { factor: f64, retries: usize },
+}
+
+/// How much the run prints (to standard error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Nothing.
+    Quiet,
+    /// A line per epoch; on a terminal also a live progress line during the epoch.
+    Progress,
+}
+
+/// The settings of a run.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    /// The most epochs to run.
+    pub epochs: usize,
+    /// Samples per batch.
+    pub batch_size: usize,
+    /// The base step size `α`.
+    pub learning_rate: f64,
+    /// How `α` changes with the epoch.
+    pub schedule: Schedule,
+    /// The update rule.
+    pub optimizer: Optimizer,
+    /// `λ` of the L2 penalty.
+    pub weight_decay: f64,
+    /// Seeds the shuffling and the dropout masks.
+    pub seed: u64,
+    /// Stop after this many epochs without a better validation accuracy (early stopping).
+    pub patience: Option<usize>,
+    /// Stop once the validation accuracy reaches this.
+    pub target_accuracy: Option<f64>,
+    /// Stop once the mean gradient norm of an epoch falls to this.
+    pub min_grad_norm: Option<f64>,
+    /// Keep the parameters of the epoch with the best validation accuracy at the end.
+    pub keep_best: bool,
+    /// The divergence guard.
+    pub on_divergence: OnDivergence,
+    /// Output.
+    pub verbosity: Verbosity,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 20,
+            batch_size: 64,
+            learning_rate: 1e-3,
+            schedule: Schedule::Constant,
+            optimizer: Optimizer::ADAM,
+            weight_decay: 0.0,
+            seed: 0,
+            patience: None,
+            target_accuracy: None,
+            min_grad_norm: None,
+            keep_best: true,
+            on_divergence: OnDivergence::Stop,
+            verbosity: Verbosity::Progress,
+        }
+    }
+}
+
+/// The metrics of one epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochRecord {
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches (training mode).
+    pub train_loss: f64,
+    /// Loss on the validation set (evaluation mode).
+    pub val_loss: f64,
+    /// Accuracy on the validation set.
+    pub val_accuracy: f64,
+    /// The step size used.
+    pub rate: f64,
+    /// Mean gradient norm over the epoch's batches.
+    pub grad_norm: f64,
+    /// Training throughput.
+    pub samples_per_second: f64,
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The epoch limit.
+    Epochs,
+    /// No better validation accuracy for `patience` epochs.
+    Patience,
+    /// The target accuracy was reached.
+    Target,
+    /// The gradient norm fell below the threshold.
+    GradientNorm,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct History {
+    /// One record per epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// Why it ended.
+    pub stop: Stop,
+    /// The epoch (from 1) with the best validation accuracy.
+    pub best_epoch: usize,
+}
+
+impl History {
+    /// The history as CSV, one row per epoch.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("epoch,train_loss,val_loss,val_accuracy,rate,grad_norm,samples_per_second\n");
+        for r in &self.epochs {
+            out += &format!(
+                "{},{},{},{},{},{},{:.0}\n",
+                r.epoch, r.train_loss, r.val_loss, r.val_accuracy, r.rate, r.grad_norm, r.samples_per_second
+            );
+        }
+        out
+    }
+
+    /// Writes [`to_csv`](Self::to_csv) to `path`.
+    pub fn write_csv(&self, path: &Path) -> Result<()> {
+        std::fs::write(path, self.to_csv()).map_err(|e| Error::io(path.display(), &e))
+    }
+}
+
+/// Loss and accuracy on a data set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Mean loss over the samples (evaluation mode).
+    pub loss: f64,
+    /// Fraction of samples whose largest output is their label.
+    pub accuracy: f64,
+}
+
+/// Gathers permuted rows into contiguous batch buffers without allocating.
+struct Batcher<T> {
+    features: Array2<T>,
+    labels: Vec<usize>,
+}
+
+impl<T: Scalar> Batcher<T> {
+    fn new(batch_size: usize, width: usize) -> Self {
+        Batcher {
+            features: Array2::zeros((batch_size, width)),
+            labels: vec![0; batch_size],
+        }
+    }
+
+    fn gather(&mut self, data: &Dataset<T>, indices: &[usize]) -> Examples<'_, T> {
+        for (row, &i) in indices.iter().enumerate() {
+            self.features.row_mut(row).assign(&data.features.row(i));
+            self.labels[row] = data.labels[i];
+        }
+        let n = indices.len();
+        Examples {
+            features: self.features.slice(s![..n, ..]),
+            labels: &self.labels[..n],
+        }
+    }
+}
+
+/// Loss and accuracy of `model` on `data`, in batches of `batch_size`, in evaluation mode.
+pub fn evaluate<T: Scalar, M: Model<T>>(
+    model: &M,
+    ws: &mut M::Workspace,
+    data: &Dataset<T>,
+    batch_size: usize,
+) -> Result<Evaluation> {
+    let (mut loss, mut correct) = (0.0, 0usize);
+    for start in (0..data.len()).step_by(batch_size.max(1)) {
+        let end = (start + batch_size).min(data.len());
+        let examples = Examples {
+            features: data.features.slice(s![start..end, ..]),
+            labels: &data.labels[start..end],
+        };
+        let batch = M::batch(examples)?;
+        loss += model.loss(ws, &batch)?.to_f64() * (end - start) as f64;
+        let output = model.output(ws, &batch)?;
+        correct += output
+            .rows()
+            .into_iter()
+            .zip(&data.labels[start..end])
+            .filter(|(row, label)| argmax(row.iter().copied()) == Some(**label))
+            .count();
+    }
+    let n = data.len().max(1) as f64;
+    Ok(Evaluation {
+        loss: loss / n,
+        accuracy: correct as f64 / n,
+    })
+}
+
+fn argmax<T: Scalar>(values: impl Iterator<Item = T>) -> Option<usize> {
+    let mut best: Option<(usize, T)> = None;
+    for (i, v) in values.enumerate() {
+        if best.is_none_or(|(_, b)| v > b) {
+            best = Some((i, v));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// Trains `model` on `train` with mini-batches, validating on `val` after every epoch.
+pub fn fit<T: Scalar, M: Model<T>>(
+    model: &mut M,
+    train: &Dataset<T>,
+    val: &Dataset<T>,
+    config: &TrainConfig,
+) -> Result<History> {
+    if train.is_empty() || val.is_empty() {
+        return Err(Error::Empty {
+            op: "fit",
+            what: if train.is_empty() {
+                "training set"
+            } else {
+                "validation set"
+            },
+        });
+    }
+    let batch_size = config.batch_size.clamp(1, train.len());
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut ws = model.workspace(batch_size);
+    let mut grads = M::zeros();
+    let mut optim = Optim::new(config.optimizer, config.weight_decay);
+    let mut batcher = Batcher::new(batch_size, train.width());
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let progress = Progress::new(config.verbosity, config.epochs);
+    let mut history = History {
+        epochs: Vec::new(),
+        stop: Stop::Epochs,
+        best_epoch: 0,
+    };
+    let (mut best_accuracy, mut best_model) = (f64::NEG_INFINITY, None::<M>);
+    let mut rate_scale = 1.0;
+    let mut epoch = 0;
+    let mut retries = 0;
+    while epoch < config.epochs {
+        let rate = config.schedule.rate(config.learning_rate, epoch) * rate_scale;
+        let snapshot =
+            matches!(config.on_divergence, OnDivergence::RollBack { .. }).then(|| (model.clone(), optim.clone()));
+        let started = Instant::now();
+        order.shuffle(&mut rng);
+        let (mut loss_sum, mut norm_sum, mut steps) = (0.0, 0.0, 0usize);
+        let mut diverged = None;
+        for (step, indices) in order.chunks(batch_size).enumerate() {
+            let batch = M::batch(batcher.gather(train, indices))?;
+            let loss = model.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads)?.to_f64();
+            let norm = grad_norm(&grads);
+            if !loss.is_finite() || !norm.is_finite() {
+                let what = if loss.is_finite() {
+                    "gradient norm"
+                } else {
+                    "training loss"
+                };
+                let value = if loss.is_finite() { norm } else { loss };
+                diverged = Some(Error::NonFinite {
+                    what: what.into(),
+                    location: format!("epoch {}, step {}", epoch + 1, step + 1),
+                    value,
+                });
+                break;
+            }
+            optim.step(model, &grads, rate);
+            loss_sum += loss;
+            norm_sum += norm;
+            steps += 1;
+            progress.step(epoch, steps * batch_size, train.len(), loss_sum / steps as f64, started);
+        }
+        if let Some(error) = diverged {
+            match (config.on_divergence, snapshot) {
+                (OnDivergence::RollBack { factor, retries: max }, Some((good_model, good_optim))) if retries < max => {
+                    *model = good_model;
+                    optim = good_optim;
+                    rate_scale *= factor;
+                    retries += 1;
+                    progress.message(&format!("{error}; rolled back, step size now {:.3e}", rate * factor));
+                    continue;
+                }
+                _ => {
+                    progress.finish();
+                    return Err(error);
+                }
+            }
+        }
+        retries = 0;
+        let seconds = started.elapsed().as_secs_f64();
+        let eval = evaluate(model, &mut ws, val, batch_size)?;
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            train_loss: loss_sum / steps as f64,
+            val_loss: eval.loss,
+            val_accuracy: eval.accuracy,
+            rate,
+            grad_norm: norm_sum / steps as f64,
+            samples_per_second: train.len() as f64 / seconds.max(1e-9),
+        };
+        progress.epoch(&record);
+        history.epochs.push(record);
+        epoch += 1;
+        if eval.accuracy > best_accuracy {
+            best_accuracy = eval.accuracy;
+            history.best_epoch = epoch;
+            if config.keep_best {
+                best_model = Some(model.clone());
+            }
+        }
+        if config.target_accuracy.is_some_and(|t| eval.accuracy >= t) {
+            history.stop = Stop::Target;
+            break;
+        }
+        if config.min_grad_norm.is_some_and(|g| record.grad_norm <= g) {
+            history.stop = Stop::GradientNorm;
+            break;
+        }
+        if config.patience.is_some_and(|p| epoch - history.best_epoch >= p) {
+            history.stop = Stop::Patience;
+            break;
+        }
+    }
+    progress.finish();
+    if let Some(best) = best_model {
+        *model = best;
+    }
+    Ok(history)
+}
+
+/// One step of [`gradient_descent`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DescentStep {
+    /// The step, from 1.
+    pub step: usize,
+    /// The loss after the step (or before it, if it was undone).
+    pub loss: f64,
+    /// The step size the step used.
+    pub rate: f64,
+    /// `‖∇f‖` at the point reached.
+    pub grad_norm: f64,
+    /// Whether the step lowered the loss and was kept.
+    pub accepted: bool,
+}
+
+/// Full-batch gradient descent `w ← w − α∇f(w)` with the bold-driver rule: a step that raises
+/// the loss is undone and `α` shrunk, a step that lowers it is kept and `α` grown; it stops
+/// when `‖∇f‖ ≤ tolerance` or after `max_steps` steps. `on_step` sees every step.
+pub fn gradient_descent<T: Scalar, M: Model<T>>(
+    model: &mut M,
+    batch: &M::Batch<'_>,
+    driver: &mut BoldDriver,
+    tolerance: f64,
+    max_steps: usize,
+    mut on_step: impl FnMut(&DescentStep),
+) -> Result<Vec<DescentStep>> {
+    let mut ws = model.workspace(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut grads = M::zeros();
+    let mut loss = model.loss_and_grad(&mut ws, batch, &mut rng, &mut grads)?.to_f64();
+    let mut norm = grad_norm(&grads);
+    let (mut previous, mut previous_grads) = (model.clone(), grads.clone());
+    let mut steps = Vec::new();
+    for step in 1..=max_steps {
+        if norm <= tolerance {
+            break;
+        }
+        copy_params(&mut previous, model);
+        copy_params(&mut previous_grads, &grads);
+        Optim::new(Optimizer::Sgd, 0.0).step(model, &grads, driver.rate);
+        let rate = driver.rate;
+        let new_loss = model.loss_and_grad(&mut ws, batch, &mut rng, &mut grads)?.to_f64();
+        let accepted = new_loss.is_finite() && new_loss < loss;
+        if accepted {
+            loss = new_loss;
+            norm = grad_norm(&grads);
+        } else {
+            copy_params(model, &previous);
+            copy_params(&mut grads, &previous_grads);
+        }
+        driver.after(accepted);
+        let record = DescentStep {
+            step,
+            loss,
+            rate,
+            grad_norm: norm,
+            accepted,
+        };
+        on_step(&record);
+        steps.push(record);
+    }
+    Ok(steps)
+}
+
+fn copy_params<T: Scalar, P: Parameters<T>>(to: &mut P, from: &P) {
+    for i in 0..from.count() {
+        to.param_mut(i).assign(&from.param(i));
+    }
+}
+
+/// Progress output on standard error.
+struct Progress {
+    verbosity: Verbosity,
+    terminal: bool,
+    epochs: usize,
+    last: std::cell::Cell<Option<Instant>>,
+}
+
+impl Progress {
+    fn new(verbosity: Verbosity, epochs: usize) -> Self {
+        Progress {
+            verbosity,
+            terminal: std::io::stderr().is_terminal(),
+            epochs,
+            last: Default::default(),
+        }
+    }
+
+    /// A live line, at most ten times a second, on a terminal only.
+    fn step(&self, epoch: usize, done: usize, total: usize, loss: f64, started: Instant) {
+        if self.verbosity == Verbosity::Quiet || !self.terminal {
+            return;
+        }
+        if self.last.get().is_some_and(|t| t.elapsed().as_millis() < 100) {
+            return;
+        }
+        self.last.set(Some(Instant::now()));
+        let done = done.min(total);
+        let width = 30;
+        let filled = width * done / total.max(1);
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        eprint!(
+            "\repoch {:>3}/{} [{}{}] loss {loss:.4}  {rate:>9.0} samples/s",
+            epoch + 1,
+            self.epochs,
+            "#".repeat(filled),
+            " ".repeat(width - filled)
+        );
+        let _ = std::io::stderr().flush();
+    }
+
+    fn epoch(&self, r: &EpochRecord) {
+        if self.verbosity == Verbosity::Quiet {
+            return;
+        }
+        if self.terminal {
+            eprint!("\r\x1b[2K");
+        }
+        eprintln!(
+            "epoch {:>3}/{}  train loss {:.4}  val loss {:.4}  val acc {:.4}  step {:.2e}  |grad| {:.3e}  {:.0} samples/s",
+            r.epoch, self.epochs, r.train_loss, r.val_loss, r.val_accuracy, r.rate, r.grad_norm, r.samples_per_second
+        );
+    }
+
+    fn message(&self, text: &str) {
+        if self.verbosity != Verbosity::Quiet {
+            eprintln!("{}{text}", if self.terminal { "\r\x1b[2K" } else { "" });
+        }
+    }
+
+    fn finish(&self) {
+        if self.verbosity != Verbosity::Quiet && self.terminal {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
