@@ -8,8 +8,9 @@
 //! and step, or, if so configured, rolls the parameters back to the start of the epoch and
 //! shrinks the step size.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ndarray::{Array2, s};
@@ -17,6 +18,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use crate::checkpoint::{self, Checkpoint};
 use crate::data::{Dataset, Examples};
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -72,6 +74,10 @@ pub struct TrainConfig {
     pub on_divergence: OnDivergence,
     /// Output.
     pub verbosity: Verbosity,
+    /// Save the whole training state here after every epoch (atomically).
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from `checkpoint` if it exists, exactly as if the run had never stopped.
+    pub resume: bool,
 }
 
 impl Default for TrainConfig {
@@ -90,6 +96,8 @@ impl Default for TrainConfig {
             keep_best: true,
             on_divergence: OnDivergence::Stop,
             verbosity: Verbosity::Progress,
+            checkpoint: None,
+            resume: false,
         }
     }
 }
@@ -143,11 +151,42 @@ impl History {
         let mut out = String::from("epoch,train_loss,val_loss,val_accuracy,rate,grad_norm,samples_per_second\n");
         for r in &self.epochs {
             out += &format!(
-                "{},{},{},{},{},{},{:.0}\n",
+                "{},{},{},{},{},{},{}\n",
                 r.epoch, r.train_loss, r.val_loss, r.val_accuracy, r.rate, r.grad_norm, r.samples_per_second
             );
         }
         out
+    }
+
+    /// Reads back what [`to_csv`](Self::to_csv) wrote.
+    fn records_from_csv(text: &str) -> Option<Vec<EpochRecord>> {
+        text.lines()
+            .skip(1)
+            .map(|line| {
+                let f: Vec<f64> = line.split(',').map(|v| v.parse().ok()).collect::<Option<_>>()?;
+                let [
+                    epoch,
+                    train_loss,
+                    val_loss,
+                    val_accuracy,
+                    rate,
+                    grad_norm,
+                    samples_per_second,
+                ] = f[..]
+                else {
+                    return None;
+                };
+                Some(EpochRecord {
+                    epoch: epoch as usize,
+                    train_loss,
+                    val_loss,
+                    val_accuracy,
+                    rate,
+                    grad_norm,
+                    samples_per_second,
+                })
+            })
+            .collect()
     }
 
     /// Writes [`to_csv`](Self::to_csv) to `path`.
@@ -267,6 +306,13 @@ pub fn fit<T: Scalar, M: Model<T>>(
     let mut rate_scale = 1.0;
     let mut epoch = 0;
     let mut retries = 0;
+    if let Some(path) = config.checkpoint.as_ref().filter(|p| config.resume && p.exists()) {
+        let state = TrainingState::load(path, model, &mut optim)?;
+        (epoch, rate_scale, rng, order) = (state.epoch, state.rate_scale, state.rng, state.order);
+        (history.epochs, history.best_epoch, best_accuracy, best_model) =
+            (state.records, state.best_epoch, state.best_accuracy, state.best_model);
+        progress.message(&format!("resumed from {} after epoch {epoch}", path.display()));
+    }
     while epoch < config.epochs {
         let rate = config.schedule.rate(config.learning_rate, epoch) * rate_scale;
         let snapshot =
@@ -337,6 +383,19 @@ pub fn fit<T: Scalar, M: Model<T>>(
                 best_model = Some(model.clone());
             }
         }
+        if let Some(path) = &config.checkpoint {
+            let state = TrainingState {
+                epoch,
+                rate_scale,
+                rng: rng.clone(),
+                order: order.clone(),
+                records: history.epochs.clone(),
+                best_epoch: history.best_epoch,
+                best_accuracy,
+                best_model: best_model.clone(),
+            };
+            state.save(path, model, &optim)?;
+        }
         if config.target_accuracy.is_some_and(|t| eval.accuracy >= t) {
             history.stop = Stop::Target;
             break;
@@ -355,6 +414,122 @@ pub fn fit<T: Scalar, M: Model<T>>(
         *model = best;
     }
     Ok(history)
+}
+
+/// Everything a run needs to continue exactly where it stopped.
+struct TrainingState<M> {
+    epoch: usize,
+    rate_scale: f64,
+    rng: ChaCha8Rng,
+    /// The permutation the next epoch shuffles (shuffling permutes it in place).
+    order: Vec<usize>,
+    records: Vec<EpochRecord>,
+    best_epoch: usize,
+    best_accuracy: f64,
+    best_model: Option<M>,
+}
+
+impl<M> TrainingState<M> {
+    fn save<T: Scalar>(&self, path: &Path, model: &M, optim: &Optim<T>) -> Result<()>
+    where
+        M: Model<T>,
+    {
+        let mut tensors = checkpoint::named("model.", model);
+        let names: Vec<String> = (0..model.count()).map(|i| model.name(i).to_owned()).collect();
+        for (kind, moments) in [("first", &optim.first), ("second", &optim.second)] {
+            for (name, m) in names.iter().zip(moments.iter()) {
+                tensors.push((format!("optim.{kind}.{name}"), m.view()));
+            }
+        }
+        if let Some(best) = &self.best_model {
+            tensors.extend(checkpoint::named("best.", best));
+        }
+        let mut metadata = BTreeMap::new();
+        let seed: String = self.rng.get_seed().iter().map(|b| format!("{b:02x}")).collect();
+        for (key, value) in [
+            ("format", "symgrad training state 1".to_owned()),
+            ("epoch", self.epoch.to_string()),
+            ("rate_scale", format!("{:e}", self.rate_scale)),
+            ("optim.steps", optim.steps.to_string()),
+            ("rng.seed", seed),
+            ("rng.stream", self.rng.get_stream().to_string()),
+            ("rng.word_pos", self.rng.get_word_pos().to_string()),
+            (
+                "order",
+                self.order.iter().map(usize::to_string).collect::<Vec<_>>().join(" "),
+            ),
+            ("best_epoch", self.best_epoch.to_string()),
+            ("best_accuracy", format!("{:e}", self.best_accuracy)),
+            (
+                "history",
+                History {
+                    epochs: self.records.clone(),
+                    stop: Stop::Epochs,
+                    best_epoch: 0,
+                }
+                .to_csv(),
+            ),
+        ] {
+            metadata.insert(key.to_owned(), value);
+        }
+        checkpoint::save(path, &tensors, &metadata)
+    }
+
+    fn load<T: Scalar>(path: &Path, model: &mut M, optim: &mut Optim<T>) -> Result<Self>
+    where
+        M: Model<T>,
+    {
+        let file: Checkpoint<T> = checkpoint::load(path)?;
+        let bad = |what: &str| {
+            Error::format(
+                path.display().to_string(),
+                format!("training state: missing or malformed {what}"),
+            )
+        };
+        let meta = |key: &str| file.metadata.get(key).ok_or_else(|| bad(key));
+        let number = |key: &str| -> Result<f64> { meta(key)?.parse().map_err(|_| bad(key)) };
+        file.restore("model.", model, path)?;
+        let moments = |kind: &str| -> Vec<Array2<T>> {
+            (0..model.count())
+                .filter_map(|i| file.tensors.get(&format!("optim.{kind}.{}", model.name(i))).cloned())
+                .collect()
+        };
+        optim.first = moments("first");
+        optim.second = moments("second");
+        optim.steps = meta("optim.steps")?.parse().map_err(|_| bad("optim.steps"))?;
+        let best_model = if file.tensors.keys().any(|k| k.starts_with("best.")) {
+            let mut best = model.clone();
+            file.restore("best.", &mut best, path)?;
+            Some(best)
+        } else {
+            None
+        };
+        let seed_hex = meta("rng.seed")?;
+        let mut seed = [0u8; 32];
+        for (i, byte) in seed.iter_mut().enumerate() {
+            *byte = seed_hex
+                .get(2 * i..2 * i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| bad("rng.seed"))?;
+        }
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        rng.set_stream(meta("rng.stream")?.parse().map_err(|_| bad("rng.stream"))?);
+        rng.set_word_pos(meta("rng.word_pos")?.parse().map_err(|_| bad("rng.word_pos"))?);
+        let order = meta("order")?
+            .split(' ')
+            .map(|v| v.parse().map_err(|_| bad("order")))
+            .collect::<Result<_>>()?;
+        Ok(TrainingState {
+            epoch: number("epoch")? as usize,
+            rate_scale: number("rate_scale")?,
+            rng,
+            order,
+            records: History::records_from_csv(meta("history")?).ok_or_else(|| bad("history"))?,
+            best_epoch: number("best_epoch")? as usize,
+            best_accuracy: number("best_accuracy")?,
+            best_model,
+        })
+    }
 }
 
 /// One step of [`gradient_descent`].
