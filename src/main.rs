@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use symgrad::data::{self, Dataset};
+use symgrad::data::{Dataset, Source};
 use symgrad::network;
 use symgrad::prelude::*;
 use symgrad::rand::SeedableRng;
@@ -45,7 +45,7 @@ network! {
 }
 
 struct Args {
-    fashion: Option<PathBuf>,
+    source: Source,
     epochs: Option<usize>,
     seed: u64,
     history: Option<PathBuf>,
@@ -53,22 +53,20 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    let source = Source::from_args(&all);
     let mut args = Args {
-        fashion: None,
+        source,
         epochs: None,
         seed: 0,
         history: None,
         quiet: false,
     };
-    let mut it = std::env::args().skip(1).peekable();
+    let mut it = all.into_iter().peekable();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--fashion" => {
-                let dir = match it.peek() {
-                    Some(next) if !next.starts_with("--") => it.next().map(PathBuf::from),
-                    _ => None,
-                };
-                args.fashion = Some(dir.unwrap_or_else(|| PathBuf::from(data::FASHION_MNIST_DIR)));
+                it.next_if(|next| !next.starts_with("--"));
             }
             "--epochs" => args.epochs = Some(value(&mut it, "--epochs")?),
             "--seed" => args.seed = value(&mut it, "--seed")?,
@@ -107,6 +105,9 @@ fn run<M: Model<f32>>(train: Dataset<f32>, test: Dataset<f32>, config: TrainConf
     let seconds = started.elapsed().as_secs_f64();
     if let Some(path) = &args.history {
         history.write_csv(path)?;
+        for line in history.write_plots(path)? {
+            eprintln!("{line}");
+        }
     }
     let mut ws = model.workspace(config.batch_size);
     let result = train::evaluate(&model, &mut ws, &test, 256)?;
@@ -137,40 +138,39 @@ fn main() -> ExitCode {
     } else {
         Verbosity::Progress
     };
-    let outcome = match &args.fashion {
-        None => data::digits::<f32>().and_then(|mut all| {
-            all.scale_by(16.0);
-            let (train, test) = all.split_stratified(0.2, &mut StdRng::seed_from_u64(args.seed))?;
-            let epochs = args.epochs.unwrap_or(60);
-            let config = TrainConfig {
-                epochs,
-                batch_size: 32,
-                learning_rate: 2e-3,
-                schedule: Schedule::Cosine { epochs, floor: 1e-5 },
-                keep_best: false,
-                seed: args.seed,
-                verbosity,
-                ..TrainConfig::default()
-            };
-            run::<DigitsNet>(train, test, config, &args)
-        }),
-        Some(dir) => data::fashion_mnist::<f32>(dir).and_then(|(mut train, mut test)| {
-            train.scale_by(255.0);
-            test.scale_by(255.0);
-            let epochs = args.epochs.unwrap_or(30);
-            let config = TrainConfig {
-                epochs,
-                batch_size: 128,
-                learning_rate: 1e-3,
-                schedule: Schedule::Cosine { epochs, floor: 1e-5 },
-                keep_best: false,
-                seed: args.seed,
-                verbosity,
-                ..TrainConfig::default()
-            };
-            run::<FashionNet>(train, test, config, &args)
-        }),
-    };
+    let outcome = args
+        .source
+        .load::<f32>(args.seed)
+        .and_then(|(train, test)| match args.source {
+            Source::Digits => {
+                let epochs = args.epochs.unwrap_or(60);
+                let config = TrainConfig {
+                    epochs,
+                    batch_size: 32,
+                    learning_rate: 2e-3,
+                    schedule: Schedule::Cosine { epochs, floor: 1e-5 },
+                    keep_best: false,
+                    seed: args.seed,
+                    verbosity,
+                    ..TrainConfig::default()
+                };
+                run::<DigitsNet>(train, test, config, &args)
+            }
+            Source::FashionMnist(_) => {
+                let epochs = args.epochs.unwrap_or(30);
+                let config = TrainConfig {
+                    epochs,
+                    batch_size: 128,
+                    learning_rate: 1e-3,
+                    schedule: Schedule::Cosine { epochs, floor: 1e-5 },
+                    keep_best: false,
+                    seed: args.seed,
+                    verbosity,
+                    ..TrainConfig::default()
+                };
+                run::<FashionNet>(train, test, config, &args)
+            }
+        });
     match outcome {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {

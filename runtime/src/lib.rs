@@ -15,6 +15,7 @@ pub mod kernels;
 pub mod model;
 pub mod optim;
 pub mod params;
+pub mod plot;
 pub mod scalar;
 pub mod tape;
 pub mod train;

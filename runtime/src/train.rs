@@ -189,6 +189,36 @@ impl History {
             .collect()
     }
 
+    /// Plots the loss curves (training and validation) and the validation accuracy into
+    /// `{stem}-loss.png` and `{stem}-accuracy.png` beside `path`; returns the legends.
+    pub fn write_plots(&self, path: &Path) -> Result<Vec<String>> {
+        let stem = path.with_extension("");
+        let curve = |name: &str, value: fn(&EpochRecord) -> f64| crate::plot::Series {
+            name: name.to_owned(),
+            points: self.epochs.iter().map(|r| (r.epoch as f64, value(r))).collect(),
+        };
+        let loss_path = PathBuf::from(format!("{}-loss.png", stem.display()));
+        let accuracy_path = PathBuf::from(format!("{}-accuracy.png", stem.display()));
+        let mut legend = vec![format!("{}:", loss_path.display())];
+        legend.extend(crate::plot::line_chart(
+            &loss_path,
+            &[
+                curve("training loss", |r| r.train_loss),
+                curve("validation loss", |r| r.val_loss),
+            ],
+            true,
+            (640, 400),
+        )?);
+        legend.push(format!("{}:", accuracy_path.display()));
+        legend.extend(crate::plot::line_chart(
+            &accuracy_path,
+            &[curve("validation accuracy", |r| r.val_accuracy)],
+            false,
+            (640, 400),
+        )?);
+        Ok(legend)
+    }
+
     /// Writes [`to_csv`](Self::to_csv) to `path`.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
         std::fs::write(path, self.to_csv()).map_err(|e| Error::io(path.display(), &e))
@@ -260,6 +290,42 @@ pub fn evaluate<T: Scalar, M: Model<T>>(
         loss: loss / n,
         accuracy: correct as f64 / n,
     })
+}
+
+/// The predicted class (the largest output) of every sample of `data`, in evaluation mode.
+pub fn predict<T: Scalar, M: Model<T>>(
+    model: &M,
+    ws: &mut M::Workspace,
+    data: &Dataset<T>,
+    batch_size: usize,
+) -> Result<Vec<usize>> {
+    let mut predictions = Vec::with_capacity(data.len());
+    for start in (0..data.len()).step_by(batch_size.max(1)) {
+        let end = (start + batch_size).min(data.len());
+        let examples = Examples {
+            features: data.features.slice(s![start..end, ..]),
+            labels: &data.labels[start..end],
+        };
+        let output = model.output(ws, &M::batch(examples)?)?;
+        predictions.extend(
+            output
+                .rows()
+                .into_iter()
+                .map(|row| argmax(row.iter().copied()).unwrap_or(0)),
+        );
+    }
+    Ok(predictions)
+}
+
+/// `counts[true class][predicted class]`.
+pub fn confusion_matrix(labels: &[usize], predictions: &[usize], classes: usize) -> Vec<Vec<usize>> {
+    let mut counts = vec![vec![0; classes]; classes];
+    for (&label, &predicted) in labels.iter().zip(predictions) {
+        if label < classes && predicted < classes {
+            counts[label][predicted] += 1;
+        }
+    }
+    counts
 }
 
 fn argmax<T: Scalar>(values: impl Iterator<Item = T>) -> Option<usize> {

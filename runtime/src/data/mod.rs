@@ -14,7 +14,7 @@ use crate::scalar::Scalar;
 
 pub use csv::read_csv;
 pub use idx::{read_idx_images, read_idx_labels};
-pub use sources::{FASHION_MNIST_DIR, digits, fashion_mnist};
+pub use sources::{FASHION_MNIST_DIR, Source, digits, fashion_mnist};
 
 /// Samples as rows of `features`, each with a class label in `0..classes`.
 #[derive(Clone, Debug, PartialEq)]

@@ -76,3 +76,52 @@ pub(super) fn gunzip<'a>(bytes: &'a [u8], source_name: &str) -> Result<Cow<'a, [
     }
     Ok(Cow::Owned(out))
 }
+
+/// A data set to train on, as chosen on a command line: the embedded digits by default,
+/// `--fashion [DIR]` for Fashion-MNIST.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The embedded 8×8 digits, split 80/20 (stratified).
+    Digits,
+    /// Fashion-MNIST from a directory.
+    FashionMnist(std::path::PathBuf),
+}
+
+impl Source {
+    /// Reads `--fashion [DIR]` from the arguments; every other argument is left for the caller.
+    pub fn from_args(args: &[String]) -> Source {
+        match args.iter().position(|a| a == "--fashion") {
+            None => Source::Digits,
+            Some(i) => match args.get(i + 1).filter(|next| !next.starts_with("--")) {
+                Some(dir) => Source::FashionMnist(dir.into()),
+                None => Source::FashionMnist(FASHION_MNIST_DIR.into()),
+            },
+        }
+    }
+
+    /// Training and test sets with features scaled to `0..=1`; `seed` fixes the digits' split.
+    pub fn load<T: Scalar>(&self, seed: u64) -> Result<(Dataset<T>, Dataset<T>)> {
+        use rand::SeedableRng;
+        match self {
+            Source::Digits => {
+                let mut all = digits::<T>()?;
+                all.scale_by(16.0);
+                all.split_stratified(0.2, &mut rand::rngs::StdRng::seed_from_u64(seed))
+            }
+            Source::FashionMnist(dir) => {
+                let (mut train, mut test) = fashion_mnist::<T>(dir).map_err(|e| match e {
+                    Error::Io { path, message } => Error::Io {
+                        path,
+                        message: format!(
+                            "{message} (install Fashion-MNIST with `apt-get install dataset-fashion-mnist`)"
+                        ),
+                    },
+                    other => other,
+                })?;
+                train.scale_by(255.0);
+                test.scale_by(255.0);
+                Ok((train, test))
+            }
+        }
+    }
+}

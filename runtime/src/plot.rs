@@ -1,0 +1,211 @@
+//! Line charts written as PNG files, with no dependency beyond the zlib encoder the data
+//! readers already use: curves over a light grid, each in its own colour. Charts carry no text;
+//! the program that draws one prints its legend (colour → series) beside the file name.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Distinct colours for up to eight series, in order.
+pub const COLOURS: [(&str, [u8; 3]); 8] = [
+    ("blue", [31, 119, 180]),
+    ("orange", [255, 127, 14]),
+    ("green", [44, 160, 44]),
+    ("red", [214, 39, 40]),
+    ("purple", [148, 103, 189]),
+    ("brown", [140, 86, 75]),
+    ("pink", [227, 119, 194]),
+    ("grey", [127, 127, 127]),
+];
+
+/// One curve.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Shown in the printed legend.
+    pub name: String,
+    /// `(x, y)` points in order; non-finite points break the line.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// An RGB raster.
+pub struct Canvas {
+    width: usize,
+    height: usize,
+    pixels: Vec<[u8; 3]>,
+}
+
+impl Canvas {
+    /// A white canvas.
+    pub fn new(width: usize, height: usize) -> Self {
+        Canvas {
+            width,
+            height,
+            pixels: vec![[255; 3]; width * height],
+        }
+    }
+
+    /// Sets one pixel (outside the canvas: nothing).
+    pub fn set(&mut self, x: i64, y: i64, colour: [u8; 3]) {
+        if (0..self.width as i64).contains(&x) && (0..self.height as i64).contains(&y) {
+            self.pixels[y as usize * self.width + x as usize] = colour;
+        }
+    }
+
+    /// A line from `(x0, y0)` to `(x1, y1)`, `thickness` pixels wide (Bresenham).
+    pub fn line(&mut self, (x0, y0): (i64, i64), (x1, y1): (i64, i64), colour: [u8; 3], thickness: i64) {
+        let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
+        let (sx, sy) = (if x0 < x1 { 1 } else { -1 }, if y0 < y1 { 1 } else { -1 });
+        let (mut x, mut y, mut err) = (x0, y0, dx + dy);
+        loop {
+            for ox in 0..thickness {
+                for oy in 0..thickness {
+                    self.set(x + ox - thickness / 2, y + oy - thickness / 2, colour);
+                }
+            }
+            if x == x1 && y == y1 {
+                break;
+            }
+            let e2 = 2 * err;
+            if e2 >= dy {
+                err += dy;
+                x += sx;
+            }
+            if e2 <= dx {
+                err += dx;
+                y += sy;
+            }
+        }
+    }
+
+    /// Fills a rectangle.
+    pub fn rect(&mut self, (x0, y0): (i64, i64), (x1, y1): (i64, i64), colour: [u8; 3]) {
+        for y in y0..y1 {
+            for x in x0..x1 {
+                self.set(x, y, colour);
+            }
+        }
+    }
+
+    /// Writes the canvas as an 8-bit RGB PNG.
+    pub fn write_png(&self, path: &Path) -> Result<()> {
+        let mut raw = Vec::with_capacity(self.height * (1 + 3 * self.width));
+        for row in self.pixels.chunks(self.width) {
+            raw.push(0); // filter: none
+            row.iter().for_each(|p| raw.extend_from_slice(p));
+        }
+        let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        let io = |e: std::io::Error| Error::io(path.display(), &e);
+        zlib.write_all(&raw).map_err(io)?;
+        let compressed = zlib.finish().map_err(io)?;
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut header = Vec::new();
+        header.extend_from_slice(&(self.width as u32).to_be_bytes());
+        header.extend_from_slice(&(self.height as u32).to_be_bytes());
+        header.extend_from_slice(&[8, 2, 0, 0, 0]); // 8 bits, RGB, deflate, no filter, no interlace
+        for (kind, data) in [(b"IHDR", &header), (b"IDAT", &compressed), (b"IEND", &Vec::new())] {
+            png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            let start = png.len();
+            png.extend_from_slice(kind);
+            png.extend_from_slice(data);
+            let crc = crc32(&png[start..]);
+            png.extend_from_slice(&crc.to_be_bytes());
+        }
+        std::fs::write(path, png).map_err(io)
+    }
+}
+
+/// Draws `series` as a line chart of `width × height` pixels into a PNG file, on a logarithmic
+/// y axis if `log_y`. Returns the legend: each series' name with its colour.
+pub fn line_chart(path: &Path, series: &[Series], log_y: bool, (width, height): (usize, usize)) -> Result<Vec<String>> {
+    let transform = |y: f64| if log_y { y.log10() } else { y };
+    let finite: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|&(x, y)| (x, transform(y))))
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    if finite.is_empty() {
+        return Err(Error::Empty {
+            op: "line_chart",
+            what: "finite points",
+        });
+    }
+    let bounds = |values: &mut dyn Iterator<Item = f64>| {
+        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        if hi > lo { (lo, hi) } else { (lo - 0.5, hi + 0.5) }
+    };
+    let (x_lo, x_hi) = bounds(&mut finite.iter().map(|p| p.0));
+    let (y_lo, y_hi) = bounds(&mut finite.iter().map(|p| p.1));
+    let margin = 40i64;
+    let (w, h) = (width as i64, height as i64);
+    let to_pixel = |x: f64, y: f64| {
+        (
+            margin + ((x - x_lo) / (x_hi - x_lo) * (w - 2 * margin) as f64).round() as i64,
+            h - margin - ((y - y_lo) / (y_hi - y_lo) * (h - 2 * margin) as f64).round() as i64,
+        )
+    };
+    let mut canvas = Canvas::new(width, height);
+    for i in 0..=10 {
+        let (gx, gy) = (margin + i * (w - 2 * margin) / 10, margin + i * (h - 2 * margin) / 10);
+        canvas.line((gx, margin), (gx, h - margin), [225; 3], 1);
+        canvas.line((margin, gy), (w - margin, gy), [225; 3], 1);
+    }
+    canvas.line((margin, h - margin), (w - margin, h - margin), [0; 3], 2);
+    canvas.line((margin, margin), (margin, h - margin), [0; 3], 2);
+    let mut legend = Vec::new();
+    for (s, (colour_name, colour)) in series.iter().zip(COLOURS.iter().cycle()) {
+        let mut previous: Option<(i64, i64)> = None;
+        for &(x, y) in &s.points {
+            let y = transform(y);
+            if !(x.is_finite() && y.is_finite()) {
+                previous = None;
+                continue;
+            }
+            let p = to_pixel(x, y);
+            if let Some(q) = previous {
+                canvas.line(q, p, *colour, 2);
+            }
+            previous = Some(p);
+        }
+        canvas.rect(
+            (w - margin - 20 - 14 * legend.len() as i64, 8),
+            (w - margin - 8 - 14 * legend.len() as i64, 20),
+            *colour,
+        );
+        legend.push(format!("{colour_name}: {}", s.name));
+    }
+    legend.push(format!(
+        "x from {x_lo:.3} to {x_hi:.3}; y from {:.4} to {:.4}{}",
+        if log_y { 10f64.powf(y_lo) } else { y_lo },
+        if log_y { 10f64.powf(y_hi) } else { y_hi },
+        if log_y { " (log scale)" } else { "" }
+    ));
+    canvas.write_png(path)?;
+    Ok(legend)
+}
+
+/// CRC-32 (ISO 3309), as PNG chunks need.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
+    }
+}
