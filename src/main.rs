@@ -175,11 +175,6 @@ fn main() -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
-            if args.fashion.is_some() {
-                eprintln!(
-                    "(Fashion-MNIST: `apt-get install dataset-fashion-mnist`, or pass its directory after --fashion)"
-                );
-            }
             ExitCode::FAILURE
         }
     }
