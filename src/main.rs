@@ -91,14 +91,16 @@ fn value<V: std::str::FromStr>(it: &mut impl Iterator<Item = String>, flag: &str
 fn run<M: Model<f32>>(train: Dataset<f32>, test: Dataset<f32>, config: TrainConfig, args: &Args) -> Result<f64> {
     let mut rng = StdRng::seed_from_u64(args.seed);
     let (train, val) = train.split_stratified(0.1, &mut rng)?;
-    eprintln!(
-        "training on {} samples ({} validation, {} test), {} features, {} classes",
-        train.len(),
-        val.len(),
-        test.len(),
-        train.width(),
-        train.classes
-    );
+    if !args.quiet {
+        eprintln!(
+            "training on {} samples ({} validation, {} test), {} features, {} classes",
+            train.len(),
+            val.len(),
+            test.len(),
+            train.width(),
+            train.classes
+        );
+    }
     let mut model = M::init(&mut rng);
     let started = Instant::now();
     let history = train::fit(&mut model, &train, &val, &config)?;
