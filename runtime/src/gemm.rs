@@ -92,9 +92,12 @@ fn shape_error(lhs_name: &'static str, lhs: &[usize], rhs_name: &'static str, rh
 
 /// Direct loops for small products: no packing, no allocation.
 mod small {
-    use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+    use ndarray::{ArrayView2, ArrayViewMut2};
 
     use crate::scalar::Scalar;
+
+    /// Columns of C kept in registers while the inner dimension runs.
+    const BLOCK: usize = 16;
 
     /// `C ← α A B + β C`, shapes already checked.
     pub(super) fn gemm<T: Scalar>(
@@ -104,54 +107,68 @@ mod small {
         beta: T,
         mut c: ArrayViewMut2<'_, T>,
     ) {
+        let (m, k) = a.dim();
+        let n = b.ncols();
         if beta == T::ZERO {
             c.fill(T::ZERO);
         } else if beta != T::ONE {
             c.map_inplace(|x| *x *= beta);
         }
-        let rows_of_b_contiguous = b.ncols() == 1 || b.strides()[1] == 1;
-        let rows_of_c_contiguous = c.ncols() == 1 || c.strides()[1] == 1;
-        if rows_of_b_contiguous && rows_of_c_contiguous {
-            // C[i, :] += (α A[i, p]) · B[p, :]: a vectorised axpy over contiguous rows.
-            for (a_row, mut c_row) in a.outer_iter().zip(c.outer_iter_mut()) {
-                let c_row = c_row.as_slice_mut().expect("contiguous row");
-                for (&a_ip, b_row) in a_row.iter().zip(b.outer_iter()) {
-                    let a_ip = alpha * a_ip;
-                    let b_row = b_row.to_slice().expect("contiguous row");
-                    for (c, &b) in c_row.iter_mut().zip(b_row) {
-                        *c += a_ip * b;
+        let [rsa, csa] = [a.strides()[0], a.strides()[1]];
+        let [rsb, csb] = [b.strides()[0], b.strides()[1]];
+        let [rsc, csc] = [c.strides()[0], c.strides()[1]];
+        let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+        let at = |row: usize, col: usize, rs: isize, cs: isize| row as isize * rs + col as isize * cs;
+        // SAFETY: every offset is `row·row_stride + col·col_stride` for an in-bounds (row, col)
+        // of the view it addresses; `c` is a unique borrow, distinct from `a` and `b`.
+        unsafe {
+            if csb == 1 || n == 1 {
+                // C[i, j..j+16] += Σₚ α A[i, p] · B[p, j..j+16], the 16 sums held in registers
+                // while p runs (B's rows are contiguous); the last columns one at a time.
+                let blocks = n / BLOCK;
+                for i in 0..m {
+                    for block in 0..blocks {
+                        let j = block * BLOCK;
+                        let mut acc = [T::ZERO; BLOCK];
+                        for p in 0..k {
+                            let a_ip = *pa.offset(at(i, p, rsa, csa));
+                            let b_row = &*(pb.offset(at(p, j, rsb, 1)) as *const [T; BLOCK]);
+                            for l in 0..BLOCK {
+                                acc[l] += a_ip * b_row[l];
+                            }
+                        }
+                        for (l, &sum) in acc.iter().enumerate() {
+                            *pc.offset(at(i, j + l, rsc, csc)) += alpha * sum;
+                        }
+                    }
+                    for j in blocks * BLOCK..n {
+                        let mut sum = T::ZERO;
+                        for p in 0..k {
+                            sum += *pa.offset(at(i, p, rsa, csa)) * *pb.offset(at(p, j, rsb, 1));
+                        }
+                        *pc.offset(at(i, j, rsc, csc)) += alpha * sum;
+                    }
+                }
+            } else {
+                // B used transposed (its columns contiguous, or any other layout):
+                // C[i, j] += α Σₚ A[i, p] B[p, j], in eight interleaved partial sums.
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut acc = [T::ZERO; 8];
+                        let whole = k / 8 * 8;
+                        for p0 in (0..whole).step_by(8) {
+                            for l in 0..8 {
+                                acc[l] += *pa.offset(at(i, p0 + l, rsa, csa)) * *pb.offset(at(p0 + l, j, rsb, csb));
+                            }
+                        }
+                        let mut sum: T = acc.iter().copied().sum();
+                        for p in whole..k {
+                            sum += *pa.offset(at(i, p, rsa, csa)) * *pb.offset(at(p, j, rsb, csb));
+                        }
+                        *pc.offset(at(i, j, rsc, csc)) += alpha * sum;
                     }
                 }
             }
-        } else if (a.ncols() == 1 || a.strides()[1] == 1) && (b.nrows() == 1 || b.strides()[0] == 1) {
-            // C[i, j] += α ⟨A[i, :], B[:, j]⟩ over two contiguous vectors (B used transposed).
-            for (a_row, mut c_row) in a.outer_iter().zip(c.outer_iter_mut()) {
-                let a_row = a_row.to_slice().expect("contiguous row");
-                for (c, b_col) in c_row.iter_mut().zip(b.axis_iter(Axis(1))) {
-                    *c += alpha * dot(a_row, b_col.to_slice().expect("contiguous column"));
-                }
-            }
-        } else {
-            for (a_row, mut c_row) in a.outer_iter().zip(c.outer_iter_mut()) {
-                for (&a_ip, b_row) in a_row.iter().zip(b.outer_iter()) {
-                    let a_ip = alpha * a_ip;
-                    c_row.zip_mut_with(&b_row, |c, &b| *c += a_ip * b);
-                }
-            }
         }
-    }
-
-    /// `Σ xᵢ yᵢ` in eight interleaved partial sums, which the compiler keeps in one vector
-    /// register (a single running sum would serialise on its additions).
-    fn dot<T: Scalar>(x: &[T], y: &[T]) -> T {
-        let mut acc = [T::ZERO; 8];
-        let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
-        let tail: T = xc.remainder().iter().zip(yc.remainder()).map(|(&a, &b)| a * b).sum();
-        for (xs, ys) in xc.zip(yc) {
-            for l in 0..8 {
-                acc[l] += xs[l] * ys[l];
-            }
-        }
-        acc.iter().copied().sum::<T>() + tail
     }
 }

@@ -68,6 +68,18 @@ macro_rules! dispatch {
                 let $f = sigmoid::<T>;
                 $body
             }
+            Activation::Tanh => {
+                let $f = |x: T| x.tanh();
+                $body
+            }
+            Activation::Softplus => {
+                let $f = softplus::<T>;
+                $body
+            }
+            Activation::Exp => {
+                let $f = |x: T| x.exp();
+                $body
+            }
             other => {
                 let $f = |x: T| other.value(x);
                 $body
@@ -250,15 +262,11 @@ fn leaky_relu<T: Scalar>(x: T, alpha: T) -> T {
     if x > T::ZERO { x } else { alpha * x }
 }
 
-/// `1 / (1 + e⁻ˣ)` without overflow: for `x < 0` it is evaluated as `eˣ / (1 + eˣ)`.
+/// `1 / (1 + e⁻ˣ)`, branch-free so that it vectorises. For very negative `x`, `e⁻ˣ`
+/// overflows to ∞ and the quotient is exactly 0, the correctly rounded result.
 #[inline(always)]
 pub(crate) fn sigmoid<T: Scalar>(x: T) -> T {
-    if x >= T::ZERO {
-        T::ONE / (T::ONE + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::ONE + e)
-    }
+    T::ONE / (T::ONE + (-x).exp())
 }
 
 /// `ln(1 + eˣ) = max(x, 0) + ln(1 + e^{−|x|})`, finite for every finite `x`.
