@@ -157,8 +157,8 @@ mod small {
                         let mut acc = [T::ZERO; 8];
                         let whole = k / 8 * 8;
                         for p0 in (0..whole).step_by(8) {
-                            for l in 0..8 {
-                                acc[l] += *pa.offset(at(i, p0 + l, rsa, csa)) * *pb.offset(at(p0 + l, j, rsb, csb));
+                            for (l, acc) in acc.iter_mut().enumerate() {
+                                *acc += *pa.offset(at(i, p0 + l, rsa, csa)) * *pb.offset(at(p0 + l, j, rsb, csb));
                             }
                         }
                         let mut sum: T = acc.iter().copied().sum();

@@ -65,9 +65,18 @@ proptest! {
             let z_h = tape.matmul(h, p[2])?;
             let z_hh = tape.matmul(hh, p[2])?;
             let z = tape.add(z_h, z_hh)?;
+            // Probabilities from tanh(z) ∈ (−1, 1): squared exponentials can make z large enough
+            // to round a probability to 1 or 0, where the losses on probabilities (unlike the
+            // fused ones on logits) lose all precision or become infinite.
             let input = match loss {
-                Loss::CrossEntropy | Loss::SquaredError => tape.softmax(z),
-                Loss::Bce => tape.activation(Activation::Sigmoid, z),
+                Loss::CrossEntropy | Loss::SquaredError => {
+                    let z = tape.activation(Activation::Tanh, z);
+                    tape.softmax(z)
+                }
+                Loss::Bce => {
+                    let z = tape.activation(Activation::Tanh, z);
+                    tape.activation(Activation::Sigmoid, z)
+                }
                 _ => z,
             };
             if labels_target {
