@@ -5,7 +5,9 @@
 //! cargo run --release -- --fashion          # Fashion-MNIST from /usr/share/datasets/fashion-mnist
 //! cargo run --release -- --fashion DIR      # ... or from DIR
 //! ```
-//! Options: `--epochs N`, `--seed S`, `--history FILE.csv`, `--quiet`.
+//! Options: `--epochs N`, `--seed S`, `--history FILE.csv` (and its PNG plots),
+//! `--checkpoint FILE.safetensors` (saved after every epoch; with `--resume`, continued from),
+//! `--quiet`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +51,8 @@ struct Args {
     epochs: Option<usize>,
     seed: u64,
     history: Option<PathBuf>,
+    checkpoint: Option<PathBuf>,
+    resume: bool,
     quiet: bool,
 }
 
@@ -60,6 +64,8 @@ fn parse_args() -> Result<Args, String> {
         epochs: None,
         seed: 0,
         history: None,
+        checkpoint: None,
+        resume: false,
         quiet: false,
     };
     let mut it = all.into_iter().peekable();
@@ -71,9 +77,13 @@ fn parse_args() -> Result<Args, String> {
             "--epochs" => args.epochs = Some(value(&mut it, "--epochs")?),
             "--seed" => args.seed = value(&mut it, "--seed")?,
             "--history" => args.history = Some(PathBuf::from(value::<String>(&mut it, "--history")?)),
+            "--checkpoint" => args.checkpoint = Some(PathBuf::from(value::<String>(&mut it, "--checkpoint")?)),
+            "--resume" => args.resume = true,
             "--quiet" => args.quiet = true,
             "--help" | "-h" => {
-                println!("usage: symgrad [--fashion [DIR]] [--epochs N] [--seed S] [--history FILE.csv] [--quiet]");
+                println!(
+                    "usage: symgrad [--fashion [DIR]] [--epochs N] [--seed S] [--history FILE.csv] [--checkpoint FILE.safetensors [--resume]] [--quiet]"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?}; try --help")),
@@ -154,6 +164,8 @@ fn main() -> ExitCode {
                     keep_best: false,
                     seed: args.seed,
                     verbosity,
+                    checkpoint: args.checkpoint.clone(),
+                    resume: args.resume,
                     ..TrainConfig::default()
                 };
                 run::<DigitsNet>(train, test, config, &args)
@@ -168,6 +180,8 @@ fn main() -> ExitCode {
                     keep_best: false,
                     seed: args.seed,
                     verbosity,
+                    checkpoint: args.checkpoint.clone(),
+                    resume: args.resume,
                     ..TrainConfig::default()
                 };
                 run::<FashionNet>(train, test, config, &args)
