@@ -9,7 +9,8 @@
 //! output layer's gradient norms are printed.
 //!
 //! ```text
-//! cargo run --release --example ce_vs_lse
+//! cargo run --release --example ce_vs_lse               # embedded digits
+//! cargo run --release --example ce_vs_lse -- --fashion  # Fashion-MNIST (a 10,000-image subset)
 //! ```
 
 use std::path::Path;
@@ -22,27 +23,34 @@ use symgrad::prelude::*;
 use symgrad::rand::{SeedableRng, rngs::StdRng};
 use symgrad::train::{self, TrainConfig, Verbosity};
 
-network! {
-    pub struct WithCrossEntropy {
-        input x: [64];
-        target y: classes[10];
-        h = tanh(dense(x, 32));
-        z = dense(h, 10);
-        output softmax(z);
-        loss cross_entropy(softmax(z), y);
-    }
+/// The two networks for `$width` inputs: identical but for the loss.
+macro_rules! pair {
+    ($ce:ident, $se:ident, $width:tt) => {
+        network! {
+            pub struct $ce {
+                input x: [$width];
+                target y: classes[10];
+                h = tanh(dense(x, 32));
+                z = dense(h, 10);
+                output softmax(z);
+                loss cross_entropy(softmax(z), y);
+            }
+        }
+        network! {
+            pub struct $se {
+                input x: [$width];
+                target y: classes[10];
+                h = tanh(dense(x, 32));
+                z = dense(h, 10);
+                output softmax(z);
+                loss squared_error(softmax(z), y);
+            }
+        }
+    };
 }
 
-network! {
-    pub struct WithSquaredError {
-        input x: [64];
-        target y: classes[10];
-        h = tanh(dense(x, 32));
-        z = dense(h, 10);
-        output softmax(z);
-        loss squared_error(softmax(z), y);
-    }
-}
+pair!(DigitsCe, DigitsSe, 64);
+pair!(FashionCe, FashionSe, 784);
 
 /// Per epoch: training loss, test accuracy and ‖∂L/∂W_out‖ on the whole training set.
 fn curve<M: Model<f64>>(
@@ -90,17 +98,21 @@ fn curve<M: Model<f64>>(
     Ok(points)
 }
 
-fn main() -> Result<()> {
-    let (train_set, test) = Source::Digits.load::<f64>(0)?;
-    let mut ce = WithCrossEntropy::<f64>::new(&mut StdRng::seed_from_u64(4));
-    ce.z_w.mapv_inplace(|w| 10.0 * w);
-    let mut se = WithSquaredError::<f64>::zeros();
+/// Trains both networks from the same saturated start and reports.
+fn compare<C: Model<f64>, S: Model<f64>>(
+    train_set: &symgrad::Dataset<f64>,
+    test: &symgrad::Dataset<f64>,
+) -> Result<()> {
+    let mut ce = C::init(&mut StdRng::seed_from_u64(4));
+    let output_layer = (0..ce.count()).find(|&i| ce.name(i) == "z_w").expect("z_w exists");
+    ce.param_mut(output_layer).mapv_inplace(|w| 10.0 * w);
+    let mut se = S::zeros();
     for i in 0..ce.count() {
         se.param_mut(i).assign(&ce.param(i));
     }
     let epochs = 30;
-    let ce_curve = curve(&ce, &train_set, &test, epochs)?;
-    let se_curve = curve(&se, &train_set, &test, epochs)?;
+    let ce_curve = curve(&ce, train_set, test, epochs)?;
+    let se_curve = curve(&se, train_set, test, epochs)?;
     println!(
         "{:>5} | {:>12} {:>9} {:>11} | {:>12} {:>9} {:>11}",
         "epoch", "CE loss", "accuracy", "‖∂L/∂W_out‖", "LSE loss", "accuracy", "‖∂L/∂W_out‖"
@@ -132,4 +144,17 @@ fn main() -> Result<()> {
     println!("\nwrote {} (each loss divided by its starting value):", path.display());
     legend.iter().for_each(|l| println!("  {l}"));
     Ok(())
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let source = Source::from_args(&args);
+    let (train_set, test) = source.load::<f64>(0)?;
+    match source {
+        Source::Digits => compare::<DigitsCe<f64>, DigitsSe<f64>>(&train_set, &test),
+        Source::FashionMnist(_) => {
+            let subset = train_set.take_per_class(1000, &mut StdRng::seed_from_u64(0));
+            compare::<FashionCe<f64>, FashionSe<f64>>(&subset, &test)
+        }
+    }
 }

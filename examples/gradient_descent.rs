@@ -3,34 +3,42 @@
 //! stops once `‖∇f‖ ≤ ε`. Every step's loss, `α` and gradient norm are printed.
 //!
 //! ```text
-//! cargo run --release --example gradient_descent
+//! cargo run --release --example gradient_descent               # 500 embedded digits
+//! cargo run --release --example gradient_descent -- --fashion  # 500 Fashion-MNIST images
 //! ```
 
 use symgrad::data::Source;
 use symgrad::network;
 use symgrad::optim::BoldDriver;
+use symgrad::prelude::*;
 use symgrad::rand::{SeedableRng, rngs::StdRng};
 use symgrad::train;
 
-network! {
-    /// Softmax regression with one small tanh layer (no dropout: descent needs a fixed loss).
-    pub struct Small {
-        input x: [64];
-        target y: classes[10];
-        z = dense(tanh(dense(x, 16)), 10);
-        output softmax(z);
-        loss cross_entropy(softmax(z), y);
-    }
+/// Softmax regression with one small tanh layer (no dropout: descent needs a fixed loss).
+macro_rules! small {
+    ($name:ident, $width:tt) => {
+        network! {
+            pub struct $name {
+                input x: [$width];
+                target y: classes[10];
+                z = dense(tanh(dense(x, 16)), 10);
+                output softmax(z);
+                loss cross_entropy(softmax(z), y);
+            }
+        }
+    };
 }
 
-fn main() -> symgrad::Result<()> {
-    let (train_set, _) = Source::Digits.load::<f64>(0)?;
-    let subset = train_set.subset(&(0..500).collect::<Vec<_>>());
-    let batch = SmallBatch {
-        x: subset.features.view(),
-        y: &subset.labels,
-    };
-    let mut net = Small::<f64>::new(&mut StdRng::seed_from_u64(0));
+small!(SmallDigits, 64);
+small!(SmallFashion, 784);
+
+/// Runs the descent on `data` and prints each step.
+fn descend<M: Model<f64>>(data: &symgrad::Dataset<f64>) -> symgrad::Result<()> {
+    let batch = M::batch(symgrad::Examples {
+        features: data.features.view(),
+        labels: &data.labels,
+    })?;
+    let mut net = M::init(&mut StdRng::seed_from_u64(0));
     // Start far too boldly: the first steps overshoot and are undone.
     let mut driver = BoldDriver {
         rate: 50.0,
@@ -62,4 +70,15 @@ fn main() -> symgrad::Result<()> {
         if last.grad_norm <= epsilon { "≤" } else { ">" }
     );
     Ok(())
+}
+
+fn main() -> symgrad::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let source = Source::from_args(&args);
+    let (train_set, _) = source.load::<f64>(0)?;
+    let subset = train_set.subset(&(0..500).collect::<Vec<_>>());
+    match source {
+        Source::Digits => descend::<SmallDigits<f64>>(&subset),
+        Source::FashionMnist(_) => descend::<SmallFashion<f64>>(&subset),
+    }
 }

@@ -9,7 +9,8 @@
 //! the reason deep networks moved to tanh, and then to ReLU with He initialisation.
 //!
 //! ```text
-//! cargo run --release --example xavier_init
+//! cargo run --release --example xavier_init               # 256 embedded digits
+//! cargo run --release --example xavier_init -- --fashion  # 256 Fashion-MNIST images
 //! ```
 
 use symgrad::data::Source;
@@ -18,10 +19,10 @@ use symgrad::prelude::*;
 use symgrad::rand::{SeedableRng, rngs::StdRng};
 
 macro_rules! deep {
-    ($name:ident, $act:ident, $init:ident) => {
+    ($name:ident, $act:ident, $init:ident, $width:tt) => {
         network! {
             pub struct $name {
-                input x: [64];
+                input x: [$width];
                 target y: classes[10];
                 h1 = $act(dense(x, 64, $init));
                 h2 = $act(dense(h1, 64, $init));
@@ -38,10 +39,14 @@ macro_rules! deep {
     };
 }
 
-deep!(SigmoidNaive, sigmoid, normal);
-deep!(SigmoidXavier, sigmoid, xavier_normal);
-deep!(TanhNaive, tanh, normal);
-deep!(TanhXavier, tanh, xavier_normal);
+deep!(SigmoidNaive, sigmoid, normal, 64);
+deep!(SigmoidXavier, sigmoid, xavier_normal, 64);
+deep!(TanhNaive, tanh, normal, 64);
+deep!(TanhXavier, tanh, xavier_normal, 64);
+deep!(SigmoidNaive784, sigmoid, normal, 784);
+deep!(SigmoidXavier784, sigmoid, xavier_normal, 784);
+deep!(TanhNaive784, tanh, normal, 784);
+deep!(TanhXavier784, tanh, xavier_normal, 784);
 
 /// ‖∂L/∂W‖ of every weight matrix (the `_w` parameters), first layer first.
 fn layer_norms<M: Model<f64>>(data: &symgrad::Dataset<f64>) -> Result<Vec<f64>> {
@@ -60,15 +65,25 @@ fn layer_norms<M: Model<f64>>(data: &symgrad::Dataset<f64>) -> Result<Vec<f64>> 
 }
 
 fn main() -> Result<()> {
-    let (train_set, _) = Source::Digits.load::<f64>(0)?;
+    let args: Vec<String> = std::env::args().collect();
+    let source = Source::from_args(&args);
+    let (train_set, _) = source.load::<f64>(0)?;
     let data = train_set.subset(&(0..256).collect::<Vec<_>>());
-    let rows = [
-        ("sigmoid, N(0, 1)", layer_norms::<SigmoidNaive<f64>>(&data)?),
-        ("sigmoid, Xavier", layer_norms::<SigmoidXavier<f64>>(&data)?),
-        ("tanh, N(0, 1)", layer_norms::<TanhNaive<f64>>(&data)?),
-        ("tanh, Xavier", layer_norms::<TanhXavier<f64>>(&data)?),
-    ];
-    println!("gradient norm ‖∂L/∂W_l‖ per layer at initialisation (8 layers, 64 units, 256 digits)\n");
+    let rows = match source {
+        Source::Digits => [
+            ("sigmoid, N(0, 1)", layer_norms::<SigmoidNaive<f64>>(&data)?),
+            ("sigmoid, Xavier", layer_norms::<SigmoidXavier<f64>>(&data)?),
+            ("tanh, N(0, 1)", layer_norms::<TanhNaive<f64>>(&data)?),
+            ("tanh, Xavier", layer_norms::<TanhXavier<f64>>(&data)?),
+        ],
+        Source::FashionMnist(_) => [
+            ("sigmoid, N(0, 1)", layer_norms::<SigmoidNaive784<f64>>(&data)?),
+            ("sigmoid, Xavier", layer_norms::<SigmoidXavier784<f64>>(&data)?),
+            ("tanh, N(0, 1)", layer_norms::<TanhNaive784<f64>>(&data)?),
+            ("tanh, Xavier", layer_norms::<TanhXavier784<f64>>(&data)?),
+        ],
+    };
+    println!("gradient norm ‖∂L/∂W_l‖ per layer at initialisation (8 layers, 64 units, 256 samples)\n");
     print!("{:<18}", "");
     (1..=8).for_each(|l| print!("{:>10}", format!("layer {l}")));
     println!("{:>14}", "first/last");
