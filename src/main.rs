@@ -137,6 +137,28 @@ fn run<M: Model<f32>>(train: Dataset<f32>, test: Dataset<f32>, config: TrainConf
     Ok(result.accuracy)
 }
 
+/// Adam with a cosine schedule, keeping the last epoch's parameters; the defaults given here
+/// are the data set's, the command line overrides the epochs.
+fn config(args: &Args, epochs: usize, batch_size: usize, learning_rate: f64) -> TrainConfig {
+    let epochs = args.epochs.unwrap_or(epochs);
+    TrainConfig {
+        epochs,
+        batch_size,
+        learning_rate,
+        schedule: Schedule::Cosine { epochs, floor: 1e-5 },
+        keep_best: false,
+        seed: args.seed,
+        verbosity: if args.quiet {
+            Verbosity::Quiet
+        } else {
+            Verbosity::Progress
+        },
+        checkpoint: args.checkpoint.clone(),
+        resume: args.resume,
+        ..TrainConfig::default()
+    }
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
@@ -145,47 +167,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let verbosity = if args.quiet {
-        Verbosity::Quiet
-    } else {
-        Verbosity::Progress
-    };
     let outcome = args
         .source
         .load::<f32>(args.seed)
         .and_then(|(train, test)| match args.source {
-            Source::Digits => {
-                let epochs = args.epochs.unwrap_or(60);
-                let config = TrainConfig {
-                    epochs,
-                    batch_size: 32,
-                    learning_rate: 2e-3,
-                    schedule: Schedule::Cosine { epochs, floor: 1e-5 },
-                    keep_best: false,
-                    seed: args.seed,
-                    verbosity,
-                    checkpoint: args.checkpoint.clone(),
-                    resume: args.resume,
-                    ..TrainConfig::default()
-                };
-                run::<DigitsNet>(train, test, config, &args)
-            }
-            Source::FashionMnist(_) => {
-                let epochs = args.epochs.unwrap_or(30);
-                let config = TrainConfig {
-                    epochs,
-                    batch_size: 128,
-                    learning_rate: 1e-3,
-                    schedule: Schedule::Cosine { epochs, floor: 1e-5 },
-                    keep_best: false,
-                    seed: args.seed,
-                    verbosity,
-                    checkpoint: args.checkpoint.clone(),
-                    resume: args.resume,
-                    ..TrainConfig::default()
-                };
-                run::<FashionNet>(train, test, config, &args)
-            }
+            Source::Digits => run::<DigitsNet>(train, test, config(&args, 60, 32, 2e-3), &args),
+            Source::FashionMnist(_) => run::<FashionNet>(train, test, config(&args, 30, 128, 1e-3), &args),
         });
     match outcome {
         Ok(_) => ExitCode::SUCCESS,
