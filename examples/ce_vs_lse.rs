@@ -76,10 +76,7 @@ fn curve<M: Model<f64>>(
     };
     let mut points = Vec::new();
     for epoch in 0..epochs {
-        let batch = M::batch(symgrad::Examples {
-            features: train_set.features.view(),
-            labels: &train_set.labels,
-        })?;
+        let batch = M::batch(symgrad::Examples::new(train_set.features.view(), &train_set.labels))?;
         let loss = model.loss_and_grad(&mut ws, &batch, &mut StdRng::seed_from_u64(0), &mut grads)?;
         let mut output_grads = M::zeros();
         output_grads.param_mut(output_layer).assign(&grads.param(output_layer));

@@ -34,10 +34,7 @@ small!(SmallFashion, 784);
 
 /// Runs the descent on `data` and prints each step.
 fn descend<M: Model<f64>>(data: &symgrad::Dataset<f64>) -> symgrad::Result<()> {
-    let batch = M::batch(symgrad::Examples {
-        features: data.features.view(),
-        labels: &data.labels,
-    })?;
+    let batch = M::batch(symgrad::Examples::new(data.features.view(), &data.labels))?;
     let mut net = M::init(&mut StdRng::seed_from_u64(0));
     // Start far too boldly: the first steps overshoot and are undone.
     let mut driver = BoldDriver {

@@ -53,10 +53,7 @@ fn layer_norms<M: Model<f64>>(data: &symgrad::Dataset<f64>) -> Result<Vec<f64>> 
     let model = M::init(&mut StdRng::seed_from_u64(0));
     let mut grads = M::zeros();
     let mut ws = model.workspace(data.len());
-    let batch = M::batch(symgrad::Examples {
-        features: data.features.view(),
-        labels: &data.labels,
-    })?;
+    let batch = M::batch(symgrad::Examples::new(data.features.view(), &data.labels))?;
     model.loss_and_grad(&mut ws, &batch, &mut StdRng::seed_from_u64(0), &mut grads)?;
     Ok((0..grads.count())
         .filter(|&i| grads.name(i).ends_with("_w"))

@@ -466,7 +466,8 @@ impl Emitter<'_> {
         }
     }
 
-    /// `Model::batch`: the one input from the features, class labels from the labels.
+    /// `Model::batch`: the one input from the features, class labels from the labels, a
+    /// real-valued target from the clean features (an autoencoder's target).
     fn batch_from_examples(&self) -> TokenStream {
         let net_name = self.net.name.to_string();
         let unfit = |message: String| quote! { Err(::symgrad::Error::format(#net_name, #message)) };
@@ -483,11 +484,7 @@ impl Emitter<'_> {
             let name = &target.name;
             match target.kind {
                 TargetKind::Classes => fields.push(quote! { #name: examples.labels }),
-                TargetKind::Dense => {
-                    return unfit(format!(
-                        "a labelled data set has nothing to feed the real-valued target `{name}`"
-                    ));
-                }
+                TargetKind::Dense => fields.push(quote! { #name: examples.clean }),
             }
         }
         let batch_name = format_ident!("{}Batch", self.net.name);

@@ -5,6 +5,7 @@
 //! Matrices are `ndarray` arrays of shape `rows × columns`; a batch is a matrix with one sample
 //! per row, and a bias is a `1 × n` row broadcast over the batch.
 
+pub mod analysis;
 pub mod checkpoint;
 pub mod data;
 pub mod error;

@@ -18,9 +18,9 @@ pub trait Model<T: Scalar>: Parameters<T> + Clone {
     /// A batch: the network's inputs and targets, one sample per row.
     type Batch<'a>;
 
-    /// A batch of this network built from examples of a data set (the features feed the one
-    /// input, the labels the class-label target). A network whose inputs or targets cannot be
-    /// fed from a labelled data set answers with an error saying which.
+    /// A batch of this network built from examples of a data set: the features feed the one
+    /// input, the labels a class-label target, the clean features a real-valued target. A
+    /// network with several inputs answers with an error.
     fn batch(examples: Examples<'_, T>) -> Result<Self::Batch<'_>>;
 
     /// The parameters, initialised from `rng` as the definition says.

@@ -184,6 +184,75 @@ pub fn line_chart(path: &Path, series: &[Series], log_y: bool, (width, height): 
     Ok(legend)
 }
 
+/// Writes grey-scale images as a grid: `rows` of images (each a row of `image.0 × image.1`
+/// pixels with values in `0..=1`, clamped), every pixel drawn as a `zoom × zoom` square, with a
+/// 2-pixel white gap between images.
+pub fn image_grid(
+    path: &Path,
+    rows: &[Vec<ndarray::ArrayView1<'_, f64>>],
+    image: (usize, usize),
+    zoom: usize,
+) -> Result<()> {
+    let (h, w) = image;
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let gap = 2;
+    let (cell_w, cell_h) = (w * zoom + gap, h * zoom + gap);
+    let mut canvas = Canvas::new(columns * cell_w + gap, rows.len() * cell_h + gap);
+    for (r, row) in rows.iter().enumerate() {
+        for (c, pixels) in row.iter().enumerate() {
+            for (p, &v) in pixels.iter().enumerate().take(h * w) {
+                let grey = (255.0 * (1.0 - v.clamp(0.0, 1.0))).round() as u8;
+                let (x0, y0) = (
+                    (gap + c * cell_w + (p % w) * zoom) as i64,
+                    (gap + r * cell_h + (p / w) * zoom) as i64,
+                );
+                canvas.rect((x0, y0), (x0 + zoom as i64, y0 + zoom as i64), [grey; 3]);
+            }
+        }
+    }
+    canvas.write_png(path)
+}
+
+/// A scatter plot of 2-D points, each a small square in its class's colour.
+pub fn scatter(path: &Path, points: &[(f64, f64)], classes: &[usize], (width, height): (usize, usize)) -> Result<()> {
+    let finite: Vec<&(f64, f64)> = points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+    if finite.is_empty() {
+        return Err(Error::Empty {
+            op: "scatter",
+            what: "finite points",
+        });
+    }
+    let (x_lo, x_hi) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+        (lo.min(p.0), hi.max(p.0))
+    });
+    let (y_lo, y_hi) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
+    let margin = 20.0;
+    let mut canvas = Canvas::new(width, height);
+    for (&(x, y), &class) in points.iter().zip(classes) {
+        let px = margin + (x - x_lo) / (x_hi - x_lo).max(1e-12) * (width as f64 - 2.0 * margin);
+        let py = height as f64 - margin - (y - y_lo) / (y_hi - y_lo).max(1e-12) * (height as f64 - 2.0 * margin);
+        let colour = PALETTE[class % PALETTE.len()];
+        canvas.rect((px as i64 - 1, py as i64 - 1), (px as i64 + 2, py as i64 + 2), colour);
+    }
+    canvas.write_png(path)
+}
+
+/// Ten distinct colours for classes: the eight line colours, then olive and cyan.
+pub const PALETTE: [[u8; 3]; 10] = [
+    COLOURS[0].1,
+    COLOURS[1].1,
+    COLOURS[2].1,
+    COLOURS[3].1,
+    COLOURS[4].1,
+    COLOURS[5].1,
+    COLOURS[6].1,
+    COLOURS[7].1,
+    [188, 189, 34],
+    [23, 190, 207],
+];
+
 /// CRC-32 (ISO 3309), as PNG chunks need.
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xffff_ffffu32;

@@ -19,7 +19,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::data::{Dataset, Examples};
+use crate::data::{Corruption, Dataset, Examples};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::optim::{BoldDriver, Optim, Optimizer, Schedule, grad_norm};
@@ -78,6 +78,8 @@ pub struct TrainConfig {
     pub checkpoint: Option<PathBuf>,
     /// Continue from `checkpoint` if it exists, exactly as if the run had never stopped.
     pub resume: bool,
+    /// Corrupt each training batch (a denoising autoencoder); the clean rows are the target.
+    pub corruption: Option<Corruption>,
 }
 
 impl Default for TrainConfig {
@@ -98,6 +100,7 @@ impl Default for TrainConfig {
             verbosity: Verbosity::Progress,
             checkpoint: None,
             resume: false,
+            corruption: None,
         }
     }
 }
@@ -234,50 +237,75 @@ pub struct Evaluation {
     pub accuracy: f64,
 }
 
-/// Gathers permuted rows into contiguous batch buffers without allocating.
+/// Gathers permuted rows into contiguous batch buffers without allocating, corrupting them
+/// if the run asks for it (the clean rows are kept as the target).
 struct Batcher<T> {
     features: Array2<T>,
+    clean: Option<Array2<T>>,
     labels: Vec<usize>,
 }
 
 impl<T: Scalar> Batcher<T> {
-    fn new(batch_size: usize, width: usize) -> Self {
+    fn new(batch_size: usize, width: usize, corrupted: bool) -> Self {
         Batcher {
             features: Array2::zeros((batch_size, width)),
+            clean: corrupted.then(|| Array2::zeros((batch_size, width))),
             labels: vec![0; batch_size],
         }
     }
 
-    fn gather(&mut self, data: &Dataset<T>, indices: &[usize]) -> Examples<'_, T> {
+    fn gather<R: rand::Rng>(
+        &mut self,
+        data: &Dataset<T>,
+        indices: &[usize],
+        corruption: Option<(&Corruption, &mut R)>,
+    ) -> Examples<'_, T> {
         for (row, &i) in indices.iter().enumerate() {
             self.features.row_mut(row).assign(&data.features.row(i));
             self.labels[row] = data.labels[i];
         }
         let n = indices.len();
+        if let (Some((corruption, rng)), Some(clean)) = (corruption, self.clean.as_mut()) {
+            clean.slice_mut(s![..n, ..]).assign(&self.features.slice(s![..n, ..]));
+            corruption.apply(rng, self.features.slice_mut(s![..n, ..]));
+        }
+        let features = self.features.slice(s![..n, ..]);
+        let clean = self.clean.as_ref().map_or(features, |c| c.slice(s![..n, ..]));
         Examples {
-            features: self.features.slice(s![..n, ..]),
+            features,
             labels: &self.labels[..n],
+            clean,
         }
     }
 }
 
+/// The samples `start..end` of `data`, uncorrupted.
+fn examples<T: Scalar>(data: &Dataset<T>, start: usize, end: usize) -> Examples<'_, T> {
+    Examples::new(data.features.slice(s![start..end, ..]), &data.labels[start..end])
+}
+
+/// `(start, end)` of consecutive batches covering `len` samples.
+fn spans(len: usize, batch_size: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..len)
+        .step_by(batch_size.max(1))
+        .map(move |start| (start, (start + batch_size.max(1)).min(len)))
+}
+
 /// Loss and accuracy of `model` on `data`, in batches of `batch_size`, in evaluation mode.
+/// The accuracy is NaN for a network whose output is not one score per class (an
+/// autoencoder).
 pub fn evaluate<T: Scalar, M: Model<T>>(
     model: &M,
     ws: &mut M::Workspace,
     data: &Dataset<T>,
     batch_size: usize,
 ) -> Result<Evaluation> {
-    let (mut loss, mut correct) = (0.0, 0usize);
-    for start in (0..data.len()).step_by(batch_size.max(1)) {
-        let end = (start + batch_size).min(data.len());
-        let examples = Examples {
-            features: data.features.slice(s![start..end, ..]),
-            labels: &data.labels[start..end],
-        };
-        let batch = M::batch(examples)?;
+    let (mut loss, mut correct, mut scored) = (0.0, 0usize, true);
+    for (start, end) in spans(data.len(), batch_size) {
+        let batch = M::batch(examples(data, start, end))?;
         loss += model.loss(ws, &batch)?.to_f64() * (end - start) as f64;
         let output = model.output(ws, &batch)?;
+        scored &= output.ncols() == data.classes;
         correct += output
             .rows()
             .into_iter()
@@ -288,7 +316,7 @@ pub fn evaluate<T: Scalar, M: Model<T>>(
     let n = data.len().max(1) as f64;
     Ok(Evaluation {
         loss: loss / n,
-        accuracy: correct as f64 / n,
+        accuracy: if scored { correct as f64 / n } else { f64::NAN },
     })
 }
 
@@ -300,13 +328,8 @@ pub fn predict<T: Scalar, M: Model<T>>(
     batch_size: usize,
 ) -> Result<Vec<usize>> {
     let mut predictions = Vec::with_capacity(data.len());
-    for start in (0..data.len()).step_by(batch_size.max(1)) {
-        let end = (start + batch_size).min(data.len());
-        let examples = Examples {
-            features: data.features.slice(s![start..end, ..]),
-            labels: &data.labels[start..end],
-        };
-        let output = model.output(ws, &M::batch(examples)?)?;
+    for (start, end) in spans(data.len(), batch_size) {
+        let output = model.output(ws, &M::batch(examples(data, start, end))?)?;
         predictions.extend(
             output
                 .rows()
@@ -315,6 +338,23 @@ pub fn predict<T: Scalar, M: Model<T>>(
         );
     }
     Ok(predictions)
+}
+
+/// The outputs of `model` for every sample of `data`, in evaluation mode, one row each (an
+/// autoencoder's reconstructions, an encoder's codes).
+pub fn outputs<T: Scalar, M: Model<T>>(
+    model: &M,
+    ws: &mut M::Workspace,
+    data: &Dataset<T>,
+    batch_size: usize,
+) -> Result<Array2<T>> {
+    let mut rows: Option<Array2<T>> = None;
+    for (start, end) in spans(data.len(), batch_size) {
+        let output = model.output(ws, &M::batch(examples(data, start, end))?)?;
+        let all = rows.get_or_insert_with(|| Array2::zeros((data.len(), output.ncols())));
+        all.slice_mut(s![start..end, ..]).assign(&output);
+    }
+    Ok(rows.unwrap_or_else(|| Array2::zeros((0, 0))))
 }
 
 /// `counts[true class][predicted class]`.
@@ -360,7 +400,7 @@ pub fn fit<T: Scalar, M: Model<T>>(
     let mut ws = model.workspace(batch_size);
     let mut grads = M::zeros();
     let mut optim = Optim::new(config.optimizer, config.weight_decay);
-    let mut batcher = Batcher::new(batch_size, train.width());
+    let mut batcher = Batcher::new(batch_size, train.width(), config.corruption.is_some());
     let mut order: Vec<usize> = (0..train.len()).collect();
     let progress = Progress::new(config.verbosity, config.epochs);
     let mut history = History {
@@ -368,15 +408,15 @@ pub fn fit<T: Scalar, M: Model<T>>(
         stop: Stop::Epochs,
         best_epoch: 0,
     };
-    let (mut best_accuracy, mut best_model) = (f64::NEG_INFINITY, None::<M>);
+    let (mut best_score, mut best_model) = (f64::NEG_INFINITY, None::<M>);
     let mut rate_scale = 1.0;
     let mut epoch = 0;
     let mut retries = 0;
     if let Some(path) = config.checkpoint.as_ref().filter(|p| config.resume && p.exists()) {
         let state = TrainingState::load(path, model, &mut optim)?;
         (epoch, rate_scale, rng, order) = (state.epoch, state.rate_scale, state.rng, state.order);
-        (history.epochs, history.best_epoch, best_accuracy, best_model) =
-            (state.records, state.best_epoch, state.best_accuracy, state.best_model);
+        (history.epochs, history.best_epoch, best_score, best_model) =
+            (state.records, state.best_epoch, state.best_score, state.best_model);
         progress.message(&format!("resumed from {} after epoch {epoch}", path.display()));
     }
     while epoch < config.epochs {
@@ -388,7 +428,8 @@ pub fn fit<T: Scalar, M: Model<T>>(
         let (mut loss_sum, mut norm_sum, mut steps) = (0.0, 0.0, 0usize);
         let mut diverged = None;
         for (step, indices) in order.chunks(batch_size).enumerate() {
-            let batch = M::batch(batcher.gather(train, indices))?;
+            let corruption = config.corruption.as_ref().map(|c| (c, &mut rng));
+            let batch = M::batch(batcher.gather(train, indices, corruption))?;
             let loss = model.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads)?.to_f64();
             let norm = grad_norm(&grads);
             if !loss.is_finite() || !norm.is_finite() {
@@ -442,8 +483,14 @@ pub fn fit<T: Scalar, M: Model<T>>(
         progress.epoch(&record);
         history.epochs.push(record);
         epoch += 1;
-        if eval.accuracy > best_accuracy {
-            best_accuracy = eval.accuracy;
+        // The best epoch: the highest accuracy, or the lowest loss where there is no accuracy.
+        let score = if eval.accuracy.is_nan() {
+            -eval.loss
+        } else {
+            eval.accuracy
+        };
+        if score > best_score {
+            best_score = score;
             history.best_epoch = epoch;
             if config.keep_best {
                 best_model = Some(model.clone());
@@ -457,7 +504,7 @@ pub fn fit<T: Scalar, M: Model<T>>(
                 order: order.clone(),
                 records: history.epochs.clone(),
                 best_epoch: history.best_epoch,
-                best_accuracy,
+                best_score,
                 best_model: best_model.clone(),
             };
             state.save(path, model, &optim)?;
@@ -491,7 +538,7 @@ struct TrainingState<M> {
     order: Vec<usize>,
     records: Vec<EpochRecord>,
     best_epoch: usize,
-    best_accuracy: f64,
+    best_score: f64,
     best_model: Option<M>,
 }
 
@@ -525,7 +572,7 @@ impl<M> TrainingState<M> {
                 self.order.iter().map(usize::to_string).collect::<Vec<_>>().join(" "),
             ),
             ("best_epoch", self.best_epoch.to_string()),
-            ("best_accuracy", format!("{:e}", self.best_accuracy)),
+            ("best_score", format!("{:e}", self.best_score)),
             (
                 "history",
                 History {
@@ -592,7 +639,7 @@ impl<M> TrainingState<M> {
             order,
             records: History::records_from_csv(meta("history")?).ok_or_else(|| bad("history"))?,
             best_epoch: number("best_epoch")? as usize,
-            best_accuracy: number("best_accuracy")?,
+            best_score: number("best_score")?,
             best_model,
         })
     }

@@ -1,6 +1,7 @@
 //! Data sets: features with class labels, splits, scaling, batching, and readers for CSV, IDX
 //! (the MNIST format, gzipped or not), the embedded digits and Fashion-MNIST.
 
+mod corrupt;
 mod csv;
 mod idx;
 mod sources;
@@ -12,6 +13,7 @@ use rand::seq::SliceRandom;
 use crate::error::{Error, Result};
 use crate::scalar::Scalar;
 
+pub use corrupt::Corruption;
 pub use csv::read_csv;
 pub use idx::{read_idx_images, read_idx_labels};
 pub use sources::{FASHION_MNIST_DIR, Source, digits, fashion_mnist};
@@ -29,13 +31,28 @@ pub struct Dataset<T = f32> {
     pub image: Option<(usize, usize)>,
 }
 
-/// A batch as the trainer hands it to a model: the features and whatever targets exist.
+/// A batch as the trainer hands it to a model: the features, their class labels, and the
+/// clean features as the target of an autoencoder (the same as `features` unless the inputs
+/// were corrupted).
 #[derive(Clone, Copy, Debug)]
 pub struct Examples<'a, T> {
-    /// One sample per row.
+    /// One sample per row (possibly corrupted).
     pub features: ArrayView2<'a, T>,
     /// The class labels of the rows.
     pub labels: &'a [usize],
+    /// The uncorrupted features: what a real-valued target is fed.
+    pub clean: ArrayView2<'a, T>,
+}
+
+impl<'a, T> Examples<'a, T> {
+    /// Uncorrupted examples: the features are their own target.
+    pub fn new(features: ArrayView2<'a, T>, labels: &'a [usize]) -> Self {
+        Examples {
+            features,
+            labels,
+            clean: features,
+        }
+    }
 }
 
 impl<T: Scalar> Dataset<T> {
