@@ -131,9 +131,9 @@ pub fn kmeans<R: Rng + ?Sized>(data: ArrayView2<'_, f64>, k: usize, iterations: 
             sums.row_mut(c).scaled_add(1.0, &data.row(i));
             counts[c] += 1;
         }
-        for c in 0..k {
-            if counts[c] > 0 {
-                centroids.row_mut(c).assign(&(&sums.row(c) / counts[c] as f64));
+        for (c, &count) in counts.iter().enumerate() {
+            if count > 0 {
+                centroids.row_mut(c).assign(&(&sums.row(c) / count as f64));
             }
         }
     }
