@@ -1,0 +1,101 @@
+//! Denoising autoencoders: the input is corrupted, the target is the clean input, so the
+//! network must learn the structure of the data to undo the damage. Three corruptions: Gaussian
+//! noise, masking noise (a random fraction of pixels set to 0) and salt-and-pepper noise (a
+//! random fraction set to 0 or 1). For each, the test error of the denoised output against the
+//! clean image is printed next to the error of the noisy input itself, and
+//! `denoising_autoencoder.png` shows noisy / denoised / clean rows.
+//!
+//! ```text
+//! cargo run --release --example denoising_autoencoder               # embedded digits
+//! cargo run --release --example denoising_autoencoder -- --fashion  # Fashion-MNIST
+//! ```
+
+use std::path::Path;
+
+use symgrad::data::{Corruption, Dataset, Source};
+use symgrad::ndarray::Array2;
+use symgrad::network;
+use symgrad::plot::image_grid;
+use symgrad::prelude::*;
+use symgrad::rand::{SeedableRng, rngs::StdRng};
+use symgrad::train::{self, TrainConfig, Verbosity};
+
+/// A denoising autoencoder for `$n` pixels: `x` is the corrupted image, `clean` the original.
+macro_rules! denoiser {
+    ($name:ident, $n:tt, $h:tt, $c:tt) => {
+        network! {
+            pub struct $name {
+                input x: [$n];
+                target clean: [$n];
+                e1 = relu(dense(x, $h));
+                code = relu(dense(e1, $c));
+                d1 = relu(dense(code, $h));
+                recon = sigmoid(dense(d1, $n));
+                output recon;
+                loss mse(recon, clean);
+            }
+        }
+    };
+}
+
+denoiser!(DigitsDenoiser, 64, 48, 24);
+denoiser!(FashionDenoiser, 784, 256, 128);
+
+fn mse(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
+    (a - b).iter().map(|d| d * d).sum::<f64>() / a.len() as f64
+}
+
+fn run<M: Model<f64>>(source: &Source, epochs: usize) -> Result<()> {
+    let (train_set, test) = source.load::<f64>(0)?;
+    let image = train_set.image.unwrap_or((1, train_set.width()));
+    let corruptions = [
+        ("Gaussian noise, σ = 0.3", Corruption::Gaussian { std: 0.3 }),
+        ("masking noise, 40 % of pixels", Corruption::Masking { fraction: 0.4 }),
+        ("salt and pepper, 20 % of pixels", Corruption::SaltAndPepper { fraction: 0.2, low: 0.0, high: 1.0 }),
+    ];
+    println!("test mean squared error against the clean images\n");
+    println!("{:<34} {:>12} {:>12}", "corruption", "noisy input", "denoised");
+    let mut rows = Vec::new();
+    for (name, corruption) in corruptions {
+        let mut rng = StdRng::seed_from_u64(0);
+        let (fit_set, val) = train_set.split_stratified(0.1, &mut rng)?;
+        let mut model = M::init(&mut rng);
+        let config = TrainConfig {
+            epochs,
+            batch_size: 32,
+            learning_rate: 2e-3,
+            corruption: Some(corruption),
+            verbosity: Verbosity::Quiet,
+            ..TrainConfig::default()
+        };
+        train::fit(&mut model, &fit_set, &val, &config)?;
+        let mut noisy = test.features.clone();
+        corruption.apply(&mut StdRng::seed_from_u64(1), noisy.view_mut());
+        let noisy_set = Dataset { features: noisy.clone(), ..test.clone() };
+        let mut ws = model.workspace(256);
+        // The network's `clean` target is fed the features it is given: here the noisy ones,
+        // which only affects the loss it would report, not its output.
+        let denoised = train::outputs(&model, &mut ws, &noisy_set, 256)?;
+        println!("{name:<34} {:>12.5} {:>12.5}", mse(&noisy, &test.features), mse(&denoised, &test.features));
+        rows.push((noisy, denoised));
+    }
+    let shown = 12.min(test.len());
+    let mut grid = Vec::new();
+    for (noisy, denoised) in &rows {
+        for images in [noisy, denoised, &test.features] {
+            grid.push((0..shown).map(|i| images.row(i)).collect());
+        }
+    }
+    let path = Path::new("denoising_autoencoder.png");
+    image_grid(path, &grid, image, if image.0 < 16 { 6 } else { 2 })?;
+    println!("\nwrote {}: for each corruption in turn, rows of noisy, denoised and clean images", path.display());
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    match Source::from_args(&args) {
+        source @ Source::Digits => run::<DigitsDenoiser<f64>>(&source, 150),
+        source @ Source::FashionMnist(_) => run::<FashionDenoiser<f64>>(&source, 4),
+    }
+}
