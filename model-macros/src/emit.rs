@@ -121,6 +121,7 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> Toke
         .collect();
     let twin = e.tape_twin();
     let batch_from_examples = e.batch_from_examples();
+    let classifies = net.targets.iter().any(|t| t.kind == TargetKind::Classes);
     let doc = format!(
         "A network defined with `network!`: {count} parameter matrices, {} inputs.\n\nThe backward pass was derived symbolically at compile time; see [`{name}::derivation`].",
         net.inputs.len()
@@ -292,6 +293,9 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> Toke
 
             fn batch(examples: ::symgrad::Examples<'_, T>) -> ::symgrad::Result<Self::Batch<'_>> {
                 #batch_from_examples
+            }
+            fn classifies() -> bool {
+                #classifies
             }
             fn init<R: ::symgrad::rand::Rng + ?Sized>(rng: &mut R) -> Self {
                 Self::new(rng)

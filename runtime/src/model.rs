@@ -23,6 +23,10 @@ pub trait Model<T: Scalar>: Parameters<T> + Clone {
     /// network with several inputs answers with an error.
     fn batch(examples: Examples<'_, T>) -> Result<Self::Batch<'_>>;
 
+    /// Whether the network has a class-label target, so that its output scores classes and
+    /// an accuracy means something.
+    fn classifies() -> bool;
+
     /// The parameters, initialised from `rng` as the definition says.
     fn init<R: Rng + ?Sized>(rng: &mut R) -> Self;
     /// All parameters zero: a gradient buffer.

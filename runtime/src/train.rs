@@ -292,20 +292,18 @@ fn spans(len: usize, batch_size: usize) -> impl Iterator<Item = (usize, usize)> 
 }
 
 /// Loss and accuracy of `model` on `data`, in batches of `batch_size`, in evaluation mode.
-/// The accuracy is NaN for a network whose output is not one score per class (an
-/// autoencoder).
+/// The accuracy is NaN for a network without class labels (an autoencoder).
 pub fn evaluate<T: Scalar, M: Model<T>>(
     model: &M,
     ws: &mut M::Workspace,
     data: &Dataset<T>,
     batch_size: usize,
 ) -> Result<Evaluation> {
-    let (mut loss, mut correct, mut scored) = (0.0, 0usize, true);
+    let (mut loss, mut correct) = (0.0, 0usize);
     for (start, end) in spans(data.len(), batch_size) {
         let batch = M::batch(examples(data, start, end))?;
         loss += model.loss(ws, &batch)?.to_f64() * (end - start) as f64;
         let output = model.output(ws, &batch)?;
-        scored &= output.ncols() == data.classes;
         correct += output
             .rows()
             .into_iter()
@@ -316,7 +314,7 @@ pub fn evaluate<T: Scalar, M: Model<T>>(
     let n = data.len().max(1) as f64;
     Ok(Evaluation {
         loss: loss / n,
-        accuracy: if scored { correct as f64 / n } else { f64::NAN },
+        accuracy: if M::classifies() { correct as f64 / n } else { f64::NAN },
     })
 }
 
