@@ -51,7 +51,14 @@ fn run<M: Model<f64>>(source: &Source, epochs: usize) -> Result<()> {
     let corruptions = [
         ("Gaussian noise, σ = 0.3", Corruption::Gaussian { std: 0.3 }),
         ("masking noise, 40 % of pixels", Corruption::Masking { fraction: 0.4 }),
-        ("salt and pepper, 20 % of pixels", Corruption::SaltAndPepper { fraction: 0.2, low: 0.0, high: 1.0 }),
+        (
+            "salt and pepper, 20 % of pixels",
+            Corruption::SaltAndPepper {
+                fraction: 0.2,
+                low: 0.0,
+                high: 1.0,
+            },
+        ),
     ];
     println!("test mean squared error against the clean images\n");
     println!("{:<34} {:>12} {:>12}", "corruption", "noisy input", "denoised");
@@ -71,12 +78,19 @@ fn run<M: Model<f64>>(source: &Source, epochs: usize) -> Result<()> {
         train::fit(&mut model, &fit_set, &val, &config)?;
         let mut noisy = test.features.clone();
         corruption.apply(&mut StdRng::seed_from_u64(1), noisy.view_mut());
-        let noisy_set = Dataset { features: noisy.clone(), ..test.clone() };
+        let noisy_set = Dataset {
+            features: noisy.clone(),
+            ..test.clone()
+        };
         let mut ws = model.workspace(256);
         // The network's `clean` target is fed the features it is given: here the noisy ones,
         // which only affects the loss it would report, not its output.
         let denoised = train::outputs(&model, &mut ws, &noisy_set, 256)?;
-        println!("{name:<34} {:>12.5} {:>12.5}", mse(&noisy, &test.features), mse(&denoised, &test.features));
+        println!(
+            "{name:<34} {:>12.5} {:>12.5}",
+            mse(&noisy, &test.features),
+            mse(&denoised, &test.features)
+        );
         rows.push((noisy, denoised));
     }
     let shown = 12.min(test.len());
@@ -88,7 +102,10 @@ fn run<M: Model<f64>>(source: &Source, epochs: usize) -> Result<()> {
     }
     let path = Path::new("denoising_autoencoder.png");
     image_grid(path, &grid, image, if image.0 < 16 { 6 } else { 2 })?;
-    println!("\nwrote {}: for each corruption in turn, rows of noisy, denoised and clean images", path.display());
+    println!(
+        "\nwrote {}: for each corruption in turn, rows of noisy, denoised and clean images",
+        path.display()
+    );
     Ok(())
 }
 

@@ -72,13 +72,24 @@ fn pretrain<L: Model<f64>>(data: &Dataset<f64>, epochs: usize, seed: u64) -> Res
     train::fit(&mut layer, &fit_set, &val, &config)?;
     let mut ws = layer.workspace(256);
     let codes = train::outputs(&layer, &mut ws, data, 256)?;
-    Ok((layer, Dataset { features: codes, image: None, ..data.clone() }))
+    Ok((
+        layer,
+        Dataset {
+            features: codes,
+            image: None,
+            ..data.clone()
+        },
+    ))
 }
 
 /// Copies parameter `from` of `source` into parameter `to` of `target`.
 fn copy<S: Parameters<f64>, T: Parameters<f64>>(source: &S, from: &str, target: &mut T, to: &str) {
-    let i = (0..source.count()).find(|&i| source.name(i) == from).expect("source parameter");
-    let j = (0..target.count()).find(|&j| target.name(j) == to).expect("target parameter");
+    let i = (0..source.count())
+        .find(|&i| source.name(i) == from)
+        .expect("source parameter");
+    let j = (0..target.count())
+        .find(|&j| target.name(j) == to)
+        .expect("target parameter");
     target.param_mut(j).assign(&source.param(i));
 }
 
@@ -99,7 +110,15 @@ fn fine_tune<C: Model<f64>, L1: Model<f64>, L2: Model<f64>>(
         copy(second, "code_w", &mut model, "h2_w");
         copy(second, "code_b", &mut model, "h2_b");
     }
-    let config = TrainConfig { epochs, batch_size: 32, learning_rate: 1e-3, keep_best: false, verbosity: Verbosity::Quiet, seed, ..TrainConfig::default() };
+    let config = TrainConfig {
+        epochs,
+        batch_size: 32,
+        learning_rate: 1e-3,
+        keep_best: false,
+        verbosity: Verbosity::Quiet,
+        seed,
+        ..TrainConfig::default()
+    };
     // No validation-based choice: the test set only watches.
     train::fit(&mut model, labelled, test, &config)?;
     let mut ws = model.workspace(256);
@@ -109,10 +128,18 @@ fn fine_tune<C: Model<f64>, L1: Model<f64>, L2: Model<f64>>(
 fn mean_std(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
-    (mean, (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt())
+    (
+        mean,
+        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt(),
+    )
 }
 
-fn run<L1: Model<f64>, L2: Model<f64>, C: Model<f64>>(source: &Source, few: usize, pretrain_epochs: usize, epochs: (usize, usize)) -> Result<()> {
+fn run<L1: Model<f64>, L2: Model<f64>, C: Model<f64>>(
+    source: &Source,
+    few: usize,
+    pretrain_epochs: usize,
+    epochs: (usize, usize),
+) -> Result<()> {
     let (train_set, test) = source.load::<f64>(0)?;
     let mut table: Vec<(String, Vec<f64>)> = Vec::new();
     for seed in 0..3 {
@@ -121,7 +148,10 @@ fn run<L1: Model<f64>, L2: Model<f64>, C: Model<f64>>(source: &Source, few: usiz
         let (second, _) = pretrain::<L2>(&codes, pretrain_epochs, seed)?;
         let stack = (first, second);
         let some = train_set.take_per_class(few / 10, &mut StdRng::seed_from_u64(seed));
-        for (name, labelled, epochs) in [("all labels", &train_set, epochs.0), (&format!("{few} labels")[..], &some, epochs.1)] {
+        for (name, labelled, epochs) in [
+            ("all labels", &train_set, epochs.0),
+            (&format!("{few} labels")[..], &some, epochs.1),
+        ] {
             for (init, pretrained) in [("Xavier init", None), ("pretrained", Some(&stack))] {
                 let accuracy = fine_tune::<C, L1, L2>(labelled, &test, pretrained, epochs, seed)?;
                 let key = format!("{name}, {init}");
@@ -135,7 +165,10 @@ fn run<L1: Model<f64>, L2: Model<f64>, C: Model<f64>>(source: &Source, few: usiz
     println!("\ntest accuracy over 3 seeds (mean ± standard deviation)\n");
     for (key, values) in &table {
         let (mean, std) = mean_std(values);
-        println!("{key:<32} {mean:.4} ± {std:.4}   ({})", values.iter().map(|v| format!("{v:.4}")).collect::<Vec<_>>().join(", "));
+        println!(
+            "{key:<32} {mean:.4} ± {std:.4}   ({})",
+            values.iter().map(|v| format!("{v:.4}")).collect::<Vec<_>>().join(", ")
+        );
     }
     Ok(())
 }
@@ -143,7 +176,11 @@ fn run<L1: Model<f64>, L2: Model<f64>, C: Model<f64>>(source: &Source, few: usiz
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     match Source::from_args(&args) {
-        source @ Source::Digits => run::<DigitsLayer1<f64>, DigitsLayer2<f64>, DigitsClassifier<f64>>(&source, 200, 200, (40, 100)),
-        source @ Source::FashionMnist(_) => run::<FashionLayer1<f64>, FashionLayer2<f64>, FashionClassifier<f64>>(&source, 1000, 3, (5, 60)),
+        source @ Source::Digits => {
+            run::<DigitsLayer1<f64>, DigitsLayer2<f64>, DigitsClassifier<f64>>(&source, 200, 200, (40, 100))
+        }
+        source @ Source::FashionMnist(_) => {
+            run::<FashionLayer1<f64>, FashionLayer2<f64>, FashionClassifier<f64>>(&source, 1000, 3, (5, 60))
+        }
     }
 }
