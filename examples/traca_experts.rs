@@ -282,6 +282,9 @@ fn expert_error(experts: &[Traca<f64>], maps: &Array2<f64>, pick: &[usize], corr
     Ok(total / maps.nrows() as f64)
 }
 
+/// Measures a variant's reconstruction error given the corruptions of its input.
+type Measure<'a> = Box<dyn Fn(&[Corruption]) -> Result<f64> + 'a>;
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let source = Source::from_args(&args);
@@ -337,7 +340,7 @@ fn main() -> Result<()> {
 
     println!("\ntest reconstruction error (mean squared, channels scaled to max 1)\n");
     println!("{:<48} {:>12} {:>14}", "", "clean input", "corrupted input");
-    let rows: [(&str, Box<dyn Fn(&[Corruption]) -> Result<f64>>); 5] = [
+    let rows: [(&str, Measure<'_>); 5] = [
         (
             "TRACA: selected expert",
             Box::new(|c| expert_error(&full.experts, &test_maps, &full.choice, c)),
