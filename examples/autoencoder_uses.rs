@@ -181,3 +181,26 @@ fn main() -> Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reduced: 300 digits, 15 epochs.
+    #[test]
+    fn training_lowers_the_loss_and_codes_cluster() {
+        let (train_set, test) = Source::Digits.load::<f64>(0).unwrap();
+        let small = train_set.subset(&(0..300).collect::<Vec<_>>());
+        let loss = |ae: &DigitsAe<f64>| {
+            let mut ws = ae.workspace(300);
+            train::evaluate(ae, &mut ws, &small, 300).unwrap().loss
+        };
+        let untrained: DigitsAe<f64> = DigitsAe::init(&mut StdRng::seed_from_u64(0));
+        let ae = train_autoencoder::<DigitsAe<f64>>(&small, 15).unwrap();
+        assert!(loss(&ae) < loss(&untrained), "{} vs {}", loss(&ae), loss(&untrained));
+        let codes = codes::<DigitsAe<f64>, DigitsEncoder<f64>>(&ae, &test).unwrap();
+        let clusters = kmeans(codes.view(), 10, 50, &mut StdRng::seed_from_u64(0));
+        // Ten classes at chance would give a purity near 0.1.
+        assert!(purity(&test.labels, &clusters.assignment) > 0.3);
+    }
+}

@@ -184,3 +184,30 @@ fn main() -> Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reduced: 300 digits, 10 pretraining epochs per layer, 20 of fine-tuning.
+    #[test]
+    fn pretraining_lowers_each_layers_loss_and_the_stack_fine_tunes() {
+        let (train_set, test) = Source::Digits.load::<f64>(0).unwrap();
+        let small = train_set.subset(&(0..300).collect::<Vec<_>>());
+        let loss = |layer: &DigitsLayer1<f64>| {
+            let mut ws = layer.workspace(300);
+            train::evaluate(layer, &mut ws, &small, 300).unwrap().loss
+        };
+        let untrained: DigitsLayer1<f64> = DigitsLayer1::init(&mut StdRng::seed_from_u64(0));
+        let (first, codes) = pretrain::<DigitsLayer1<f64>>(&small, 10, 0).unwrap();
+        assert!(
+            loss(&first) < loss(&untrained),
+            "{} vs {}",
+            loss(&first),
+            loss(&untrained)
+        );
+        let (second, _) = pretrain::<DigitsLayer2<f64>>(&codes, 10, 0).unwrap();
+        let accuracy = fine_tune::<DigitsClassifier<f64>, _, _>(&small, &test, Some(&(first, second)), 20, 0).unwrap();
+        assert!(accuracy > 0.5, "{accuracy}");
+    }
+}

@@ -371,3 +371,32 @@ fn main() -> Result<()> {
     println!("\nthe selector sent the test maps to the experts as {chosen:?}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reduced: 200 digits' maps, 5 epochs.
+    #[test]
+    fn training_on_corrupted_maps_lowers_the_reconstruction_error() {
+        let (train_set, _) = Source::Digits.load::<f64>(0).unwrap();
+        let small = train_set.subset(&(0..200).collect::<Vec<_>>());
+        let (maps, positions) = feature_maps(&small, 2);
+        assert_eq!((maps.ncols(), positions), (16 * CHANNELS, 16));
+        let corruptions = [
+            Corruption::Channels {
+                fraction: 0.1,
+                channels: CHANNELS,
+            },
+            Corruption::Exchange {
+                fraction: 0.1,
+                channels: CHANNELS,
+            },
+        ];
+        let mut net = Traca::new(&mut StdRng::seed_from_u64(0));
+        let before = error(&net, &maps, &corruptions, 0).unwrap();
+        train_on_maps(&mut net, &maps, &corruptions, 5, 0).unwrap();
+        let after = error(&net, &maps, &corruptions, 0).unwrap();
+        assert!(after < before, "{after} vs {before}");
+    }
+}
