@@ -779,3 +779,29 @@ impl Progress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Axis;
+
+    #[test]
+    fn corrupted_batches_keep_clean_targets() {
+        let features = Array2::from_shape_fn((6, 4), |(i, j)| 1.0 + (i * 4 + j) as f64);
+        let data = Dataset::new(features, vec![0, 1, 0, 1, 0, 1], 2).unwrap();
+        let mut batcher = Batcher::new(4, 4, true);
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let masking = Corruption::Masking { fraction: 0.5 };
+        let examples = batcher.gather(&data, &[5, 2, 0], Some((&masking, &mut rng)));
+        assert_eq!(examples.clean, data.features.select(Axis(0), &[5, 2, 0]));
+        assert_ne!(examples.features, examples.clean);
+        assert!(
+            examples
+                .features
+                .iter()
+                .zip(&examples.clean)
+                .all(|(&x, &c)| x == 0.0 || x == c)
+        );
+        assert_eq!(examples.labels, &[1, 0, 0]);
+    }
+}
