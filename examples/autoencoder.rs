@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn training_lowers_the_reconstruction_error() {
         let (train_set, test) = Source::Digits.load::<f64>(0).unwrap();
-        let small = train_set.subset(&(0..300).collect::<Vec<_>>());
+        let small = train_set.first(300);
         let before = errors(&reconstructions::<DigitsMse<f64>>(&small, &test, 0).unwrap(), &test).0;
         for after in [
             reconstructions::<DigitsMse<f64>>(&small, &test, 15).unwrap(),

@@ -190,7 +190,7 @@ mod tests {
     #[test]
     fn training_lowers_the_loss_and_codes_cluster() {
         let (train_set, test) = Source::Digits.load::<f64>(0).unwrap();
-        let small = train_set.subset(&(0..300).collect::<Vec<_>>());
+        let small = train_set.first(300);
         let loss = |ae: &DigitsAe<f64>| {
             let mut ws = ae.workspace(300);
             train::evaluate(ae, &mut ws, &small, 300).unwrap().loss

@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn the_denoised_images_are_closer_to_the_clean_ones_than_the_noisy_ones() {
         let (train_set, test) = Source::Digits.load::<f64>(0).unwrap();
-        let small = train_set.subset(&(0..300).collect::<Vec<_>>());
+        let small = train_set.first(300);
         let (noisy, denoised) =
             denoise::<DigitsDenoiser<f64>>(&small, &test, Corruption::Masking { fraction: 0.4 }, 20).unwrap();
         let (before, after) = (mse(&noisy, &test.features), mse(&denoised, &test.features));

@@ -73,7 +73,7 @@ fn main() -> symgrad::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let source = Source::from_args(&args);
     let (train_set, _) = source.load::<f64>(0)?;
-    let subset = train_set.subset(&(0..500).collect::<Vec<_>>());
+    let subset = train_set.first(500);
     match source {
         Source::Digits => descend::<SmallDigits<f64>>(&subset),
         Source::FashionMnist(_) => descend::<SmallFashion<f64>>(&subset),

@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn pretraining_lowers_each_layers_loss_and_the_stack_fine_tunes() {
         let (train_set, test) = Source::Digits.load::<f64>(0).unwrap();
-        let small = train_set.subset(&(0..300).collect::<Vec<_>>());
+        let small = train_set.first(300);
         let loss = |layer: &DigitsLayer1<f64>| {
             let mut ws = layer.workspace(300);
             train::evaluate(layer, &mut ws, &small, 300).unwrap().loss

@@ -293,7 +293,7 @@ fn main() -> Result<()> {
         Source::Digits => (2, (60, 30), usize::MAX),
         Source::FashionMnist(_) => (4, (4, 2), 10_000),
     };
-    let train_set = train_set.subset(&(0..train_set.len().min(limit)).collect::<Vec<_>>());
+    let train_set = train_set.first(train_set.len().min(limit));
     let (mut train_maps, positions) = feature_maps(&train_set, pool);
     let (mut test_maps, _) = feature_maps(&test_set, pool);
     // Scale every channel to a maximum of 1 on the training maps.
@@ -380,7 +380,7 @@ mod tests {
     #[test]
     fn training_on_corrupted_maps_lowers_the_reconstruction_error() {
         let (train_set, _) = Source::Digits.load::<f64>(0).unwrap();
-        let small = train_set.subset(&(0..200).collect::<Vec<_>>());
+        let small = train_set.first(200);
         let (maps, positions) = feature_maps(&small, 2);
         assert_eq!((maps.ncols(), positions), (16 * CHANNELS, 16));
         let corruptions = [

@@ -65,7 +65,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let source = Source::from_args(&args);
     let (train_set, _) = source.load::<f64>(0)?;
-    let data = train_set.subset(&(0..256).collect::<Vec<_>>());
+    let data = train_set.first(256);
     let rows = match source {
         Source::Digits => [
             ("sigmoid, N(0, 1)", layer_norms::<SigmoidNaive<f64>>(&data)?),

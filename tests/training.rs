@@ -257,7 +257,7 @@ fn step_size_schedules() {
 #[test]
 fn gradient_descent_shrinks_on_increase_and_stops_at_a_small_gradient() {
     let (train, _) = digits();
-    let batch_data = train.subset(&(0..200).collect::<Vec<_>>());
+    let batch_data = train.first(200);
     let mut net = Plain::<f32>::new(&mut StdRng::seed_from_u64(1));
     let batch = PlainBatch {
         x: batch_data.features.view(),

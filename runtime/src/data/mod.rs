@@ -108,6 +108,11 @@ impl<T: Scalar> Dataset<T> {
         }
     }
 
+    /// The first `n` samples (all of them if there are fewer).
+    pub fn first(&self, n: usize) -> Self {
+        self.subset(&(0..n.min(self.len())).collect::<Vec<_>>())
+    }
+
     /// Splits off `fraction` of each class (rounded) as a second set, after shuffling each class
     /// with `rng`: both parts keep the class proportions. Returns `(rest, split)`.
     pub fn split_stratified<R: Rng + ?Sized>(&self, fraction: f64, rng: &mut R) -> Result<(Self, Self)> {
