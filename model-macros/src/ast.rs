@@ -304,6 +304,9 @@ fn parse_number(input: ParseStream) -> syn::Result<(f64, Span)> {
             .map_err(|e| syn::Error::new(e.span(), "expected a number"))?;
         (lit.base10_parse::<f64>()?, lit.span())
     };
+    if !value.is_finite() {
+        return Err(syn::Error::new(span, "this number is too large for an f64"));
+    }
     Ok((if negative { -value } else { value }, span))
 }
 

@@ -345,7 +345,7 @@ fn init_tokens(init: Init) -> TokenStream {
         Init::Normal => quote!(::symgrad::Init::StandardNormal),
         Init::Zeros => quote!(::symgrad::Init::Zeros),
         Init::Constant(c) => {
-            let c = Literal::f64_suffixed(c);
+            let c = float(c);
             quote!(::symgrad::Init::Constant(#c))
         }
     }
@@ -363,7 +363,7 @@ fn act_tokens(act: Act) -> TokenStream {
     match act {
         Act::Relu => quote!(::symgrad::Activation::Relu),
         Act::LeakyRelu(a) => {
-            let a = Literal::f64_suffixed(a);
+            let a = float(a);
             quote!(::symgrad::Activation::LeakyRelu(#a))
         }
         Act::Sigmoid => quote!(::symgrad::Activation::Sigmoid),
@@ -376,8 +376,18 @@ fn act_tokens(act: Act) -> TokenStream {
     }
 }
 
+/// An `f64` literal; a constant that overflowed while folding is a compile error, not a panic.
+fn float(c: f64) -> TokenStream {
+    if c.is_finite() {
+        let literal = Literal::f64_suffixed(c);
+        quote!(#literal)
+    } else {
+        quote!(compile_error!("a constant of the network overflows the f64 range"))
+    }
+}
+
 fn constant(c: f64) -> TokenStream {
-    let c = Literal::f64_suffixed(c);
+    let c = float(c);
     quote!(T::from_f64(#c))
 }
 
@@ -635,7 +645,7 @@ impl Emitter<'_> {
                     quote! { #out.assign(&#x); }
                 }
                 Mode::Train => {
-                    let p = Literal::f64_suffixed(p);
+                    let p = float(p);
                     let (mask_mut, mask) = (self.mask(mask, true), self.mask(mask, false));
                     let apply = if in_place {
                         quote! { ::symgrad::Binary::Mul.apply_assign(#out, #mask)?; }
@@ -789,7 +799,7 @@ impl Emitter<'_> {
                     quote! { tape.#method(#a, #b)? }
                 }
                 Op::Scale(c) => {
-                    let (a, c) = (&i[0], Literal::f64_suffixed(c));
+                    let (a, c) = (&i[0], float(c));
                     quote! { tape.scale(#c, #a) }
                 }
                 Op::Transpose => {
@@ -805,7 +815,7 @@ impl Emitter<'_> {
                     quote! { tape.softmax(#a) }
                 }
                 Op::Dropout { p, .. } => {
-                    let (a, p) = (&i[0], Literal::f64_suffixed(p));
+                    let (a, p) = (&i[0], float(p));
                     quote! { tape.dropout(#a, #p, rng)? }
                 }
                 Op::Sum => {
