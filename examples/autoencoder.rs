@@ -149,8 +149,36 @@ fn main() -> Result<()> {
 }
 
 #[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gradients_match_finite_differences_and_the_tape() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let x = common::random(&mut rng, 3, 64, 0.5).mapv(|v| 1.0 / (1.0 + (-v).exp()));
+        let mut mse: DigitsMse<f64> = common::network(&mut rng);
+        let batch = DigitsMseBatch { x: x.view() };
+        common::check(&mut mse, &batch, 0, common::Kinks::Possible, &|n, t, r, g| {
+            n.tape_loss_and_grad(t, &batch, r, g)
+        })
+        .unwrap();
+        let mut mae: DigitsMae<f64> = common::network(&mut rng);
+        let batch = DigitsMaeBatch { x: x.view() };
+        common::check(&mut mae, &batch, 0, common::Kinks::Possible, &|n, t, r, g| {
+            n.tape_loss_and_grad(t, &batch, r, g)
+        })
+        .unwrap();
+        let mut tied: DigitsTied<f64> = common::network(&mut rng);
+        let batch = DigitsTiedBatch { x: x.view() };
+        common::check(&mut tied, &batch, 0, common::Kinks::Possible, &|n, t, r, g| {
+            n.tape_loss_and_grad(t, &batch, r, g)
+        })
+        .unwrap();
+    }
 
     /// Reduced: 300 training digits, 15 epochs.
     #[test]

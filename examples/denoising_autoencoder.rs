@@ -130,8 +130,29 @@ fn main() -> Result<()> {
 }
 
 #[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gradients_match_finite_differences_and_the_tape() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let clean = common::random(&mut rng, 3, 64, 0.5).mapv(|v| 1.0 / (1.0 + (-v).exp()));
+        let mut noisy = clean.clone();
+        Corruption::Masking { fraction: 0.3 }.apply(&mut rng, noisy.view_mut());
+        let mut net: DigitsDenoiser<f64> = common::network(&mut rng);
+        let batch = DigitsDenoiserBatch {
+            x: noisy.view(),
+            clean: clean.view(),
+        };
+        common::check(&mut net, &batch, 0, common::Kinks::Possible, &|n, t, r, g| {
+            n.tape_loss_and_grad(t, &batch, r, g)
+        })
+        .unwrap();
+    }
 
     /// Reduced: 300 training digits, 20 epochs of masking noise.
     #[test]

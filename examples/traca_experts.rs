@@ -373,8 +373,44 @@ fn main() -> Result<()> {
 }
 
 #[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gradients_match_finite_differences_and_the_tape() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let clean = common::random(&mut rng, 4, 16, 1.0).mapv(f64::abs);
+        let mut noisy = clean.clone();
+        Corruption::Channels {
+            fraction: 0.25,
+            channels: 16,
+        }
+        .apply(&mut rng, noisy.view_mut());
+        let mut net: Traca<f64> = common::network(&mut rng);
+        let batch = TracaBatch {
+            x: noisy.view(),
+            clean: clean.view(),
+        };
+        common::check(&mut net, &batch, 0, common::Kinks::Possible, &|n, t, r, g| {
+            n.tape_loss_and_grad(t, &batch, r, g)
+        })
+        .unwrap();
+        let codes = common::random(&mut rng, 4, 4, 1.0);
+        let contexts = common::labels(&mut rng, 4, 4);
+        let mut selector: Selector<f64> = common::network(&mut rng);
+        let batch = SelectorBatch {
+            code: codes.view(),
+            context: &contexts,
+        };
+        common::check(&mut selector, &batch, 0, common::Kinks::Possible, &|n, t, r, g| {
+            n.tape_loss_and_grad(t, &batch, r, g)
+        })
+        .unwrap();
+    }
 
     /// Reduced: 200 digits' maps, 5 epochs.
     #[test]
