@@ -369,6 +369,10 @@ fn main() -> Result<()> {
         .map(|k| full.choice.iter().filter(|&&c| c == k).count())
         .collect();
     println!("\nthe selector sent the test maps to the experts as {chosen:?}");
+    println!(
+        "for comparison, the paper's tracking precision (higher is better): TRACA 89.8 %, random expert 84.4 %,\n\
+         single autoencoder 76.2 %, without denoising 75.4 %, dropout instead of channel corruption 78.5 %"
+    );
     Ok(())
 }
 
