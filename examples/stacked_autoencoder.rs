@@ -196,36 +196,27 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences_and_the_tape() {
         let mut rng = StdRng::seed_from_u64(11);
-        let clean = common::random(&mut rng, 3, 64, 0.5).mapv(|v| 1.0 / (1.0 + (-v).exp()));
+        let clean = common::unit(&mut rng, 3, 64);
         let mut first: DigitsLayer1<f64> = common::network(&mut rng);
         let batch = DigitsLayer1Batch {
             x: clean.view(),
             clean: clean.view(),
         };
-        common::check(&mut first, &batch, 0, common::Kinks::Possible, &|n, t, r, g| {
-            n.tape_loss_and_grad(t, &batch, r, g)
-        })
-        .unwrap();
+        common::check(&mut first, &batch, 0, common::Kinks::Possible).unwrap();
         let codes = common::random(&mut rng, 3, 48, 1.0);
         let mut second: DigitsLayer2<f64> = common::network(&mut rng);
         let batch = DigitsLayer2Batch {
             x: codes.view(),
             clean: codes.view(),
         };
-        common::check(&mut second, &batch, 0, common::Kinks::Possible, &|n, t, r, g| {
-            n.tape_loss_and_grad(t, &batch, r, g)
-        })
-        .unwrap();
+        common::check(&mut second, &batch, 0, common::Kinks::Possible).unwrap();
         let labels = common::labels(&mut rng, 3, 10);
         let mut classifier: DigitsClassifier<f64> = common::network(&mut rng);
         let batch = DigitsClassifierBatch {
             x: clean.view(),
             y: &labels,
         };
-        common::check(&mut classifier, &batch, 0, common::Kinks::Possible, &|n, t, r, g| {
-            n.tape_loss_and_grad(t, &batch, r, g)
-        })
-        .unwrap();
+        common::check(&mut classifier, &batch, 0, common::Kinks::Possible).unwrap();
     }
 
     /// Reduced: 300 digits, 10 pretraining epochs per layer, 20 of fine-tuning.

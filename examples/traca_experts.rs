@@ -399,10 +399,7 @@ mod tests {
             x: noisy.view(),
             clean: clean.view(),
         };
-        common::check(&mut net, &batch, 0, common::Kinks::Possible, &|n, t, r, g| {
-            n.tape_loss_and_grad(t, &batch, r, g)
-        })
-        .unwrap();
+        common::check(&mut net, &batch, 0, common::Kinks::Possible).unwrap();
         let codes = common::random(&mut rng, 4, 4, 1.0);
         let contexts = common::labels(&mut rng, 4, 4);
         let mut selector: Selector<f64> = common::network(&mut rng);
@@ -410,10 +407,7 @@ mod tests {
             code: codes.view(),
             context: &contexts,
         };
-        common::check(&mut selector, &batch, 0, common::Kinks::Possible, &|n, t, r, g| {
-            n.tape_loss_and_grad(t, &batch, r, g)
-        })
-        .unwrap();
+        common::check(&mut selector, &batch, 0, common::Kinks::Possible).unwrap();
     }
 
     /// Reduced: 200 digits' maps, 5 epochs.

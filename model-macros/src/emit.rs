@@ -333,6 +333,15 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> Toke
             ) -> ::symgrad::Result<T> {
                 self.loss_and_grad(ws, batch, rng, grads)
             }
+            fn tape_loss_and_grad<R: ::symgrad::rand::Rng + ?Sized>(
+                &self,
+                tape: &mut ::symgrad::Tape<T>,
+                batch: &Self::Batch<'_>,
+                rng: &mut R,
+                grads: &mut Self,
+            ) -> ::symgrad::Result<T> {
+                self.tape_loss_and_grad(tape, batch, rng, grads)
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::data::Examples;
 use crate::error::{Error, Result};
 use crate::params::Parameters;
 use crate::scalar::Scalar;
+use crate::tape::Tape;
 
 /// A trainable network. Its gradient has the parameters' names and shapes, so it is a value of
 /// the same type; buffers for a batch live in a separate workspace, so that a training step
@@ -39,6 +40,16 @@ pub trait Model<T: Scalar>: Parameters<T> + Clone {
     fn loss(&self, ws: &mut Self::Workspace, batch: &Self::Batch<'_>) -> Result<T>;
     /// The loss in training mode: dropout masks are drawn from `rng`.
     fn loss_train<R: Rng + ?Sized>(&self, ws: &mut Self::Workspace, batch: &Self::Batch<'_>, rng: &mut R) -> Result<T>;
+    /// The same loss and gradient computed by recording the network on the runtime's tape: an
+    /// oracle independent of the compiled backward pass, and the baseline it is measured against.
+    fn tape_loss_and_grad<R: Rng + ?Sized>(
+        &self,
+        tape: &mut Tape<T>,
+        batch: &Self::Batch<'_>,
+        rng: &mut R,
+        grads: &mut Self,
+    ) -> Result<T>;
+
     /// The training-mode loss, and its gradient written into `grads`.
     fn loss_and_grad<R: Rng + ?Sized>(
         &self,
