@@ -90,7 +90,7 @@ fn shape_error(lhs_name: &'static str, lhs: &[usize], rhs_name: &'static str, rh
     }
 }
 
-/// Direct loops for small products: no packing, no allocation.
+/// Direct loops for small products: no packing buffer on the heap, no allocation.
 mod small {
     use ndarray::{ArrayView2, ArrayViewMut2};
 
@@ -99,14 +99,42 @@ mod small {
     /// Columns of C kept in registers while the inner dimension runs.
     const BLOCK: usize = 16;
 
-    /// `C ← α A B + β C`, shapes already checked.
+    /// The most elements of a transposed B copied to the stack to make its rows contiguous.
+    const PACKED: usize = 4096;
+
+    /// A matrix as a pointer and two strides (in elements).
+    #[derive(Clone, Copy)]
+    struct Raw<P> {
+        ptr: P,
+        rows: isize,
+        cols: isize,
+    }
+
+    /// `C ← α A B + β C`, shapes already checked. On x86-64 processors with AVX2 the same loops
+    /// run compiled for 256-bit vectors.
     pub(super) fn gemm<T: Scalar>(
         alpha: T,
         a: ArrayView2<'_, T>,
         b: ArrayView2<'_, T>,
         beta: T,
-        mut c: ArrayViewMut2<'_, T>,
+        c: ArrayViewMut2<'_, T>,
     ) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor supports AVX2, checked just above.
+            return unsafe { gemm_avx2(alpha, a, b, beta, c) };
+        }
+        loops(alpha, a, b, beta, c);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn gemm_avx2<T: Scalar>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta: T, c: ArrayViewMut2<'_, T>) {
+        loops(alpha, a, b, beta, c);
+    }
+
+    #[inline(always)]
+    fn loops<T: Scalar>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, beta: T, mut c: ArrayViewMut2<'_, T>) {
         let (m, k) = a.dim();
         let n = b.ncols();
         if beta == T::ZERO {
@@ -114,59 +142,88 @@ mod small {
         } else if beta != T::ONE {
             c.map_inplace(|x| *x *= beta);
         }
-        let [rsa, csa] = [a.strides()[0], a.strides()[1]];
-        let [rsb, csb] = [b.strides()[0], b.strides()[1]];
-        let [rsc, csc] = [c.strides()[0], c.strides()[1]];
-        let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+        let a_raw = Raw {
+            ptr: a.as_ptr(),
+            rows: a.strides()[0],
+            cols: a.strides()[1],
+        };
+        let c_raw = Raw {
+            ptr: c.as_mut_ptr(),
+            rows: c.strides()[0],
+            cols: c.strides()[1],
+        };
+        if b.strides()[1] == 1 || n == 1 {
+            let b_raw = Raw {
+                ptr: b.as_ptr(),
+                rows: b.strides()[0],
+                cols: 1,
+            };
+            // SAFETY: the views' own pointers and strides, shapes checked by the caller; `c` is
+            // a unique borrow, distinct from `a` and `b`.
+            unsafe { rows_of_b(alpha, (m, k, n), a_raw, b_raw, c_raw) };
+        } else if k * n <= PACKED {
+            // B used transposed: copy it to the stack with contiguous rows, then as above.
+            let mut packed = [T::ZERO; PACKED];
+            for ((p, j), &v) in b.indexed_iter() {
+                packed[p * n + j] = v;
+            }
+            let b_raw = Raw {
+                ptr: packed.as_ptr(),
+                rows: n as isize,
+                cols: 1,
+            };
+            // SAFETY: as above; `packed` holds B as a contiguous k × n matrix.
+            unsafe { rows_of_b(alpha, (m, k, n), a_raw, b_raw, c_raw) };
+        } else {
+            for i in 0..m {
+                for j in 0..n {
+                    let sum: T = (0..k).map(|p| a[(i, p)] * b[(p, j)]).sum();
+                    c[(i, j)] += alpha * sum;
+                }
+            }
+        }
+    }
+
+    /// `C += α A B` for a B whose rows are contiguous: `C[i, j..j+16] += Σₚ α A[i, p] ·
+    /// B[p, j..j+16]`, the 16 sums held in registers while p runs; the last columns one at a
+    /// time, each sum in a register.
+    ///
+    /// # Safety
+    /// The pointers and strides must address `m × k`, `k × n` and `m × n` matrices, B with
+    /// column stride 1, and C must not alias A or B.
+    #[inline(always)]
+    unsafe fn rows_of_b<T: Scalar>(
+        alpha: T,
+        (m, k, n): (usize, usize, usize),
+        a: Raw<*const T>,
+        b: Raw<*const T>,
+        c: Raw<*mut T>,
+    ) {
         let at = |row: usize, col: usize, rs: isize, cs: isize| row as isize * rs + col as isize * cs;
-        // SAFETY: every offset is `row·row_stride + col·col_stride` for an in-bounds (row, col)
-        // of the view it addresses; `c` is a unique borrow, distinct from `a` and `b`.
+        let blocks = n / BLOCK;
+        // SAFETY: every offset is `row·row_stride + col·col_stride` for an in-bounds (row, col).
         unsafe {
-            if csb == 1 || n == 1 {
-                // C[i, j..j+16] += Σₚ α A[i, p] · B[p, j..j+16], the 16 sums held in registers
-                // while p runs (B's rows are contiguous); the last columns one at a time.
-                let blocks = n / BLOCK;
-                for i in 0..m {
-                    for block in 0..blocks {
-                        let j = block * BLOCK;
-                        let mut acc = [T::ZERO; BLOCK];
-                        for p in 0..k {
-                            let a_ip = *pa.offset(at(i, p, rsa, csa));
-                            let b_row = &*(pb.offset(at(p, j, rsb, 1)) as *const [T; BLOCK]);
-                            for l in 0..BLOCK {
-                                acc[l] += a_ip * b_row[l];
-                            }
-                        }
-                        for (l, &sum) in acc.iter().enumerate() {
-                            *pc.offset(at(i, j + l, rsc, csc)) += alpha * sum;
+            for i in 0..m {
+                for block in 0..blocks {
+                    let j = block * BLOCK;
+                    let mut acc = [T::ZERO; BLOCK];
+                    for p in 0..k {
+                        let a_ip = *a.ptr.offset(at(i, p, a.rows, a.cols));
+                        let b_row = &*(b.ptr.offset(at(p, j, b.rows, 1)) as *const [T; BLOCK]);
+                        for l in 0..BLOCK {
+                            acc[l] += a_ip * b_row[l];
                         }
                     }
-                    for j in blocks * BLOCK..n {
-                        let mut sum = T::ZERO;
-                        for p in 0..k {
-                            sum += *pa.offset(at(i, p, rsa, csa)) * *pb.offset(at(p, j, rsb, 1));
-                        }
-                        *pc.offset(at(i, j, rsc, csc)) += alpha * sum;
+                    for (l, &sum) in acc.iter().enumerate() {
+                        *c.ptr.offset(at(i, j + l, c.rows, c.cols)) += alpha * sum;
                     }
                 }
-            } else {
-                // B used transposed (its columns contiguous, or any other layout):
-                // C[i, j] += α Σₚ A[i, p] B[p, j], in eight interleaved partial sums.
-                for i in 0..m {
-                    for j in 0..n {
-                        let mut acc = [T::ZERO; 8];
-                        let whole = k / 8 * 8;
-                        for p0 in (0..whole).step_by(8) {
-                            for (l, acc) in acc.iter_mut().enumerate() {
-                                *acc += *pa.offset(at(i, p0 + l, rsa, csa)) * *pb.offset(at(p0 + l, j, rsb, csb));
-                            }
-                        }
-                        let mut sum: T = acc.iter().copied().sum();
-                        for p in whole..k {
-                            sum += *pa.offset(at(i, p, rsa, csa)) * *pb.offset(at(p, j, rsb, csb));
-                        }
-                        *pc.offset(at(i, j, rsc, csc)) += alpha * sum;
+                for j in blocks * BLOCK..n {
+                    let mut sum = T::ZERO;
+                    for p in 0..k {
+                        sum += *a.ptr.offset(at(i, p, a.rows, a.cols)) * *b.ptr.offset(at(p, j, b.rows, 1));
                     }
+                    *c.ptr.offset(at(i, j, c.rows, c.cols)) += alpha * sum;
                 }
             }
         }
