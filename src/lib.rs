@@ -6,7 +6,7 @@
 //!
 //! The runtime ([`symgrad_runtime`], re-exported here) holds the kernels that code calls, a
 //! tape-based reverse-mode engine used as baseline and oracle, the finite-difference gradient
-//! checker and initialisers.
+//! checker, initialisers, optimisers, the training loop, data sets and checkpoints.
 
 pub use symgrad_runtime::*;
 

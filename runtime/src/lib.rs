@@ -1,6 +1,7 @@
-//! The runtime of symgrad: kernels the generated code calls, a tape-based reverse-mode engine
-//! (the baseline and an independent oracle), a finite-difference gradient checker, and
-//! initialisers.
+//! The runtime of symgrad: the kernels generated code calls, a tape-based reverse-mode engine
+//! (the baseline and an independent oracle), a finite-difference gradient checker,
+//! initialisers, and what training needs around them: the `Model` contract, optimisers, the
+//! mini-batch loop, data sets, checkpoints, plots and the analyses autoencoders are judged by.
 //!
 //! Matrices are `ndarray` arrays of shape `rows × columns`; a batch is a matrix with one sample
 //! per row, and a bias is a `1 × n` row broadcast over the batch.
