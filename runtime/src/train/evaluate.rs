@@ -1,0 +1,114 @@
+//! Evaluation-mode passes over a whole data set: loss, accuracy, predictions, outputs.
+
+use ndarray::{Array2, s};
+
+use crate::data::{Dataset, Examples};
+use crate::error::Result;
+use crate::model::Model;
+use crate::scalar::Scalar;
+
+/// Loss and accuracy on a data set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Mean loss over the samples (evaluation mode).
+    pub loss: f64,
+    /// Fraction of samples whose largest output is their label.
+    pub accuracy: f64,
+}
+
+/// The samples `start..end` of `data`, uncorrupted.
+fn examples<T: Scalar>(data: &Dataset<T>, start: usize, end: usize) -> Examples<'_, T> {
+    Examples::new(data.features.slice(s![start..end, ..]), &data.labels[start..end])
+}
+
+/// `(start, end)` of consecutive batches covering `len` samples.
+fn spans(len: usize, batch_size: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..len)
+        .step_by(batch_size.max(1))
+        .map(move |start| (start, (start + batch_size.max(1)).min(len)))
+}
+
+/// Loss and accuracy of `model` on `data`, in batches of `batch_size`, in evaluation mode.
+/// The accuracy is NaN for a network without class labels (an autoencoder).
+pub fn evaluate<T: Scalar, M: Model<T>>(
+    model: &M,
+    ws: &mut M::Workspace,
+    data: &Dataset<T>,
+    batch_size: usize,
+) -> Result<Evaluation> {
+    let (mut loss, mut correct) = (0.0, 0usize);
+    for (start, end) in spans(data.len(), batch_size) {
+        let batch = M::batch(examples(data, start, end))?;
+        loss += model.loss(ws, &batch)?.to_f64() * (end - start) as f64;
+        let output = model.output(ws, &batch)?;
+        correct += output
+            .rows()
+            .into_iter()
+            .zip(&data.labels[start..end])
+            .filter(|(row, label)| argmax(row.iter().copied()) == Some(**label))
+            .count();
+    }
+    let n = data.len().max(1) as f64;
+    Ok(Evaluation {
+        loss: loss / n,
+        accuracy: if M::classifies() { correct as f64 / n } else { f64::NAN },
+    })
+}
+
+/// The predicted class (the largest output) of every sample of `data`, in evaluation mode.
+pub fn predict<T: Scalar, M: Model<T>>(
+    model: &M,
+    ws: &mut M::Workspace,
+    data: &Dataset<T>,
+    batch_size: usize,
+) -> Result<Vec<usize>> {
+    let mut predictions = Vec::with_capacity(data.len());
+    for (start, end) in spans(data.len(), batch_size) {
+        let output = model.output(ws, &M::batch(examples(data, start, end))?)?;
+        predictions.extend(
+            output
+                .rows()
+                .into_iter()
+                .map(|row| argmax(row.iter().copied()).unwrap_or(0)),
+        );
+    }
+    Ok(predictions)
+}
+
+/// The outputs of `model` for every sample of `data`, in evaluation mode, one row each (an
+/// autoencoder's reconstructions, an encoder's codes).
+pub fn outputs<T: Scalar, M: Model<T>>(
+    model: &M,
+    ws: &mut M::Workspace,
+    data: &Dataset<T>,
+    batch_size: usize,
+) -> Result<Array2<T>> {
+    let mut rows: Option<Array2<T>> = None;
+    for (start, end) in spans(data.len(), batch_size) {
+        let output = model.output(ws, &M::batch(examples(data, start, end))?)?;
+        let all = rows.get_or_insert_with(|| Array2::zeros((data.len(), output.ncols())));
+        all.slice_mut(s![start..end, ..]).assign(&output);
+    }
+    Ok(rows.unwrap_or_else(|| Array2::zeros((0, 0))))
+}
+
+/// `counts[true class][predicted class]`.
+pub fn confusion_matrix(labels: &[usize], predictions: &[usize], classes: usize) -> Vec<Vec<usize>> {
+    let mut counts = vec![vec![0; classes]; classes];
+    for (&label, &predicted) in labels.iter().zip(predictions) {
+        if label < classes && predicted < classes {
+            counts[label][predicted] += 1;
+        }
+    }
+    counts
+}
+
+fn argmax<T: Scalar>(values: impl Iterator<Item = T>) -> Option<usize> {
+    let mut best: Option<(usize, T)> = None;
+    for (i, v) in values.enumerate() {
+        if best.is_none_or(|(_, b)| v > b) {
+            best = Some((i, v));
+        }
+    }
+    best.map(|(i, _)| i)
+}

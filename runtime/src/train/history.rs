@@ -1,0 +1,128 @@
+//! What a run records: one line of metrics per epoch, written as CSV and plotted.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The metrics of one epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochRecord {
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches (training mode).
+    pub train_loss: f64,
+    /// Loss on the validation set (evaluation mode).
+    pub val_loss: f64,
+    /// Accuracy on the validation set.
+    pub val_accuracy: f64,
+    /// The step size used.
+    pub rate: f64,
+    /// Mean gradient norm over the epoch's batches.
+    pub grad_norm: f64,
+    /// Training throughput.
+    pub samples_per_second: f64,
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The epoch limit.
+    Epochs,
+    /// No better validation accuracy for `patience` epochs.
+    Patience,
+    /// The target accuracy was reached.
+    Target,
+    /// The gradient norm fell below the threshold.
+    GradientNorm,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct History {
+    /// One record per epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// Why it ended.
+    pub stop: Stop,
+    /// The epoch (from 1) with the best validation accuracy.
+    pub best_epoch: usize,
+}
+
+impl History {
+    /// The history as CSV, one row per epoch.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("epoch,train_loss,val_loss,val_accuracy,rate,grad_norm,samples_per_second\n");
+        for r in &self.epochs {
+            out += &format!(
+                "{},{},{},{},{},{},{}\n",
+                r.epoch, r.train_loss, r.val_loss, r.val_accuracy, r.rate, r.grad_norm, r.samples_per_second
+            );
+        }
+        out
+    }
+
+    /// Reads back what [`to_csv`](Self::to_csv) wrote.
+    pub(super) fn records_from_csv(text: &str) -> Option<Vec<EpochRecord>> {
+        text.lines()
+            .skip(1)
+            .map(|line| {
+                let f: Vec<f64> = line.split(',').map(|v| v.parse().ok()).collect::<Option<_>>()?;
+                let [
+                    epoch,
+                    train_loss,
+                    val_loss,
+                    val_accuracy,
+                    rate,
+                    grad_norm,
+                    samples_per_second,
+                ] = f[..]
+                else {
+                    return None;
+                };
+                Some(EpochRecord {
+                    epoch: epoch as usize,
+                    train_loss,
+                    val_loss,
+                    val_accuracy,
+                    rate,
+                    grad_norm,
+                    samples_per_second,
+                })
+            })
+            .collect()
+    }
+
+    /// Plots the loss curves (training and validation) and the validation accuracy into
+    /// `{stem}-loss.png` and `{stem}-accuracy.png` beside `path`; returns the legends.
+    pub fn write_plots(&self, path: &Path) -> Result<Vec<String>> {
+        let stem = path.with_extension("");
+        let curve = |name: &str, value: fn(&EpochRecord) -> f64| crate::plot::Series {
+            name: name.to_owned(),
+            points: self.epochs.iter().map(|r| (r.epoch as f64, value(r))).collect(),
+        };
+        let loss_path = PathBuf::from(format!("{}-loss.png", stem.display()));
+        let accuracy_path = PathBuf::from(format!("{}-accuracy.png", stem.display()));
+        let mut legend = vec![format!("{}:", loss_path.display())];
+        legend.extend(crate::plot::line_chart(
+            &loss_path,
+            &[
+                curve("training loss", |r| r.train_loss),
+                curve("validation loss", |r| r.val_loss),
+            ],
+            true,
+            (640, 400),
+        )?);
+        legend.push(format!("{}:", accuracy_path.display()));
+        legend.extend(crate::plot::line_chart(
+            &accuracy_path,
+            &[curve("validation accuracy", |r| r.val_accuracy)],
+            false,
+            (640, 400),
+        )?);
+        Ok(legend)
+    }
+
+    /// Writes [`to_csv`](Self::to_csv) to `path`.
+    pub fn write_csv(&self, path: &Path) -> Result<()> {
+        std::fs::write(path, self.to_csv()).map_err(|e| Error::io(path.display(), &e))
+    }
+}

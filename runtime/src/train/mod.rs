@@ -1,0 +1,333 @@
+//! Mini-batch training and full-batch gradient descent, with metrics, progress output, stopping
+//! rules and a divergence guard.
+//!
+//! Each epoch draws a fresh permutation of the training set from the run's seeded RNG and cuts
+//! it into batches (the last one smaller when the size does not divide); each batch is gathered
+//! into preallocated buffers, so a step allocates nothing. Dropout is on while training and off
+//! while evaluating. A non-finite loss or gradient stops the run with an error naming the epoch
+//! and step, or, if so configured, rolls the parameters back to the start of the epoch and
+//! shrinks the step size.
+
+mod descent;
+mod evaluate;
+mod history;
+mod progress;
+mod state;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ndarray::{Array2, s};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::{Corruption, Dataset, Examples};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::optim::{Optim, Optimizer, Schedule, grad_norm};
+use crate::scalar::Scalar;
+
+pub use descent::{DescentStep, gradient_descent};
+pub use evaluate::{Evaluation, confusion_matrix, evaluate, outputs, predict};
+pub use history::{EpochRecord, History, Stop};
+use progress::Progress;
+use state::TrainingState;
+
+/// What to do when the loss or a gradient stops being finite.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OnDivergence {
+    /// Stop with an [`Error::NonFinite`] naming the epoch and step.
+    Stop,
+    /// Restore the parameters of the epoch's start, multiply the step size by `factor` and
+    /// run the epoch again (at most `retries` times in a row).
+    RollBack { factor: f64, retries: usize },
+}
+
+/// How much the run prints (to standard error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Nothing.
+    Quiet,
+    /// A line per epoch; on a terminal also a live progress line during the epoch.
+    Progress,
+}
+
+/// The settings of a run.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    /// The most epochs to run.
+    pub epochs: usize,
+    /// Samples per batch.
+    pub batch_size: usize,
+    /// The base step size `α`.
+    pub learning_rate: f64,
+    /// How `α` changes with the epoch.
+    pub schedule: Schedule,
+    /// The update rule.
+    pub optimizer: Optimizer,
+    /// `λ` of the L2 penalty.
+    pub weight_decay: f64,
+    /// Seeds the shuffling and the dropout masks.
+    pub seed: u64,
+    /// Stop after this many epochs without a better validation accuracy (early stopping).
+    pub patience: Option<usize>,
+    /// Stop once the validation accuracy reaches this.
+    pub target_accuracy: Option<f64>,
+    /// Stop once the mean gradient norm of an epoch falls to this.
+    pub min_grad_norm: Option<f64>,
+    /// Keep the parameters of the epoch with the best validation accuracy at the end.
+    pub keep_best: bool,
+    /// The divergence guard.
+    pub on_divergence: OnDivergence,
+    /// Output.
+    pub verbosity: Verbosity,
+    /// Save the whole training state here after every epoch (atomically).
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from `checkpoint` if it exists, exactly as if the run had never stopped.
+    pub resume: bool,
+    /// Corrupt each training batch (a denoising autoencoder); the clean rows are the target.
+    pub corruption: Option<Corruption>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 20,
+            batch_size: 64,
+            learning_rate: 1e-3,
+            schedule: Schedule::Constant,
+            optimizer: Optimizer::ADAM,
+            weight_decay: 0.0,
+            seed: 0,
+            patience: None,
+            target_accuracy: None,
+            min_grad_norm: None,
+            keep_best: true,
+            on_divergence: OnDivergence::Stop,
+            verbosity: Verbosity::Progress,
+            checkpoint: None,
+            resume: false,
+            corruption: None,
+        }
+    }
+}
+
+/// Gathers permuted rows into contiguous batch buffers without allocating, corrupting them
+/// if the run asks for it (the clean rows are kept as the target).
+struct Batcher<T> {
+    features: Array2<T>,
+    clean: Option<Array2<T>>,
+    labels: Vec<usize>,
+}
+
+impl<T: Scalar> Batcher<T> {
+    fn new(batch_size: usize, width: usize, corrupted: bool) -> Self {
+        Batcher {
+            features: Array2::zeros((batch_size, width)),
+            clean: corrupted.then(|| Array2::zeros((batch_size, width))),
+            labels: vec![0; batch_size],
+        }
+    }
+
+    fn gather<R: rand::Rng>(
+        &mut self,
+        data: &Dataset<T>,
+        indices: &[usize],
+        corruption: Option<(&Corruption, &mut R)>,
+    ) -> Examples<'_, T> {
+        for (row, &i) in indices.iter().enumerate() {
+            self.features.row_mut(row).assign(&data.features.row(i));
+            self.labels[row] = data.labels[i];
+        }
+        let n = indices.len();
+        if let (Some((corruption, rng)), Some(clean)) = (corruption, self.clean.as_mut()) {
+            clean.slice_mut(s![..n, ..]).assign(&self.features.slice(s![..n, ..]));
+            corruption.apply(rng, self.features.slice_mut(s![..n, ..]));
+        }
+        let features = self.features.slice(s![..n, ..]);
+        let clean = self.clean.as_ref().map_or(features, |c| c.slice(s![..n, ..]));
+        Examples {
+            features,
+            labels: &self.labels[..n],
+            clean,
+        }
+    }
+}
+
+/// Trains `model` on `train` with mini-batches, validating on `val` after every epoch.
+pub fn fit<T: Scalar, M: Model<T>>(
+    model: &mut M,
+    train: &Dataset<T>,
+    val: &Dataset<T>,
+    config: &TrainConfig,
+) -> Result<History> {
+    if train.is_empty() || val.is_empty() {
+        return Err(Error::Empty {
+            op: "fit",
+            what: if train.is_empty() {
+                "training set"
+            } else {
+                "validation set"
+            },
+        });
+    }
+    let batch_size = config.batch_size.clamp(1, train.len());
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut ws = model.workspace(batch_size);
+    let mut grads = M::zeros();
+    let mut optim = Optim::new(config.optimizer, config.weight_decay);
+    let mut batcher = Batcher::new(batch_size, train.width(), config.corruption.is_some());
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let progress = Progress::new(config.verbosity, config.epochs);
+    let mut history = History {
+        epochs: Vec::new(),
+        stop: Stop::Epochs,
+        best_epoch: 0,
+    };
+    let (mut best_score, mut best_model) = (f64::NEG_INFINITY, None::<M>);
+    let mut rate_scale = 1.0;
+    let mut epoch = 0;
+    let mut retries = 0;
+    if let Some(path) = config.checkpoint.as_ref().filter(|p| config.resume && p.exists()) {
+        let state = TrainingState::load(path, model, &mut optim)?;
+        (epoch, rate_scale, rng, order) = (state.epoch, state.rate_scale, state.rng, state.order);
+        (history.epochs, history.best_epoch, best_score, best_model) =
+            (state.records, state.best_epoch, state.best_score, state.best_model);
+        progress.message(&format!("resumed from {} after epoch {epoch}", path.display()));
+    }
+    while epoch < config.epochs {
+        let rate = config.schedule.rate(config.learning_rate, epoch) * rate_scale;
+        let snapshot =
+            matches!(config.on_divergence, OnDivergence::RollBack { .. }).then(|| (model.clone(), optim.clone()));
+        let started = Instant::now();
+        order.shuffle(&mut rng);
+        let (mut loss_sum, mut norm_sum, mut steps) = (0.0, 0.0, 0usize);
+        let mut diverged = None;
+        for (step, indices) in order.chunks(batch_size).enumerate() {
+            let corruption = config.corruption.as_ref().map(|c| (c, &mut rng));
+            let batch = M::batch(batcher.gather(train, indices, corruption))?;
+            let loss = model.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads)?.to_f64();
+            let norm = grad_norm(&grads);
+            if !loss.is_finite() || !norm.is_finite() {
+                let what = if loss.is_finite() {
+                    "gradient norm"
+                } else {
+                    "training loss"
+                };
+                let value = if loss.is_finite() { norm } else { loss };
+                diverged = Some(Error::NonFinite {
+                    what: what.into(),
+                    location: format!("epoch {}, step {}", epoch + 1, step + 1),
+                    value,
+                });
+                break;
+            }
+            optim.step(model, &grads, rate);
+            loss_sum += loss;
+            norm_sum += norm;
+            steps += 1;
+            progress.step(epoch, steps * batch_size, train.len(), loss_sum / steps as f64, started);
+        }
+        if let Some(error) = diverged {
+            match (config.on_divergence, snapshot) {
+                (OnDivergence::RollBack { factor, retries: max }, Some((good_model, good_optim))) if retries < max => {
+                    *model = good_model;
+                    optim = good_optim;
+                    rate_scale *= factor;
+                    retries += 1;
+                    progress.message(&format!("{error}; rolled back, step size now {:.3e}", rate * factor));
+                    continue;
+                }
+                _ => {
+                    progress.finish();
+                    return Err(error);
+                }
+            }
+        }
+        retries = 0;
+        let seconds = started.elapsed().as_secs_f64();
+        let eval = evaluate(model, &mut ws, val, batch_size)?;
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            train_loss: loss_sum / steps as f64,
+            val_loss: eval.loss,
+            val_accuracy: eval.accuracy,
+            rate,
+            grad_norm: norm_sum / steps as f64,
+            samples_per_second: train.len() as f64 / seconds.max(1e-9),
+        };
+        progress.epoch(&record);
+        history.epochs.push(record);
+        epoch += 1;
+        // The best epoch: the highest accuracy, or the lowest loss where there is no accuracy.
+        let score = if eval.accuracy.is_nan() {
+            -eval.loss
+        } else {
+            eval.accuracy
+        };
+        if score > best_score {
+            best_score = score;
+            history.best_epoch = epoch;
+            if config.keep_best {
+                best_model = Some(model.clone());
+            }
+        }
+        if let Some(path) = &config.checkpoint {
+            let state = TrainingState {
+                epoch,
+                rate_scale,
+                rng: rng.clone(),
+                order: order.clone(),
+                records: history.epochs.clone(),
+                best_epoch: history.best_epoch,
+                best_score,
+                best_model: best_model.clone(),
+            };
+            state.save(path, model, &optim)?;
+        }
+        if config.target_accuracy.is_some_and(|t| eval.accuracy >= t) {
+            history.stop = Stop::Target;
+            break;
+        }
+        if config.min_grad_norm.is_some_and(|g| record.grad_norm <= g) {
+            history.stop = Stop::GradientNorm;
+            break;
+        }
+        if config.patience.is_some_and(|p| epoch - history.best_epoch >= p) {
+            history.stop = Stop::Patience;
+            break;
+        }
+    }
+    progress.finish();
+    if let Some(best) = best_model {
+        *model = best;
+    }
+    Ok(history)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Axis;
+
+    #[test]
+    fn corrupted_batches_keep_clean_targets() {
+        let features = Array2::from_shape_fn((6, 4), |(i, j)| 1.0 + (i * 4 + j) as f64);
+        let data = Dataset::new(features, vec![0, 1, 0, 1, 0, 1], 2).unwrap();
+        let mut batcher = Batcher::new(4, 4, true);
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let masking = Corruption::Masking { fraction: 0.5 };
+        let examples = batcher.gather(&data, &[5, 2, 0], Some((&masking, &mut rng)));
+        assert_eq!(examples.clean, data.features.select(Axis(0), &[5, 2, 0]));
+        assert_ne!(examples.features, examples.clean);
+        assert!(
+            examples
+                .features
+                .iter()
+                .zip(&examples.clean)
+                .all(|(&x, &c)| x == 0.0 || x == c)
+        );
+        assert_eq!(examples.labels, &[1, 0, 0]);
+    }
+}
