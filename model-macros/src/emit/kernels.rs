@@ -1,0 +1,209 @@
+//! One kernel call per node of a schedule.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::{Emitter, Mode, act_tokens, constant, float};
+use crate::graph::NodeId;
+use crate::ops::{Op, Shape};
+
+impl Emitter<'_> {
+    pub(super) fn schedule(&self, nodes: &[NodeId], mode: Mode) -> TokenStream {
+        let stmts = nodes.iter().map(|&id| self.stmt(id, mode));
+        quote! { #(#stmts)* }
+    }
+
+    /// The kernel call computing one node.
+    fn stmt(&self, id: NodeId, mode: Mode) -> TokenStream {
+        let node = &self.graph.nodes[id];
+        let ins = &node.inputs;
+        let in_place = self.plan.in_place[id];
+        if node.shape == Shape::Scalar {
+            return self.scalar_stmt(id);
+        }
+        let out = self.write(id);
+        let r = |i: usize| self.read(ins[i]);
+        match node.op {
+            Op::Input(_) | Op::Target(_) | Op::Param(_) | Op::Constant(_) => quote! {},
+            Op::MatMul { lhs_t, rhs_t } => {
+                let (a, b) = (transpose_if(r(0), lhs_t), transpose_if(r(1), rhs_t));
+                quote! { ::symgrad::gemm(T::ONE, #a, #b, T::ZERO, #out)?; }
+            }
+            Op::Affine { lhs_t, rhs_t } => {
+                let (a, b, bias) = (transpose_if(r(0), lhs_t), transpose_if(r(1), rhs_t), r(2));
+                let out2 = self.write(id);
+                quote! {
+                    ::symgrad::kernels::broadcast_rows(#bias, #out)?;
+                    ::symgrad::gemm(T::ONE, #a, #b, T::ONE, #out2)?;
+                }
+            }
+            Op::AddRow => {
+                let row = r(1);
+                if in_place {
+                    quote! { ::symgrad::kernels::add_row(#out, #row)?; }
+                } else {
+                    let x = r(0);
+                    quote! { { let mut out = #out; out.assign(&#x); ::symgrad::kernels::add_row(out, #row)?; } }
+                }
+            }
+            Op::Add | Op::Sub | Op::Mul => {
+                let op = match node.op {
+                    Op::Add => quote!(Add),
+                    Op::Sub => quote!(Sub),
+                    _ => quote!(Mul),
+                };
+                let b = r(1);
+                if in_place {
+                    quote! { ::symgrad::Binary::#op.apply_assign(#out, #b)?; }
+                } else {
+                    let a = r(0);
+                    quote! { ::symgrad::Binary::#op.apply(#a, #b, #out)?; }
+                }
+            }
+            Op::AddN => {
+                let first = if in_place {
+                    quote! {}
+                } else {
+                    let (a, b) = (r(0), r(1));
+                    quote! { ::symgrad::Binary::Add.apply(#a, #b, #out)?; }
+                };
+                let rest = ins.iter().skip(if in_place { 1 } else { 2 }).map(|&t| {
+                    let (out, t) = (self.write(id), self.read(t));
+                    quote! { ::symgrad::Binary::Add.apply_assign(#out, #t)?; }
+                });
+                quote! { #first #(#rest)* }
+            }
+            Op::Scale(c) => {
+                let c = constant(c);
+                if in_place {
+                    quote! { { let c: T = #c; #out.map_inplace(|v| *v *= c); } }
+                } else {
+                    let x = r(0);
+                    quote! { ::symgrad::kernels::scale(#c, #x, #out)?; }
+                }
+            }
+            Op::Transpose => {
+                let x = r(0);
+                quote! { #out.assign(&#x.t()); }
+            }
+            Op::Act(act) => {
+                let f = act_tokens(act);
+                if in_place {
+                    quote! { #f.forward_view_inplace(#out); }
+                } else {
+                    let x = r(0);
+                    quote! { #f.forward_view(#x, #out)?; }
+                }
+            }
+            Op::Softmax => {
+                let x = r(0);
+                quote! { ::symgrad::kernels::softmax(#x, #out)?; }
+            }
+            Op::Dropout { p, mask } => match mode {
+                Mode::Eval if in_place => quote! {},
+                Mode::Eval => {
+                    let x = r(0);
+                    quote! { #out.assign(&#x); }
+                }
+                Mode::Train => {
+                    let p = float(p);
+                    let (mask_mut, mask) = (self.mask(mask, true), self.mask(mask, false));
+                    let apply = if in_place {
+                        quote! { ::symgrad::Binary::Mul.apply_assign(#out, #mask)?; }
+                    } else {
+                        let x = r(0);
+                        quote! { ::symgrad::Binary::Mul.apply(#x, #mask, #out)?; }
+                    };
+                    quote! { ::symgrad::kernels::dropout_mask(rng, #p, &mut #mask_mut)?; #apply }
+                }
+            },
+            Op::ActGrad(act) => {
+                let f = act_tokens(act);
+                let saved = r(0);
+                if in_place {
+                    quote! { #f.backward_view_inplace(#saved, #out)?; }
+                } else {
+                    let g = r(1);
+                    quote! { #f.backward_view(#saved, #g, #out)?; }
+                }
+            }
+            Op::SoftmaxGrad => {
+                let (p, g) = (r(0), r(1));
+                quote! { ::symgrad::kernels::softmax_backward(#p, #g, #out)?; }
+            }
+            Op::MaskMul { mask } => {
+                let mask = self.mask(mask, false);
+                if in_place {
+                    quote! { ::symgrad::Binary::Mul.apply_assign(#out, #mask)?; }
+                } else {
+                    let g = r(0);
+                    quote! { ::symgrad::Binary::Mul.apply(#g, #mask, #out)?; }
+                }
+            }
+            Op::ColSum => {
+                let g = r(0);
+                quote! { ::symgrad::kernels::column_sums(#g, T::ZERO, #out)?; }
+            }
+            Op::Fill { mean } => {
+                let s = r(0);
+                if mean {
+                    quote! { { let mut out = #out; let n = T::from_usize(out.len()); out.fill(#s / n); } }
+                } else {
+                    quote! { #out.fill(#s); }
+                }
+            }
+            Op::LossGrad { kind, target } => {
+                let variant = format_ident!("{}", kind.variant());
+                let (x, s) = (r(0), r(1));
+                let t = self.target(target, ins.get(2).copied());
+                quote! { ::symgrad::Loss::#variant.gradient(#x, #t, #s, #out)?; }
+            }
+            Op::Sum | Op::Mean | Op::Loss { .. } => quote! { compile_error!("internal: reduction to a matrix"); },
+        }
+    }
+
+    fn scalar_stmt(&self, id: NodeId) -> TokenStream {
+        let node = &self.graph.nodes[id];
+        let ins = &node.inputs;
+        let local = format_ident!("s{}", id);
+        let value = match node.op {
+            Op::Constant(_) | Op::Input(_) | Op::Target(_) | Op::Param(_) => return quote! {},
+            Op::Sum => {
+                let x = self.read(ins[0]);
+                quote! { #x.sum() }
+            }
+            Op::Mean => {
+                let x = self.read(ins[0]);
+                quote! { { let v = #x; v.sum() / T::from_usize(v.len()) } }
+            }
+            Op::Loss { kind, target } => {
+                let variant = format_ident!("{}", kind.variant());
+                let x = self.read(ins[0]);
+                let t = self.target(target, ins.get(1).copied());
+                quote! { ::symgrad::Loss::#variant.value(#x, #t)? }
+            }
+            Op::Add | Op::AddN => {
+                let terms = ins.iter().map(|&i| self.scalar(i));
+                quote! { #(#terms)+* }
+            }
+            Op::Sub => {
+                let (a, b) = (self.scalar(ins[0]), self.scalar(ins[1]));
+                quote! { #a - #b }
+            }
+            Op::Mul => {
+                let (a, b) = (self.scalar(ins[0]), self.scalar(ins[1]));
+                quote! { #a * #b }
+            }
+            Op::Scale(c) => {
+                let (c, a) = (constant(c), self.scalar(ins[0]));
+                quote! { #c * #a }
+            }
+            _ => quote! { compile_error!("internal: unsupported scalar operation") },
+        };
+        quote! { let #local: T = #value; }
+    }
+}
+
+fn transpose_if(view: TokenStream, flag: bool) -> TokenStream {
+    if flag { quote!(#view.reversed_axes()) } else { view }
+}

@@ -1,0 +1,406 @@
+//! Code generation: the parameter struct, its batch, inputs and workspace types, the three
+//! compiled schedules (`forward`, `loss`/`loss_train`, `loss_and_grad`), the tape twin, the
+//! derivation text and the runtime trait implementations.
+
+use proc_macro2::{Ident, Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::ast::TargetKind;
+use crate::graph::Graph;
+use crate::lower::{Init, Lowered};
+use crate::ops::{Act, Rows, Shape};
+use crate::plan::Plan;
+
+mod batch;
+mod kernels;
+mod twin;
+mod views;
+
+/// Whether dropout is active.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Eval,
+    Train,
+}
+
+struct Emitter<'a> {
+    net: &'a Lowered,
+    graph: &'a Graph,
+    plan: &'a Plan,
+}
+
+pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> TokenStream {
+    let e = Emitter { net, graph, plan };
+    let name = &net.name;
+    let vis = &net.vis;
+    let attrs = &net.attrs;
+    let batch_name = format_ident!("{}Batch", name);
+    let inputs_name = format_ident!("{}Inputs", name);
+    let ws_name = format_ident!("{}Workspace", name);
+
+    let fields: Vec<&Ident> = net.params.iter().map(|p| &p.name).collect();
+    let field_docs: Vec<String> = net
+        .params
+        .iter()
+        .map(|p| format!("`[{}, {}]`", p.rows, p.cols))
+        .collect();
+    let param_names: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+    let indices: Vec<usize> = (0..fields.len()).collect();
+    let count = fields.len();
+    let rows: Vec<usize> = net.params.iter().map(|p| p.rows).collect();
+    let cols: Vec<usize> = net.params.iter().map(|p| p.cols).collect();
+    let inits: Vec<TokenStream> = net.params.iter().map(|p| init_tokens(p.init)).collect();
+
+    let input_fields: Vec<&Ident> = net.inputs.iter().map(|i| &i.name).collect();
+    let input_docs: Vec<String> = net
+        .inputs
+        .iter()
+        .map(|i| format!("Input `[batch, {}]`.", i.width))
+        .collect();
+    let input_locals: Vec<Ident> = input_fields.iter().map(|f| format_ident!("in_{}", f)).collect();
+    let target_fields: Vec<TokenStream> = net
+        .targets
+        .iter()
+        .map(|t| {
+            let n = &t.name;
+            match t.kind {
+                TargetKind::Classes => {
+                    let doc = format!("Class labels in `0..{}`, one per row.", t.width);
+                    quote! { #[doc = #doc] pub #n: &'a [usize] }
+                }
+                TargetKind::Dense => {
+                    let doc = format!("Target `[batch, {}]`.", t.width);
+                    quote! { #[doc = #doc] pub #n: ::symgrad::ndarray::ArrayView2<'a, T> }
+                }
+            }
+        })
+        .collect();
+
+    let buffer_fields: Vec<Ident> = (0..plan.buffers.len()).map(|b| format_ident!("b{}", b)).collect();
+    let buffer_alloc: Vec<TokenStream> = plan
+        .buffers
+        .iter()
+        .map(|s| alloc_tokens(*s, quote!(capacity)))
+        .collect();
+    let batch_buffers: Vec<&Ident> = buffer_fields
+        .iter()
+        .zip(&plan.buffers)
+        .filter(|(_, s)| matches!(s, Shape::Matrix(Rows::Batch, _)))
+        .map(|(f, _)| f)
+        .collect();
+    let batch_buffer_alloc: Vec<TokenStream> = plan
+        .buffers
+        .iter()
+        .filter(|s| matches!(s, Shape::Matrix(Rows::Batch, _)))
+        .map(|s| alloc_tokens(*s, quote!(rows)))
+        .collect();
+    let mask_fields: Vec<Ident> = (0..net.masks.len()).map(|m| format_ident!("m{}", m)).collect();
+    let mask_alloc: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(capacity))).collect();
+    let mask_grow: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(rows))).collect();
+
+    let bind_batch = e.bind_batch();
+    let check_batch = e.check_batch();
+    let eval_body = e.schedule(&plan.eval, Mode::Eval);
+    let loss_eval_body = e.schedule(&plan.loss, Mode::Eval);
+    let loss_train_body = e.schedule(&plan.loss, Mode::Train);
+    let train_body = e.schedule(&plan.train, Mode::Train);
+    let grad_copies: Vec<TokenStream> = plan
+        .grad_copies
+        .iter()
+        .map(|&(param, node)| {
+            let field = &net.params[param].name;
+            let value = e.read(node);
+            quote! { grads.#field.assign(&#value); }
+        })
+        .collect();
+    let output_view = e.read(plan.output);
+    let loss_value = e.scalar(plan.loss_node);
+    let first_input = &input_fields[0];
+    let input_checks: Vec<TokenStream> = net
+        .inputs
+        .iter()
+        .map(|i| {
+            let (n, w, label) = (&i.name, i.width, i.name.to_string());
+            quote! { ::symgrad::model::check_batch_matrix(#label, inputs.#n.dim(), rows, #w)?; }
+        })
+        .collect();
+    let twin = e.tape_twin();
+    let batch_from_examples = e.batch_from_examples();
+    let classifies = net.targets.iter().any(|t| t.kind == TargetKind::Classes);
+    let doc = format!(
+        "A network defined with `network!`: {count} parameter matrices, {} inputs.\n\nThe backward pass was derived symbolically at compile time; see [`{name}::derivation`].",
+        net.inputs.len()
+    );
+
+    quote! {
+        #(#attrs)*
+        #[doc = #doc]
+        #[derive(Clone, Debug, PartialEq)]
+        #vis struct #name<T = f32> {
+            #( #[doc = #field_docs] pub #fields: ::symgrad::ndarray::Array2<T>, )*
+        }
+
+        #[doc = "A batch for the network: its inputs and targets, one sample per row."]
+        #[derive(Clone, Copy, Debug)]
+        #vis struct #batch_name<'a, T = f32> {
+            #( #[doc = #input_docs] pub #input_fields: ::symgrad::ndarray::ArrayView2<'a, T>, )*
+            #( #target_fields, )*
+        }
+
+        #[doc = "The network's inputs alone, for evaluation."]
+        #[derive(Clone, Copy, Debug)]
+        #vis struct #inputs_name<'a, T = f32> {
+            #( #[doc = #input_docs] pub #input_fields: ::symgrad::ndarray::ArrayView2<'a, T>, )*
+        }
+
+        #[doc = "Preallocated buffers for the network's compiled passes."]
+        #[derive(Clone, Debug)]
+        #vis struct #ws_name<T = f32> {
+            capacity: usize,
+            #( #buffer_fields: ::symgrad::ndarray::Array2<T>, )*
+            #( #mask_fields: ::symgrad::ndarray::Array2<T>, )*
+        }
+
+        impl<T: ::symgrad::Scalar> #ws_name<T> {
+            #[doc = "Buffers for batches of up to `capacity` rows."]
+            pub fn new(capacity: usize) -> Self {
+                #ws_name {
+                    capacity,
+                    #( #buffer_fields: #buffer_alloc, )*
+                    #( #mask_fields: #mask_alloc, )*
+                }
+            }
+
+            #[doc = "The largest batch the buffers hold."]
+            pub fn capacity(&self) -> usize {
+                self.capacity
+            }
+
+            /// Grows the batch buffers to hold `rows` rows; does nothing (and allocates nothing)
+            /// if they already do.
+            pub fn reserve(&mut self, rows: usize) {
+                if rows > self.capacity {
+                    #( self.#batch_buffers = #batch_buffer_alloc; )*
+                    #( self.#mask_fields = #mask_grow; )*
+                    self.capacity = rows;
+                }
+            }
+        }
+
+        impl<T: ::symgrad::Scalar> #name<T> {
+            /// Each parameter's name, rows and columns, in declaration order.
+            pub const PARAMETERS: [(&'static str, usize, usize); #count] = [ #( (#param_names, #rows, #cols), )* ];
+
+            /// The parameters, initialised from `rng` as the definition says.
+            pub fn new<R: ::symgrad::rand::Rng + ?Sized>(rng: &mut R) -> Self {
+                let mut net = Self::zeros();
+                #( #inits.fill(rng, net.#fields.view_mut()); )*
+                net
+            }
+
+            /// All parameters zero: a gradient buffer.
+            pub fn zeros() -> Self {
+                #name { #( #fields: ::symgrad::ndarray::Array2::zeros((#rows, #cols)), )* }
+            }
+
+            /// A workspace for batches of up to `capacity` rows.
+            pub fn workspace(&self, capacity: usize) -> #ws_name<T> {
+                #ws_name::new(capacity)
+            }
+
+            /// The output in evaluation mode (dropout off), as a view into the workspace.
+            #[allow(unused_variables, clippy::all)]
+            pub fn forward<'w>(
+                &self,
+                ws: &'w mut #ws_name<T>,
+                inputs: &#inputs_name<'_, T>,
+            ) -> ::symgrad::Result<::symgrad::ndarray::ArrayView2<'w, T>> {
+                let rows = inputs.#first_input.nrows();
+                #( #input_checks )*
+                ws.reserve(rows);
+                #( let #input_locals = inputs.#input_fields; )*
+                #eval_body
+                Ok(#output_view)
+            }
+
+            /// The loss in evaluation mode (dropout off).
+            #[allow(unused_variables, clippy::all)]
+            pub fn loss(&self, ws: &mut #ws_name<T>, batch: &#batch_name<'_, T>) -> ::symgrad::Result<T> {
+                #check_batch
+                #bind_batch
+                #loss_eval_body
+                Ok(#loss_value)
+            }
+
+            /// The loss in training mode: dropout masks are drawn from `rng`.
+            #[allow(unused_variables, clippy::all)]
+            pub fn loss_train<R: ::symgrad::rand::Rng + ?Sized>(
+                &self,
+                ws: &mut #ws_name<T>,
+                batch: &#batch_name<'_, T>,
+                rng: &mut R,
+            ) -> ::symgrad::Result<T> {
+                #check_batch
+                #bind_batch
+                #loss_train_body
+                Ok(#loss_value)
+            }
+
+            /// The training-mode loss, and its gradient with respect to every parameter written
+            /// into `grads`, by the backward pass derived at compile time.
+            #[allow(unused_variables, clippy::all)]
+            pub fn loss_and_grad<R: ::symgrad::rand::Rng + ?Sized>(
+                &self,
+                ws: &mut #ws_name<T>,
+                batch: &#batch_name<'_, T>,
+                rng: &mut R,
+                grads: &mut Self,
+            ) -> ::symgrad::Result<T> {
+                #check_batch
+                #bind_batch
+                #train_body
+                #( #grad_copies )*
+                Ok(#loss_value)
+            }
+
+            #twin
+
+            /// The backward pass as chain-rule equations (Markdown with LaTeX math).
+            pub fn derivation() -> &'static str {
+                #derivation
+            }
+        }
+
+        impl<T: ::symgrad::Scalar> ::symgrad::Parameters<T> for #name<T> {
+            fn count(&self) -> usize {
+                #count
+            }
+            fn name(&self, index: usize) -> &str {
+                Self::PARAMETERS[index].0
+            }
+            fn param(&self, index: usize) -> ::symgrad::ndarray::ArrayView2<'_, T> {
+                match index {
+                    #( #indices => self.#fields.view(), )*
+                    _ => panic!("parameter index {index} out of range for {} parameters", #count),
+                }
+            }
+            fn param_mut(&mut self, index: usize) -> ::symgrad::ndarray::ArrayViewMut2<'_, T> {
+                match index {
+                    #( #indices => self.#fields.view_mut(), )*
+                    _ => panic!("parameter index {index} out of range for {} parameters", #count),
+                }
+            }
+        }
+
+        impl<T: ::symgrad::Scalar> ::symgrad::Model<T> for #name<T> {
+            type Workspace = #ws_name<T>;
+            type Batch<'a> = #batch_name<'a, T>;
+
+            fn batch(examples: ::symgrad::Examples<'_, T>) -> ::symgrad::Result<Self::Batch<'_>> {
+                #batch_from_examples
+            }
+            fn classifies() -> bool {
+                #classifies
+            }
+            fn init<R: ::symgrad::rand::Rng + ?Sized>(rng: &mut R) -> Self {
+                Self::new(rng)
+            }
+            fn zeros() -> Self {
+                Self::zeros()
+            }
+            fn workspace(&self, capacity: usize) -> Self::Workspace {
+                #ws_name::new(capacity)
+            }
+            fn output<'w>(
+                &self,
+                ws: &'w mut Self::Workspace,
+                batch: &Self::Batch<'_>,
+            ) -> ::symgrad::Result<::symgrad::ndarray::ArrayView2<'w, T>> {
+                self.forward(ws, &#inputs_name { #( #input_fields: batch.#input_fields, )* })
+            }
+            fn loss(&self, ws: &mut Self::Workspace, batch: &Self::Batch<'_>) -> ::symgrad::Result<T> {
+                self.loss(ws, batch)
+            }
+            fn loss_train<R: ::symgrad::rand::Rng + ?Sized>(
+                &self,
+                ws: &mut Self::Workspace,
+                batch: &Self::Batch<'_>,
+                rng: &mut R,
+            ) -> ::symgrad::Result<T> {
+                self.loss_train(ws, batch, rng)
+            }
+            fn loss_and_grad<R: ::symgrad::rand::Rng + ?Sized>(
+                &self,
+                ws: &mut Self::Workspace,
+                batch: &Self::Batch<'_>,
+                rng: &mut R,
+                grads: &mut Self,
+            ) -> ::symgrad::Result<T> {
+                self.loss_and_grad(ws, batch, rng, grads)
+            }
+            fn tape_loss_and_grad<R: ::symgrad::rand::Rng + ?Sized>(
+                &self,
+                tape: &mut ::symgrad::Tape<T>,
+                batch: &Self::Batch<'_>,
+                rng: &mut R,
+                grads: &mut Self,
+            ) -> ::symgrad::Result<T> {
+                self.tape_loss_and_grad(tape, batch, rng, grads)
+            }
+        }
+    }
+}
+
+fn init_tokens(init: Init) -> TokenStream {
+    match init {
+        Init::XavierNormal => quote!(::symgrad::Init::XavierNormal),
+        Init::XavierUniform => quote!(::symgrad::Init::XavierUniform),
+        Init::He => quote!(::symgrad::Init::He),
+        Init::Normal => quote!(::symgrad::Init::StandardNormal),
+        Init::Zeros => quote!(::symgrad::Init::Zeros),
+        Init::Constant(c) => {
+            let c = float(c);
+            quote!(::symgrad::Init::Constant(#c))
+        }
+    }
+}
+
+fn alloc_tokens(shape: Shape, batch_rows: TokenStream) -> TokenStream {
+    match shape {
+        Shape::Matrix(Rows::Batch, c) => quote!(::symgrad::ndarray::Array2::zeros((#batch_rows, #c))),
+        Shape::Matrix(Rows::Fixed(r), c) => quote!(::symgrad::ndarray::Array2::zeros((#r, #c))),
+        Shape::Scalar => quote!(::symgrad::ndarray::Array2::zeros((1, 1))),
+    }
+}
+
+fn act_tokens(act: Act) -> TokenStream {
+    match act {
+        Act::Relu => quote!(::symgrad::Activation::Relu),
+        Act::LeakyRelu(a) => {
+            let a = float(a);
+            quote!(::symgrad::Activation::LeakyRelu(#a))
+        }
+        Act::Sigmoid => quote!(::symgrad::Activation::Sigmoid),
+        Act::Tanh => quote!(::symgrad::Activation::Tanh),
+        Act::Softplus => quote!(::symgrad::Activation::Softplus),
+        Act::Exp => quote!(::symgrad::Activation::Exp),
+        Act::Log => quote!(::symgrad::Activation::Log),
+        Act::Square => quote!(::symgrad::Activation::Square),
+        Act::Abs => quote!(::symgrad::Activation::Abs),
+    }
+}
+
+/// An `f64` literal; a constant that overflowed while folding is a compile error, not a panic.
+fn float(c: f64) -> TokenStream {
+    if c.is_finite() {
+        let literal = Literal::f64_suffixed(c);
+        quote!(#literal)
+    } else {
+        quote!(compile_error!("a constant of the network overflows the f64 range"))
+    }
+}
+
+fn constant(c: f64) -> TokenStream {
+    let c = float(c);
+    quote!(T::from_f64(#c))
+}

@@ -1,0 +1,99 @@
+//! Where each value is read and written: buffers, parameters, gradients, inputs, scalars.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::{Emitter, constant};
+use crate::graph::NodeId;
+use crate::ops::{Op, Rows, Shape, TargetRef};
+use crate::plan::Loc;
+
+impl Emitter<'_> {
+    pub(super) fn loc(&self, id: NodeId) -> Loc {
+        self.plan.loc[id].unwrap_or(Loc::Constant)
+    }
+
+    /// A read-only view of a node's value.
+    pub(super) fn read(&self, id: NodeId) -> TokenStream {
+        match self.loc(id) {
+            Loc::Buffer(b) => {
+                let field = format_ident!("b{}", b);
+                match self.plan.buffers[b] {
+                    Shape::Matrix(Rows::Batch, _) => quote!(ws.#field.slice(::symgrad::ndarray::s![..rows, ..])),
+                    _ => quote!(ws.#field.view()),
+                }
+            }
+            Loc::Param(i) => {
+                let field = &self.net.params[i].name;
+                quote!(self.#field.view())
+            }
+            Loc::Grad(i) => {
+                let field = &self.net.params[i].name;
+                quote!(grads.#field.view())
+            }
+            Loc::Input(i) => {
+                let local = format_ident!("in_{}", self.net.inputs[i].name);
+                quote!(#local)
+            }
+            Loc::Target(i) => {
+                let local = format_ident!("tg_{}", self.net.targets[i].name);
+                quote!(#local)
+            }
+            Loc::Scalar(_) | Loc::Constant => self.scalar(id),
+        }
+    }
+
+    /// A mutable view of the node's own location.
+    pub(super) fn write(&self, id: NodeId) -> TokenStream {
+        match self.loc(id) {
+            Loc::Buffer(b) => {
+                let field = format_ident!("b{}", b);
+                match self.plan.buffers[b] {
+                    Shape::Matrix(Rows::Batch, _) => quote!(ws.#field.slice_mut(::symgrad::ndarray::s![..rows, ..])),
+                    _ => quote!(ws.#field.view_mut()),
+                }
+            }
+            Loc::Grad(i) => {
+                let field = &self.net.params[i].name;
+                quote!(grads.#field.view_mut())
+            }
+            other => {
+                let message = format!("internal: node {id} at {other:?} is not writable");
+                quote!(compile_error!(#message))
+            }
+        }
+    }
+
+    pub(super) fn mask(&self, mask: usize, mutable: bool) -> TokenStream {
+        let field = format_ident!("m{}", mask);
+        if mutable {
+            quote!(ws.#field.slice_mut(::symgrad::ndarray::s![..rows, ..]))
+        } else {
+            quote!(ws.#field.slice(::symgrad::ndarray::s![..rows, ..]))
+        }
+    }
+
+    pub(super) fn scalar(&self, id: NodeId) -> TokenStream {
+        match self.graph.nodes[id].op {
+            Op::Constant(c) => constant(c),
+            _ => {
+                let local = format_ident!("s{}", id);
+                quote!(#local)
+            }
+        }
+    }
+
+    pub(super) fn target(&self, target: TargetRef, dense: Option<NodeId>) -> TokenStream {
+        match (target, dense) {
+            (TargetRef::Labels(i), _) => {
+                let local = format_ident!("lb_{}", self.net.targets[i].name);
+                quote!(::symgrad::Target::Labels(#local))
+            }
+            (TargetRef::Dense, Some(t)) => {
+                let view = self.read(t);
+                quote!(::symgrad::Target::Dense(#view))
+            }
+            (TargetRef::Dense, None) => quote!(compile_error!("internal: dense target without a value")),
+        }
+    }
+}
