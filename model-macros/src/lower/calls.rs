@@ -1,0 +1,308 @@
+//! Calls: activations, reductions, softmax, dropout, transposes, `dense` and the losses.
+
+use syn::Ident;
+
+use super::{Init, Lowering, Value};
+use crate::ast::Expr;
+use crate::graph::NodeId;
+use crate::ops::{Act, LossKind, Op, Rows, Shape, TargetRef};
+
+impl Lowering {
+    pub(super) fn call(&mut self, func: &Ident, args: &[Expr], line: &str) -> Option<Value> {
+        let name = func.to_string();
+        let span = func.span();
+        let arity = |cx: &mut Self, expected: &[usize], usage: &str| -> bool {
+            if expected.contains(&args.len()) {
+                true
+            } else {
+                cx.error(
+                    span,
+                    format!(
+                        "`{name}` takes {usage}, but {} argument{} given",
+                        args.len(),
+                        if args.len() == 1 { " was" } else { "s were" }
+                    ),
+                );
+                false
+            }
+        };
+        if name == "dense" {
+            if !arity(
+                self,
+                &[2, 3],
+                "2 or 3 arguments: `dense(x, units)` or `dense(x, units, init)`",
+            ) {
+                return None;
+            }
+            return self.dense(func, args, line).map(Value::Node);
+        }
+        let values: Vec<Option<Value>> = args.iter().map(|a| self.expr(a, line)).collect();
+        if let Some(act) = Act::from_name(&name, 0.0) {
+            let (expected, usage) = match act {
+                Act::LeakyRelu(_) => (2, "2 arguments: `leaky_relu(x, slope)`"),
+                _ => (1, "1 argument"),
+            };
+            if !arity(self, &[expected], usage) {
+                return None;
+            }
+            let x = self.operand(values[0]?, args[0].span(), &format!("the argument of `{name}`"))?;
+            let act = match act {
+                Act::LeakyRelu(_) => match values[1]? {
+                    Value::Number(slope) if slope >= 0.0 => Act::LeakyRelu(slope),
+                    Value::Number(slope) => {
+                        self.error(
+                            args[1].span(),
+                            format!("the slope of leaky_relu must be at least 0, got {slope}"),
+                        );
+                        return None;
+                    }
+                    _ => {
+                        self.error(args[1].span(), "the slope of leaky_relu must be a number");
+                        return None;
+                    }
+                },
+                other => other,
+            };
+            if self.graph.shape(x) == Shape::Scalar {
+                self.error(args[0].span(), format!("`{name}` applies to a matrix, not a scalar"));
+                return None;
+            }
+            let shape = self.graph.shape(x);
+            return Some(Value::Node(self.graph.add(Op::Act(act), vec![x], shape, span)));
+        }
+        if let Some(kind) = LossKind::from_name(&name) {
+            if !arity(self, &[2], "2 arguments: `(prediction, target)`") {
+                return None;
+            }
+            return self.loss(kind, func, args, values[0]?, values[1]?).map(Value::Node);
+        }
+        match name.as_str() {
+            "softmax" | "sum" | "mean" | "transpose" => {
+                if !arity(self, &[1], "1 argument") {
+                    return None;
+                }
+                let x = self.operand(values[0]?, args[0].span(), &format!("the argument of `{name}`"))?;
+                let shape = self.graph.shape(x);
+                let (op, out) = match name.as_str() {
+                    "softmax" if matches!(shape, Shape::Matrix(Rows::Batch, _)) => (Op::Softmax, shape),
+                    "softmax" => {
+                        self.error(
+                            args[0].span(),
+                            format!("softmax normalises each row of a batch, `[batch, n]`, but this is {shape}"),
+                        );
+                        return None;
+                    }
+                    "transpose" => {
+                        if !matches!(shape, Shape::Matrix(Rows::Fixed(_), _)) {
+                            self.error(
+                                args[0].span(),
+                                format!("only weight-like matrices can be transposed; this is {shape}"),
+                            );
+                            return None;
+                        }
+                        return Some(Value::Node(self.graph.transpose(x)));
+                    }
+                    _ if shape == Shape::Scalar => {
+                        self.error(
+                            args[0].span(),
+                            format!("`{name}` reduces a matrix, but this is already a scalar"),
+                        );
+                        return None;
+                    }
+                    "sum" => (Op::Sum, Shape::Scalar),
+                    _ => (Op::Mean, Shape::Scalar),
+                };
+                Some(Value::Node(self.graph.add(op, vec![x], out, span)))
+            }
+            "matmul" => {
+                if !arity(self, &[2], "2 arguments") {
+                    return None;
+                }
+                let a = self.operand(values[0]?, args[0].span(), "the left side of a matrix product")?;
+                let b = self.operand(values[1]?, args[1].span(), "the right side of a matrix product")?;
+                self.matmul(span, a, b).map(Value::Node)
+            }
+            "dropout" => {
+                if !arity(self, &[2], "2 arguments: `dropout(x, p)`") {
+                    return None;
+                }
+                let x = self.operand(values[0]?, args[0].span(), "the argument of `dropout`")?;
+                let p = match values[1]? {
+                    Value::Number(p) if (0.0..1.0).contains(&p) => p,
+                    Value::Number(p) => {
+                        self.error(
+                            args[1].span(),
+                            format!("the dropout probability must be in [0, 1), got {p}"),
+                        );
+                        return None;
+                    }
+                    _ => {
+                        self.error(args[1].span(), "the dropout probability must be a number in [0, 1)");
+                        return None;
+                    }
+                };
+                let shape = self.graph.shape(x);
+                if !matches!(shape, Shape::Matrix(Rows::Batch, _)) {
+                    self.error(
+                        args[0].span(),
+                        format!("dropout applies to a batch `[batch, n]`, but this is {shape}"),
+                    );
+                    return None;
+                }
+                let mask = self.masks.len();
+                self.masks.push(shape);
+                Some(Value::Node(self.graph.add(
+                    Op::Dropout { p, mask },
+                    vec![x],
+                    shape,
+                    span,
+                )))
+            }
+            _ => {
+                self.error(
+                    span,
+                    format!(
+                        "unknown function `{name}`: expected dense, matmul, transpose, softmax, sum, mean, dropout, an activation ({}) or a loss ({})",
+                        Act::NAMES.join(", "),
+                        LossKind::NAMES.join(", ")
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `dense(x, n[, init])`: declares `{line}_w: [k, n]` and `{line}_b: [n]` and returns
+    /// `x · w + b`. Further dense layers on the same line get `_w2`, `_b2`, ...
+    fn dense(&mut self, func: &Ident, args: &[Expr], line: &str) -> Option<NodeId> {
+        let x = self.expr(&args[0], line);
+        let units = match &args[1] {
+            Expr::Number(n, _) if *n >= 1.0 && n.fract() == 0.0 => *n as usize,
+            other => {
+                self.error(
+                    other.span(),
+                    "the number of units of `dense` must be a positive integer",
+                );
+                return None;
+            }
+        };
+        let init = match args.get(2) {
+            None => Init::XavierNormal,
+            Some(Expr::Name(ident)) => {
+                match ident.to_string().as_str() {
+                    "xavier_normal" => Init::XavierNormal,
+                    "xavier_uniform" => Init::XavierUniform,
+                    "he" => Init::He,
+                    "normal" => Init::Normal,
+                    "zeros" => Init::Zeros,
+                    other => {
+                        self.error(ident.span(), format!("unknown initialiser `{other}`: expected xavier_normal, xavier_uniform, he, normal or zeros"));
+                        return None;
+                    }
+                }
+            }
+            Some(other) => {
+                self.error(other.span(), "expected an initialiser name such as `he`");
+                return None;
+            }
+        };
+        let x = self.operand(x?, args[0].span(), "the input of `dense`")?;
+        let Shape::Matrix(_, fan_in) = self.graph.shape(x) else {
+            self.error(args[0].span(), "`dense` maps a matrix, not a scalar");
+            return None;
+        };
+        let suffix = (1..)
+            .map(|i: usize| if i == 1 { String::new() } else { i.to_string() })
+            .find(|s| {
+                !self.names.contains_key(&format!("{line}_w{s}")) && !self.names.contains_key(&format!("{line}_b{s}"))
+            })
+            .unwrap_or_default();
+        let w_name = Ident::new(&format!("{line}_w{suffix}"), func.span());
+        let b_name = Ident::new(&format!("{line}_b{suffix}"), func.span());
+        let w = self.push_param(w_name.clone(), fan_in, units, init)?;
+        let b = self.push_param(b_name.clone(), 1, units, Init::Zeros)?;
+        self.used.insert(w_name.to_string());
+        self.used.insert(b_name.to_string());
+        let xw = self.matmul(func.span(), x, w)?;
+        let shape = self.graph.shape(xw);
+        let affine = self.graph.add(Op::AddRow, vec![xw, b], shape, func.span());
+        self.graph.nodes[affine].label = Some(format!("{line}_pre{suffix}"));
+        Some(affine)
+    }
+
+    fn loss(
+        &mut self,
+        kind: LossKind,
+        func: &Ident,
+        args: &[Expr],
+        prediction: Value,
+        target: Value,
+    ) -> Option<NodeId> {
+        let name = kind.name();
+        let x = self.operand(prediction, args[0].span(), &format!("the prediction of `{name}`"))?;
+        let shape = self.graph.shape(x);
+        let Shape::Matrix(Rows::Batch, cols) = shape else {
+            self.error(
+                args[0].span(),
+                format!("`{name}` compares a batch `[batch, n]` with its target, but the prediction is {shape}"),
+            );
+            return None;
+        };
+        match target {
+            Value::Labels(index) => {
+                let classes = self.targets[index].width;
+                if classes != cols {
+                    self.error(
+                        args[1].span(),
+                        format!("shape mismatch in `{name}`: the prediction has {cols} columns but the target has {classes} classes"),
+                    );
+                    return None;
+                }
+                Some(self.graph.add(
+                    Op::Loss {
+                        kind,
+                        target: TargetRef::Labels(index),
+                    },
+                    vec![x],
+                    Shape::Scalar,
+                    func.span(),
+                ))
+            }
+            Value::Node(t) => {
+                let target_shape = self.graph.shape(t);
+                if target_shape != shape {
+                    self.error(
+                        args[1].span(),
+                        format!(
+                            "shape mismatch in `{name}`: the prediction is {shape} but the target is {target_shape}"
+                        ),
+                    );
+                    return None;
+                }
+                if self.graph.nodes[t].tracked {
+                    self.error(
+                        args[1].span(),
+                        format!("the target of `{name}` depends on parameters; a target must be data"),
+                    );
+                    return None;
+                }
+                Some(self.graph.add(
+                    Op::Loss {
+                        kind,
+                        target: TargetRef::Dense,
+                    },
+                    vec![x, t],
+                    Shape::Scalar,
+                    func.span(),
+                ))
+            }
+            Value::Number(_) => {
+                self.error(
+                    args[1].span(),
+                    format!("the target of `{name}` must be a target or input, not a number"),
+                );
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Expressions: names, numbers, operators, and the shape rules of products and sums.
+
+use proc_macro2::Span;
+
+use super::{Lowering, Value};
+use crate::ast::{BinOp, Expr};
+use crate::graph::NodeId;
+use crate::ops::{Op, Rows, Shape};
+
+impl Lowering {
+    pub(super) fn expr(&mut self, expr: &Expr, line: &str) -> Option<Value> {
+        match expr {
+            Expr::Number(value, _) => Some(Value::Number(*value)),
+            Expr::Name(ident) => {
+                let key = ident.to_string();
+                match self.names.get(&key) {
+                    Some(&value) => {
+                        self.used.insert(key);
+                        Some(value)
+                    }
+                    None if self.failed.contains(&key) => None,
+                    None if self.later.contains(&key) => {
+                        self.error(
+                            ident.span(),
+                            format!("`{key}` is used before its definition; define it on an earlier line"),
+                        );
+                        None
+                    }
+                    None => {
+                        self.error(
+                            ident.span(),
+                            format!("unknown name `{key}`: not an input, target, parameter or value defined above"),
+                        );
+                        None
+                    }
+                }
+            }
+            Expr::Neg { span, arg } => {
+                let value = self.expr(arg, line)?;
+                match value {
+                    Value::Number(v) => Some(Value::Number(-v)),
+                    _ => {
+                        let node = self.operand(value, *span, "the operand of `-`")?;
+                        Some(Value::Node(self.graph.scale(-1.0, node)))
+                    }
+                }
+            }
+            Expr::Binary { op, op_span, lhs, rhs } => {
+                let lhs_value = self.expr(lhs, line);
+                let rhs_value = self.expr(rhs, line);
+                self.binary(*op, *op_span, lhs_value?, rhs_value?)
+            }
+            Expr::Call { func, args } => self.call(func, args, line),
+        }
+    }
+
+    fn binary(&mut self, op: BinOp, span: Span, lhs: Value, rhs: Value) -> Option<Value> {
+        let symbol = match op {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::MatMul => "@",
+        };
+        match (op, lhs, rhs) {
+            (_, Value::Number(a), Value::Number(b)) => Some(Value::Number(match op {
+                BinOp::Add => a + b,
+                BinOp::Sub => a - b,
+                BinOp::Mul | BinOp::MatMul => a * b,
+                BinOp::Div => a / b,
+            })),
+            (BinOp::Mul, Value::Number(c), other) | (BinOp::Mul, other, Value::Number(c)) => {
+                let node = self.operand(other, span, "the operand of `*`")?;
+                Some(Value::Node(self.graph.scale(c, node)))
+            }
+            (BinOp::Div, other, Value::Number(c)) => {
+                if c == 0.0 {
+                    self.error(span, "division by zero");
+                    return None;
+                }
+                let node = self.operand(other, span, "the operand of `/`")?;
+                Some(Value::Node(self.graph.scale(1.0 / c, node)))
+            }
+            (_, Value::Number(_), _) | (_, _, Value::Number(_)) => {
+                self.error(
+                    span,
+                    format!("`{symbol}` between a number and a matrix is not supported; only `c * x` and `x / c` are"),
+                );
+                None
+            }
+            _ => {
+                let a = self.operand(lhs, span, &format!("the left operand of `{symbol}`"))?;
+                let b = self.operand(rhs, span, &format!("the right operand of `{symbol}`"))?;
+                self.binary_nodes(op, span, a, b).map(Value::Node)
+            }
+        }
+    }
+
+    fn binary_nodes(&mut self, op: BinOp, span: Span, a: NodeId, b: NodeId) -> Option<NodeId> {
+        let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
+        if op == BinOp::MatMul {
+            return self.matmul(span, a, b);
+        }
+        if op == BinOp::Div {
+            self.error(
+                span,
+                "dividing one matrix by another is not supported; divide by a number",
+            );
+            return None;
+        }
+        let elementwise = match op {
+            BinOp::Add => Op::Add,
+            BinOp::Sub => Op::Sub,
+            _ => Op::Mul,
+        };
+        if sa == sb {
+            return Some(self.graph.add(elementwise, vec![a, b], sa, span));
+        }
+        // A 1×n row broadcast over a batch: the bias add.
+        let is_row = |s: Shape, cols: Option<usize>| s == Shape::Matrix(Rows::Fixed(1), cols.unwrap_or(0));
+        if op != BinOp::Mul && matches!(sa, Shape::Matrix(Rows::Batch, _)) && is_row(sb, sa.cols()) {
+            let row = if op == BinOp::Sub { self.graph.scale(-1.0, b) } else { b };
+            return Some(self.graph.add(Op::AddRow, vec![a, row], sa, span));
+        }
+        if op == BinOp::Add && matches!(sb, Shape::Matrix(Rows::Batch, _)) && is_row(sa, sb.cols()) {
+            return Some(self.graph.add(Op::AddRow, vec![b, a], sb, span));
+        }
+        let symbol = match op {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            _ => "*",
+        };
+        self.error(
+            span,
+            format!("shape mismatch in `{symbol}`: the left side is {sa} but the right side is {sb}"),
+        );
+        None
+    }
+
+    pub(super) fn matmul(&mut self, span: Span, a: NodeId, b: NodeId) -> Option<NodeId> {
+        let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
+        match (sa, sb) {
+            (Shape::Matrix(rows, k), Shape::Matrix(Rows::Fixed(k2), n)) if k == k2 => {
+                let node = self.graph.add(
+                    Op::MatMul {
+                        lhs_t: false,
+                        rhs_t: false,
+                    },
+                    vec![a, b],
+                    Shape::Matrix(rows, n),
+                    span,
+                );
+                Some(node)
+            }
+            (Shape::Matrix(_, k), Shape::Matrix(Rows::Fixed(k2), _)) => {
+                self.error(
+                    span,
+                    format!("shape mismatch in matrix product: the left side is {sa} but the right side is {sb}; the inner sizes {k} and {k2} differ"),
+                );
+                None
+            }
+            (_, Shape::Matrix(Rows::Batch, _)) => {
+                self.error(span, format!("the right side of a matrix product must be a weight-like matrix, but it is {sb}: batch rows must stay rows"));
+                None
+            }
+            _ => {
+                self.error(
+                    span,
+                    format!("a matrix product needs two matrices, found {sa} and {sb}"),
+                );
+                None
+            }
+        }
+    }
+}
