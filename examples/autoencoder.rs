@@ -132,7 +132,7 @@ fn run<Mse: Model<f64>, Mae: Model<f64>, Tied: Model<f64>>(source: &Source, code
         .iter()
         .map(|images| (0..shown).map(|i| images.row(i)).collect())
         .collect();
-    image_grid(path, &rows, image, if image.0 < 16 { 6 } else { 2 })?;
+    image_grid(path, &rows, image)?;
     println!(
         "\nwrote {}: rows are originals, MSE, MAE, tied and PCA reconstructions",
         path.display()

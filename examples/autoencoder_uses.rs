@@ -158,7 +158,7 @@ fn run<A: Model<f64>, E: Model<f64>, D: Model<f64>, A2: Model<f64>, E2: Model<f6
         vec![ends[0].view(), ends[1].view()],
     ];
     let path = Path::new("autoencoder_interpolation.png");
-    image_grid(path, &rows, image, if image.0 < 16 { 6 } else { 2 })?;
+    image_grid(path, &rows, image)?;
     println!(
         "wrote {}: decoded codes on the segment between a class-0 and a class-1 test image (second row: the two originals)",
         path.display()

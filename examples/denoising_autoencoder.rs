@@ -113,7 +113,7 @@ fn run<M: Model<f64>>(source: &Source, epochs: usize) -> Result<()> {
         }
     }
     let path = Path::new("denoising_autoencoder.png");
-    image_grid(path, &grid, image, if image.0 < 16 { 6 } else { 2 })?;
+    image_grid(path, &grid, image)?;
     println!(
         "\nwrote {}: for each corruption in turn, rows of noisy, denoised and clean images",
         path.display()

@@ -185,15 +185,11 @@ pub fn line_chart(path: &Path, series: &[Series], log_y: bool, (width, height): 
 }
 
 /// Writes grey-scale images as a grid: `rows` of images (each a row of `image.0 × image.1`
-/// pixels with values in `0..=1`, clamped), every pixel drawn as a `zoom × zoom` square, with a
-/// 2-pixel white gap between images.
-pub fn image_grid(
-    path: &Path,
-    rows: &[Vec<ndarray::ArrayView1<'_, f64>>],
-    image: (usize, usize),
-    zoom: usize,
-) -> Result<()> {
+/// pixels with values in `0..=1`, clamped), every pixel drawn as a square large enough to make
+/// each image about 56 pixels tall, with a 2-pixel white gap between images.
+pub fn image_grid(path: &Path, rows: &[Vec<ndarray::ArrayView1<'_, f64>>], image: (usize, usize)) -> Result<()> {
     let (h, w) = image;
+    let zoom = (56 / h.max(1)).max(1);
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let gap = 2;
     let (cell_w, cell_h) = (w * zoom + gap, h * zoom + gap);
