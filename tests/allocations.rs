@@ -113,3 +113,36 @@ fn large_products_allocate_only_matrixmultiplys_packing_buffers() {
     // SMALL_GEMM multiply-adds: 3 forward, 3 weight gradients, 2 input gradients (none for X).
     assert_eq!(allocations, 10 * 8);
 }
+
+network! {
+    /// Eight tanh layers: every activation is read again by the backward pass (for its
+    /// derivative and its weight's gradient), the other values are not.
+    struct Deep {
+        input x: [16];
+        target y: classes[4];
+        h1 = tanh(dense(x, 16));
+        h2 = tanh(dense(h1, 16));
+        h3 = tanh(dense(h2, 16));
+        h4 = tanh(dense(h3, 16));
+        h5 = tanh(dense(h4, 16));
+        h6 = tanh(dense(h5, 16));
+        h7 = tanh(dense(h6, 16));
+        h8 = tanh(dense(h7, 16));
+        z = dense(h8, 4);
+        output softmax(z);
+        loss cross_entropy(softmax(z), y);
+    }
+}
+
+#[test]
+fn buffers_are_shared_and_backward_keeps_only_what_it_reads() {
+    // The eight activations live until the backward pass reads them; the pre-activations are
+    // overwritten in place by tanh; the adjoints of successive layers take turns in a few
+    // buffers. Without reuse every computed matrix would need its own.
+    assert!(Deep::<f32>::COMPUTED_VALUES > 40, "{}", Deep::<f32>::COMPUTED_VALUES);
+    assert!(
+        Deep::<f32>::WORKSPACE_BUFFERS <= 8 + 4,
+        "{} buffers",
+        Deep::<f32>::WORKSPACE_BUFFERS
+    );
+}

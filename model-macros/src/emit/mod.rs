@@ -76,6 +76,14 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> Toke
         })
         .collect();
 
+    let buffer_count = plan.buffers.len();
+    let computed = plan
+        .eval
+        .iter()
+        .chain(&plan.loss)
+        .chain(&plan.train)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     let buffer_fields: Vec<Ident> = (0..plan.buffers.len()).map(|b| format_ident!("b{}", b)).collect();
     let buffer_alloc: Vec<TokenStream> = plan
         .buffers
@@ -190,6 +198,13 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> Toke
         impl<T: ::symgrad::Scalar> #name<T> {
             /// Each parameter's name, rows and columns, in declaration order.
             pub const PARAMETERS: [(&'static str, usize, usize); #count] = [ #( (#param_names, #rows, #cols), )* ];
+
+            /// How many matrices the workspace holds (dropout masks not counted): the values the
+            /// compiled passes compute share them wherever their lifetimes do not overlap.
+            pub const WORKSPACE_BUFFERS: usize = #buffer_count;
+
+            /// How many values the compiled passes compute (matrices and scalars).
+            pub const COMPUTED_VALUES: usize = #computed;
 
             /// The parameters, initialised from `rng` as the definition says.
             pub fn new<R: ::symgrad::rand::Rng + ?Sized>(rng: &mut R) -> Self {
