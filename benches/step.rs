@@ -8,6 +8,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use symgrad::ndarray::Array2;
 use symgrad::network;
+use symgrad::optim::Optim;
 use symgrad::prelude::*;
 use symgrad::rand::{SeedableRng, rngs::StdRng};
 
@@ -112,12 +113,6 @@ impl Floor {
     }
 }
 
-fn sgd<P: Parameters<f32>>(params: &mut P, grads: &P, rate: f32) {
-    for i in 0..params.count() {
-        params.param_mut(i).scaled_add(-rate, &grads.param(i));
-    }
-}
-
 fn inputs(batch: usize, width: usize, classes: usize) -> (Array2<f32>, Vec<usize>) {
     let x = Array2::from_shape_fn((batch, width), |(i, j)| ((i * 13 + j * 7) % 17) as f32 / 17.0);
     (x, (0..batch).map(|i| i % classes).collect())
@@ -135,17 +130,18 @@ macro_rules! bench_network {
         let mut net = $net::<f32>::new(&mut rng);
         let mut grads = $net::<f32>::zeros();
         let mut ws = net.workspace($batch);
+        let mut sgd = Optim::new(Optimizer::Sgd, 0.0);
         group.bench_function(BenchmarkId::new("generated", $batch), |b| {
             b.iter(|| {
                 black_box(net.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads).unwrap());
-                sgd(&mut net, &grads, 1e-3);
+                sgd.step(&mut net, &grads, 1e-3);
             })
         });
         let mut tape = Tape::new();
         group.bench_function(BenchmarkId::new("tape", $batch), |b| {
             b.iter(|| {
                 black_box(net.tape_loss_and_grad(&mut tape, &batch, &mut rng, &mut grads).unwrap());
-                sgd(&mut net, &grads, 1e-3);
+                sgd.step(&mut net, &grads, 1e-3);
             })
         });
         let mut floor = Floor::new(widths, $batch);

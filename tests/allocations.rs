@@ -7,6 +7,7 @@ use std::cell::Cell;
 
 use symgrad::ndarray::Array2;
 use symgrad::network;
+use symgrad::optim::Optim;
 use symgrad::prelude::*;
 use symgrad::rand::{SeedableRng, rngs::StdRng};
 
@@ -57,13 +58,6 @@ network! {
     }
 }
 
-/// Plain SGD, `w ← w − α ∇w`, through the `Parameters` views.
-fn sgd_step<P: Parameters<f32>>(params: &mut P, grads: &P, rate: f32) {
-    for i in 0..params.count() {
-        params.param_mut(i).scaled_add(-rate, &grads.param(i));
-    }
-}
-
 /// Allocations made by ten steps after a warm-up step.
 fn allocations_in_ten_steps(mut step: impl FnMut()) -> usize {
     step(); // warm-up: thread-locals and lazily initialised state
@@ -82,10 +76,11 @@ fn a_training_step_allocates_nothing() {
     let mut ws = net.workspace(24);
     let x = Array2::from_shape_fn((24, 16), |(i, j)| ((i * 7 + j) % 5) as f32 * 0.2);
     let y: Vec<usize> = (0..24).map(|i| i % 4).collect();
+    let mut sgd = Optim::new(Optimizer::Sgd, 0.0);
     let allocations = allocations_in_ten_steps(|| {
         let batch = SmallBatch { x: x.view(), y: &y };
         net.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads).unwrap();
-        sgd_step(&mut net, &grads, 0.1);
+        sgd.step(&mut net, &grads, 0.1);
         // A smaller last batch reuses the same buffers.
         let batch = SmallBatch {
             x: x.slice(symgrad::ndarray::s![..5, ..]),
@@ -104,10 +99,11 @@ fn large_products_allocate_only_matrixmultiplys_packing_buffers() {
     let mut ws = net.workspace(64);
     let x = Array2::from_shape_fn((64, 784), |(i, j)| ((i + j) % 3) as f32 * 0.3);
     let y: Vec<usize> = (0..64).map(|i| i % 10).collect();
+    let mut sgd = Optim::new(Optimizer::Sgd, 0.0);
     let allocations = allocations_in_ten_steps(|| {
         let batch = LargeBatch { x: x.view(), y: &y };
         net.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads).unwrap();
-        sgd_step(&mut net, &grads, 0.01);
+        sgd.step(&mut net, &grads, 0.01);
     });
     // Forward: X·W₁, H₁·W₂, H₂·W₃. Backward: H₁ᵀ·Z̄₂... every product here has more than
     // SMALL_GEMM multiply-adds: 3 forward, 3 weight gradients, 2 input gradients (none for X).

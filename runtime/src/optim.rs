@@ -58,10 +58,11 @@ impl<T: Scalar> Optim<T> {
         }
     }
 
-    /// One update of `params` against `grads` with step size `rate`. The moment buffers are
-    /// allocated at the first step only.
+    /// One update of `params` against `grads` with step size `rate`. Momentum and Adam
+    /// allocate their moment buffers at the first step only; plain SGD has none.
     pub fn step<P: Parameters<T>>(&mut self, params: &mut P, grads: &P, rate: f64) {
-        if self.first.len() != params.count() {
+        let has_moments = !matches!(self.kind, Optimizer::Sgd);
+        if has_moments && self.first.len() != params.count() {
             self.first = (0..params.count())
                 .map(|i| Array2::zeros(params.param(i).raw_dim()))
                 .collect();

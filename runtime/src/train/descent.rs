@@ -42,13 +42,14 @@ pub fn gradient_descent<T: Scalar, M: Model<T>>(
     let mut norm = grad_norm(&grads);
     let (mut previous, mut previous_grads) = (model.clone(), grads.clone());
     let mut steps = Vec::new();
+    let mut sgd = Optim::new(Optimizer::Sgd, 0.0);
     for step in 1..=max_steps {
         if norm <= tolerance {
             break;
         }
         copy_params(&mut previous, model);
         copy_params(&mut previous_grads, &grads);
-        Optim::new(Optimizer::Sgd, 0.0).step(model, &grads, driver.rate);
+        sgd.step(model, &grads, driver.rate);
         let rate = driver.rate;
         let new_loss = model.loss_and_grad(&mut ws, batch, &mut rng, &mut grads)?.to_f64();
         let accepted = new_loss.is_finite() && new_loss < loss;
