@@ -263,6 +263,31 @@ proptest! {
     }
 }
 
+network! {
+    /// The output is read once more by the loss, through an elementwise op that could
+    /// otherwise overwrite it in place.
+    struct OutputReused {
+        input x: [4];
+        target t: [3];
+        h = dense(x, 3);
+        output h;
+        loss mse(sigmoid(h), t);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn output_reused(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: OutputReused<f64> = network(&mut rng);
+        let (x, t) = (random(&mut rng, rows, 4, 1.0), random(&mut rng, rows, 3, 1.0));
+        let batch = OutputReusedBatch { x: x.view(), t: t.view() };
+        check(&mut net, &batch, seed, Kinks::None)?;
+    }
+}
+
 /// A parameter's name, rows and columns.
 type Shape = (&'static str, usize, usize);
 

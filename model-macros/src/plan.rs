@@ -120,7 +120,9 @@ pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId])
         if loc[id].is_none() {
             let reuse = node.op.in_place_input().and_then(|i| {
                 let input = node.inputs[i];
-                let sole_read = node.inputs.iter().filter(|&&j| j == input).count() == 1;
+                // The output must survive a pass that computes both it and the loss, so it is
+                // never overwritten in place.
+                let sole_read = node.inputs.iter().filter(|&&j| j == input).count() == 1 && input != output;
                 match loc[input] {
                     Some(Loc::Buffer(b)) if sole_read && last_use[input] == Some(pos) && buffers[b] == node.shape => {
                         Some(b)

@@ -36,6 +36,12 @@ pub trait Model<T: Scalar>: Parameters<T> + Clone {
     fn workspace(&self, capacity: usize) -> Self::Workspace;
     /// The output in evaluation mode (dropout off).
     fn output<'w>(&self, ws: &'w mut Self::Workspace, batch: &Self::Batch<'_>) -> Result<ArrayView2<'w, T>>;
+    /// The output and the loss in evaluation mode, from one forward pass.
+    fn output_and_loss<'w>(
+        &self,
+        ws: &'w mut Self::Workspace,
+        batch: &Self::Batch<'_>,
+    ) -> Result<(ArrayView2<'w, T>, T)>;
     /// The loss in evaluation mode (dropout off).
     fn loss(&self, ws: &mut Self::Workspace, batch: &Self::Batch<'_>) -> Result<T>;
     /// The loss in training mode: dropout masks are drawn from `rng`.

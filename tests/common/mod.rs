@@ -115,7 +115,12 @@ pub fn check<N: Model<f64> + Debug>(
         Kinks::None => prop_assert_eq!(report.kinks(), 0, "a smooth loss reported kinks:\n{}", report),
         Kinks::Possible => prop_assert!(report.kinks() <= report.checked(), "implausibly many kinks:\n{report}"),
     }
-    let output = net.output(&mut ws, batch).unwrap();
+    let output = net.output(&mut ws, batch).unwrap().to_owned();
     prop_assert!(output.iter().all(|v| v.is_finite()));
+    // One evaluation pass computing both gives what the two passes give.
+    let eval_loss = net.loss(&mut ws, batch).unwrap();
+    let (both_output, both_loss) = net.output_and_loss(&mut ws, batch).unwrap();
+    prop_assert_eq!(both_output, output.view());
+    prop_assert_eq!(both_loss, eval_loss);
     Ok(())
 }

@@ -6,7 +6,7 @@ use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::ast::TargetKind;
-use crate::graph::Graph;
+use crate::graph::{Graph, NodeId};
 use crate::lower::{Init, Lowered};
 use crate::ops::{Act, Rows, Shape};
 use crate::plan::Plan;
@@ -110,6 +110,15 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> Toke
     let check_batch = e.check_batch();
     let eval_body = e.schedule(&plan.eval, Mode::Eval);
     let loss_eval_body = e.schedule(&plan.loss, Mode::Eval);
+    let both: Vec<NodeId> = plan
+        .eval
+        .iter()
+        .chain(&plan.loss)
+        .copied()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let output_and_loss_body = e.schedule(&both, Mode::Eval);
     let loss_train_body = e.schedule(&plan.loss, Mode::Train);
     let train_body = e.schedule(&plan.train, Mode::Train);
     let grad_copies: Vec<TokenStream> = plan
@@ -247,6 +256,19 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> Toke
                 Ok(#loss_value)
             }
 
+            /// The output and the loss in evaluation mode, from one forward pass.
+            #[allow(unused_variables, clippy::all)]
+            pub fn output_and_loss<'w>(
+                &self,
+                ws: &'w mut #ws_name<T>,
+                batch: &#batch_name<'_, T>,
+            ) -> ::symgrad::Result<(::symgrad::ndarray::ArrayView2<'w, T>, T)> {
+                #check_batch
+                #bind_batch
+                #output_and_loss_body
+                Ok((#output_view, #loss_value))
+            }
+
             /// The loss in training mode: dropout masks are drawn from `rng`.
             #[allow(unused_variables, clippy::all)]
             pub fn loss_train<R: ::symgrad::rand::Rng + ?Sized>(
@@ -335,6 +357,13 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> Toke
             }
             fn loss(&self, ws: &mut Self::Workspace, batch: &Self::Batch<'_>) -> ::symgrad::Result<T> {
                 self.loss(ws, batch)
+            }
+            fn output_and_loss<'w>(
+                &self,
+                ws: &'w mut Self::Workspace,
+                batch: &Self::Batch<'_>,
+            ) -> ::symgrad::Result<(::symgrad::ndarray::ArrayView2<'w, T>, T)> {
+                self.output_and_loss(ws, batch)
             }
             fn loss_train<R: ::symgrad::rand::Rng + ?Sized>(
                 &self,

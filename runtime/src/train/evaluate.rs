@@ -39,8 +39,8 @@ pub fn evaluate<T: Scalar, M: Model<T>>(
     let (mut loss, mut correct) = (0.0, 0usize);
     for (start, end) in spans(data.len(), batch_size) {
         let batch = M::batch(examples(data, start, end))?;
-        loss += model.loss(ws, &batch)?.to_f64() * (end - start) as f64;
-        let output = model.output(ws, &batch)?;
+        let (output, batch_loss) = model.output_and_loss(ws, &batch)?;
+        loss += batch_loss.to_f64() * (end - start) as f64;
         correct += output
             .rows()
             .into_iter()
