@@ -330,3 +330,53 @@ fn softmax_cross_entropy_is_fused_and_transposes_are_strides() {
         "{text}"
     );
 }
+
+network! {
+    /// Two penalties whose backward fills come from one scalar adjoint but have different
+    /// shapes: equal op and inputs, different nodes.
+    struct PenaltiesOfTwoShapes {
+        input x: [4];
+        target t: [3];
+        param w1: [4, 5];
+        param w2: [5, 3];
+        z = tanh(x @ w1) @ w2;
+        output z;
+        loss mse(z, t) + 0.01 * sum(square(w1)) + 0.01 * sum(square(w2));
+    }
+}
+
+network! {
+    /// Means over a row and over a matrix: the same fill of the same adjoint, divided by 3
+    /// for one and by 6 for the other.
+    struct MeansOfTwoShapes {
+        input x: [2];
+        target t: [3];
+        param a: [3];
+        param m: [2, 3];
+        z = x @ m + a;
+        output z;
+        loss mse(z, t) + mean(a) + mean(m);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn penalties_of_two_shapes(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: PenaltiesOfTwoShapes<f64> = network(&mut rng);
+        let (x, t) = (random(&mut rng, rows, 4, 1.0), random(&mut rng, rows, 3, 1.0));
+        let batch = PenaltiesOfTwoShapesBatch { x: x.view(), t: t.view() };
+        check(&mut net, &batch, seed, Kinks::None)?;
+    }
+
+    #[test]
+    fn means_of_two_shapes(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: MeansOfTwoShapes<f64> = network(&mut rng);
+        let (x, t) = (random(&mut rng, rows, 2, 1.0), random(&mut rng, rows, 3, 1.0));
+        let batch = MeansOfTwoShapesBatch { x: x.view(), t: t.view() };
+        check(&mut net, &batch, seed, Kinks::None)?;
+    }
+}

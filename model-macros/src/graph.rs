@@ -2,7 +2,11 @@
 //! inputs), each with its op, shape and the span of the token that created it.
 //!
 //! Nodes are added through [`Graph::add`], which shares common subexpressions: asking twice
-//! for the same op on the same inputs returns the first node. The builders below also apply
+//! for the same op (every attribute equal) on the same inputs with the same shape returns the
+//! first node. The shape is part of the key because some ops take it from the node, not from
+//! their inputs: the backward fill of a sum or mean broadcasts one scalar adjoint to the
+//! summed value's shape (and divides by its size), so two fills of the same adjoint for
+//! values of different shapes are different values. The builders below also apply
 //! the algebraic identities the backward pass produces (`1·x = x`, `(xᵀ)ᵀ = x`, a transposed
 //! matmul operand becomes a stride flag).
 
@@ -30,10 +34,15 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// Adds a node, or returns the existing node with the same op and inputs.
+    /// Adds a node, or returns the existing node with the same op, inputs and shape.
     pub fn add(&mut self, op: Op, inputs: Vec<NodeId>, shape: Shape, span: Span) -> NodeId {
         let shareable = !matches!(op, Op::Dropout { .. }) && !op.is_leaf();
-        if shareable && let Some(existing) = self.nodes.iter().position(|n| n.op == op && n.inputs == inputs) {
+        if shareable
+            && let Some(existing) = self
+                .nodes
+                .iter()
+                .position(|n| n.op == op && n.inputs == inputs && n.shape == shape)
+        {
             return existing;
         }
         let tracked = matches!(op, Op::Param(_)) || inputs.iter().any(|&i| self.nodes[i].tracked);
