@@ -13,6 +13,10 @@ mod graph;
 mod lower;
 mod ops;
 mod plan;
+#[cfg(test)]
+mod random_graphs;
+#[cfg(test)]
+mod reference;
 
 use proc_macro2::TokenStream;
 

@@ -1,0 +1,609 @@
+//! The derivative of random well-typed graphs against finite differences.
+//!
+//! Each seed builds a graph as lowering would (random ops, fan-out, parameters used several
+//! times and transposed, batch values, parameter-only values and rows of mixed shapes, sums
+//! and means of any value, several loss terms combined by scalar arithmetic), runs fusion and
+//! differentiation on it, evaluates every parameter's derivative node with the reference
+//! interpreter in f64 and compares it with fourth-order central differences of the loss.
+//! Sharing a node it should not, a wrong backward rule or a fusion that changes the value is
+//! caught here whatever network exposes it. Seeds are reproducible: a failure names its seed,
+//! and `SYMGRAD_GRAPH_SEEDS=start..end` reruns any range.
+
+use proc_macro2::Span;
+
+use crate::diff::differentiate;
+use crate::fuse::fuse;
+use crate::graph::{Graph, NodeId};
+use crate::ops::{Act, LossKind, Op, Rows, Shape, TargetRef};
+use crate::reference::{Bindings, Mat, evaluate};
+
+/// SplitMix64: a small generator, enough for test data and reproducible on every platform.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n`.
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// Uniform in `[0, 1)`.
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A draw from N(0, σ²) (Box–Muller).
+    fn normal(&mut self, sigma: f64) -> f64 {
+        let u = 1.0 - self.unit();
+        sigma * (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * self.unit()).cos()
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+}
+
+/// A random graph under construction, with the values bound to its leaves.
+struct Builder {
+    rng: Rng,
+    graph: Graph,
+    bindings: Bindings,
+    /// Every matrix value built so far (inputs, parameters and what is computed from them).
+    values: Vec<NodeId>,
+}
+
+const ACTIVATIONS: [Act; 9] = [
+    Act::Relu,
+    Act::LeakyRelu(0.1),
+    Act::Sigmoid,
+    Act::Tanh,
+    Act::Softplus,
+    Act::Exp,
+    Act::Log,
+    Act::Square,
+    Act::Abs,
+];
+
+impl Builder {
+    fn new(seed: u64) -> Builder {
+        let mut rng = Rng(seed);
+        let batch = 1 + rng.below(4);
+        Builder {
+            rng,
+            graph: Graph::default(),
+            bindings: Bindings {
+                batch,
+                inputs: Vec::new(),
+                targets: Vec::new(),
+                params: Vec::new(),
+                labels: Vec::new(),
+                masks: Vec::new(),
+            },
+            values: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, op: Op, inputs: Vec<NodeId>, shape: Shape) -> NodeId {
+        self.graph.add(op, inputs, shape, Span::call_site())
+    }
+
+    fn random(&mut self, rows: usize, cols: usize, sigma: f64) -> Mat {
+        Mat::from_fn(rows, cols, |_, _| self.rng.normal(sigma))
+    }
+
+    fn input(&mut self, cols: usize) -> NodeId {
+        let value = self.random(self.bindings.batch, cols, 1.0);
+        self.bindings.inputs.push(value);
+        let node = self.add(Op::Input(self.bindings.inputs.len() - 1), vec![], Shape::batch(cols));
+        self.values.push(node);
+        node
+    }
+
+    fn param(&mut self, rows: usize, cols: usize) -> NodeId {
+        let value = self.random(rows, cols, 0.5);
+        self.bindings.params.push(value);
+        let node = self.add(
+            Op::Param(self.bindings.params.len() - 1),
+            vec![],
+            Shape::fixed(rows, cols),
+        );
+        self.values.push(node);
+        node
+    }
+
+    /// An existing parameter of this shape (shared weights) or a new one.
+    fn param_like(&mut self, rows: usize, cols: usize) -> NodeId {
+        let existing: Vec<NodeId> = (0..self.graph.nodes.len())
+            .filter(|&id| matches!(self.graph.op(id), Op::Param(_)) && self.graph.shape(id) == Shape::fixed(rows, cols))
+            .collect();
+        if !existing.is_empty() && self.rng.below(2) == 0 {
+            self.rng.pick(&existing)
+        } else {
+            self.param(rows, cols)
+        }
+    }
+
+    fn any_value(&mut self) -> NodeId {
+        let values = self.values.clone();
+        self.rng.pick(&values)
+    }
+
+    fn batch_value(&mut self) -> NodeId {
+        let batch: Vec<NodeId> = self
+            .values
+            .iter()
+            .copied()
+            .filter(|&v| matches!(self.graph.shape(v), Shape::Matrix(Rows::Batch, _)))
+            .collect();
+        self.rng.pick(&batch)
+    }
+
+    /// A batch value that depends on a parameter, if there is one.
+    fn tracked_batch_value(&mut self) -> NodeId {
+        let tracked: Vec<NodeId> = self
+            .values
+            .iter()
+            .copied()
+            .filter(|&v| self.graph.nodes[v].tracked && matches!(self.graph.shape(v), Shape::Matrix(Rows::Batch, _)))
+            .collect();
+        if tracked.is_empty() {
+            self.batch_value()
+        } else {
+            self.rng.pick(&tracked)
+        }
+    }
+
+    fn cols(&self, id: NodeId) -> usize {
+        self.graph.shape(id).cols().expect("a matrix")
+    }
+
+    fn act(&mut self, act: Act, x: NodeId) -> NodeId {
+        let shape = self.graph.shape(x);
+        self.add(Op::Act(act), vec![x], shape)
+    }
+
+    /// One random forward op on existing values; its result joins the values.
+    fn step(&mut self, op: usize) {
+        let node = match op {
+            0 => {
+                // X·W or X·Wᵀ, X a batch value or a parameter product.
+                let a = self.any_value();
+                let (k, n) = (self.cols(a), 2 + self.rng.below(3));
+                let b = if self.rng.below(3) == 0 {
+                    let w = self.param_like(n, k);
+                    self.graph.transpose(w)
+                } else {
+                    self.param_like(k, n)
+                };
+                self.graph.matmul(a, false, b, false)
+            }
+            1 => {
+                // X ± 1b.
+                let a = self.batch_value();
+                let row = self.param_like(1, self.cols(a));
+                let row = if self.rng.below(2) == 0 {
+                    self.graph.scale(-1.0, row)
+                } else {
+                    row
+                };
+                let shape = self.graph.shape(a);
+                self.add(Op::AddRow, vec![a, row], shape)
+            }
+            2 => {
+                // A + B, A − B or A ⊙ B; B another value of A's shape, or a function of A.
+                let a = self.any_value();
+                let shape = self.graph.shape(a);
+                let same: Vec<NodeId> = self
+                    .values
+                    .iter()
+                    .copied()
+                    .filter(|&v| self.graph.shape(v) == shape)
+                    .collect();
+                let b = if same.len() > 1 && self.rng.below(3) > 0 {
+                    self.rng.pick(&same)
+                } else {
+                    self.act(Act::Tanh, a)
+                };
+                let op = self.rng.pick(&[Op::Add, Op::Sub, Op::Mul]);
+                self.add(op, vec![a, b], shape)
+            }
+            3 => {
+                let a = self.any_value();
+                let c = self.rng.pick(&[-1.0, 0.5, 2.0, -0.3]);
+                self.graph.scale(c, a)
+            }
+            4 => {
+                let a = self.any_value();
+                match self.rng.pick(&ACTIVATIONS) {
+                    // The logarithm of a positive value.
+                    Act::Log => {
+                        let positive = self.rng.pick(&[Act::Softplus, Act::Sigmoid, Act::Exp]);
+                        let p = self.act(positive, a);
+                        self.act(Act::Log, p)
+                    }
+                    act => self.act(act, a),
+                }
+            }
+            5 => {
+                let a = self.batch_value();
+                let shape = self.graph.shape(a);
+                self.add(Op::Softmax, vec![a], shape)
+            }
+            6 => {
+                let a = self.batch_value();
+                let (p, cols) = (0.3, self.cols(a));
+                let batch = self.bindings.batch;
+                let mask = Mat::from_fn(
+                    batch,
+                    cols,
+                    |_, _| if self.rng.unit() < p { 0.0 } else { 1.0 / (1.0 - p) },
+                );
+                self.bindings.masks.push(mask);
+                let shape = self.graph.shape(a);
+                let mask = self.bindings.masks.len() - 1;
+                self.add(Op::Dropout { p, mask }, vec![a], shape)
+            }
+            _ => {
+                // A materialised transpose of a parameter value.
+                let fixed: Vec<NodeId> = self
+                    .values
+                    .iter()
+                    .copied()
+                    .filter(|&v| matches!(self.graph.shape(v), Shape::Matrix(Rows::Fixed(_), _)))
+                    .collect();
+                if fixed.is_empty() {
+                    return;
+                }
+                let a = self.rng.pick(&fixed);
+                self.graph.transpose(a)
+            }
+        };
+        self.values.push(node);
+    }
+
+    /// A dense target of `x`'s shape: probabilities in (0, 1) or real values.
+    fn dense_target(&mut self, x: NodeId, probabilities: bool) -> NodeId {
+        let (rows, cols) = (self.bindings.batch, self.cols(x));
+        let value = Mat::from_fn(rows, cols, |_, _| {
+            if probabilities {
+                0.05 + 0.9 * self.rng.unit()
+            } else {
+                self.rng.normal(1.0)
+            }
+        });
+        self.bindings.targets.push(value);
+        self.add(Op::Target(self.bindings.targets.len() - 1), vec![], Shape::batch(cols))
+    }
+
+    fn labels(&mut self, classes: usize) -> TargetRef {
+        let labels = (0..self.bindings.batch).map(|_| self.rng.below(classes)).collect();
+        self.bindings.labels.push(labels);
+        TargetRef::Labels(self.bindings.labels.len() - 1)
+    }
+
+    fn loss(&mut self, kind: LossKind, x: NodeId, probabilities: bool, labels_allowed: bool) -> NodeId {
+        if labels_allowed && self.rng.below(2) == 0 {
+            let target = self.labels(self.cols(x));
+            self.add(Op::Loss { kind, target }, vec![x], Shape::Scalar)
+        } else {
+            let t = self.dense_target(x, probabilities);
+            self.add(
+                Op::Loss {
+                    kind,
+                    target: TargetRef::Dense,
+                },
+                vec![x, t],
+                Shape::Scalar,
+            )
+        }
+    }
+
+    /// One scalar term of the loss.
+    fn term(&mut self) -> NodeId {
+        let x = self.tracked_batch_value();
+        let shape = self.graph.shape(x);
+        match self.rng.below(9) {
+            0 => self.loss(LossKind::Mse, x, false, false),
+            1 => self.loss(LossKind::Mae, x, false, false),
+            2 => self.loss(LossKind::SquaredError, x, false, true),
+            3 => self.loss(LossKind::SoftmaxCrossEntropy, x, true, true),
+            4 => self.loss(LossKind::BceWithLogits, x, true, false),
+            5 => {
+                // Fused with its softmax (or, on a sigmoid, cross-entropy as written).
+                let p = if self.rng.below(2) == 0 {
+                    self.add(Op::Softmax, vec![x], shape)
+                } else {
+                    self.act(Act::Sigmoid, x)
+                };
+                self.loss(LossKind::CrossEntropy, p, true, true)
+            }
+            6 => {
+                // Fused with its sigmoid, or on a product of probabilities as written.
+                let mut p = self.act(Act::Sigmoid, x);
+                if self.rng.below(2) == 0 {
+                    let q = self.act(Act::Sigmoid, p);
+                    p = self.add(Op::Mul, vec![p, q], shape);
+                }
+                self.loss(LossKind::Bce, p, true, false)
+            }
+            _ => {
+                // A sum or mean of any value, parameters included.
+                let v = self.any_value();
+                let op = self.rng.pick(&[Op::Sum, Op::Mean]);
+                self.add(op, vec![v], Shape::Scalar)
+            }
+        }
+    }
+
+    /// A random graph and its loss node.
+    fn build(mut self) -> (Graph, Bindings, NodeId) {
+        for _ in 0..1 + self.rng.below(2) {
+            let cols = 1 + self.rng.below(4);
+            self.input(cols);
+        }
+        // The first layer reads an input; then anything.
+        self.step(0);
+        for _ in 0..1 + self.rng.below(7) {
+            let op = self.rng.below(8);
+            self.step(op);
+        }
+        let mut loss = self.term();
+        for _ in 0..self.rng.below(4) {
+            let t = self.term();
+            loss = match self.rng.below(4) {
+                0 => self.add(Op::Add, vec![loss, t], Shape::Scalar),
+                1 => self.add(Op::Sub, vec![loss, t], Shape::Scalar),
+                2 => self.add(Op::Mul, vec![loss, t], Shape::Scalar),
+                _ => {
+                    let scaled = self.graph.scale(0.1, t);
+                    self.add(Op::Add, vec![loss, scaled], Shape::Scalar)
+                }
+            };
+        }
+        (self.graph, self.bindings, loss)
+    }
+}
+
+/// What one seed gave.
+enum Outcome {
+    /// Elements compared, and elements whose stencil crossed a kink.
+    Checked {
+        compared: usize,
+        kinked: usize,
+        graph: Graph,
+    },
+    /// Parameters that reach no loss term, or values too large for the differences to mean
+    /// anything.
+    Skipped(&'static str),
+}
+
+/// The step of the differences: `h = 10⁻⁴` balances the stencil's truncation error
+/// (`h⁴/30 · f⁽⁵⁾`, about 3·10⁻¹⁸ f⁽⁵⁾) against rounding (`18 ε |L| / (12 h)`, about
+/// 3·10⁻¹² |L|).
+const H: f64 = 1e-4;
+
+/// Builds, fuses and differentiates the graph of `seed`; `sabotage` doubles every
+/// parameter's derivative, to show that the check sees a wrong derivative.
+fn check(seed: u64, sabotage: bool) -> Result<Outcome, String> {
+    let (original, mut bindings, loss) = Builder::new(seed).build();
+    let (mut graph, map) = fuse(&original);
+    let loss = map[loss];
+    // Only parameters that reach the loss have a derivative (lowering rejects the others).
+    let mut reaches = vec![false; graph.nodes.len()];
+    reaches[loss] = true;
+    for id in (0..=loss).rev() {
+        if reaches[id] {
+            for &i in &graph.nodes[id].inputs {
+                reaches[i] = true;
+            }
+        }
+    }
+    let params: Vec<NodeId> = (0..=loss)
+        .filter(|&id| reaches[id] && matches!(graph.op(id), Op::Param(_)))
+        .collect();
+    if params.is_empty() {
+        return Ok(Outcome::Skipped("no parameter reaches the loss"));
+    }
+    let names: Vec<String> = (0..bindings.labels.len()).map(|i| format!("y{i}")).collect();
+    let mut grads = differentiate(&mut graph, loss, &params, &names).param_grads;
+    if sabotage {
+        for grad in &mut grads {
+            *grad = graph.scale(2.0, *grad);
+        }
+    }
+    let at = evaluate(&graph, &bindings, graph.nodes.len() - 1)?;
+    let value = at.values[loss].data[0];
+    if !value.is_finite() || value.abs() > 1e6 {
+        return Ok(Outcome::Skipped("the loss is not finite or above 10⁶"));
+    }
+    let (mut compared, mut kinked) = (0, 0);
+    for (&param, &grad) in params.iter().zip(&grads) {
+        let Op::Param(index) = graph.op(param) else {
+            unreachable!("filtered to parameters")
+        };
+        let derivative = &at.values[grad];
+        let p = &bindings.params[index];
+        if (derivative.rows, derivative.cols) != (p.rows, p.cols) {
+            return Err(format!(
+                "∂L/∂param{index} is {}×{}, the parameter {}×{}",
+                derivative.rows, derivative.cols, p.rows, p.cols
+            ));
+        }
+        for k in 0..p.data.len() {
+            let original = bindings.params[index].data[k];
+            let mut stencil = [0.0; 4];
+            let mut smooth = true;
+            for (slot, offset) in [2.0, 1.0, -1.0, -2.0].into_iter().enumerate() {
+                bindings.params[index].data[k] = original + offset * H;
+                let shifted = evaluate(&graph, &bindings, loss)?;
+                stencil[slot] = shifted.values[loss].data[0];
+                smooth &= shifted.sides == at.sides;
+            }
+            bindings.params[index].data[k] = original;
+            if !smooth {
+                kinked += 1;
+                continue;
+            }
+            let numeric = (-stencil[0] + 8.0 * stencil[1] - 8.0 * stencil[2] + stencil[3]) / (12.0 * H);
+            let symbolic = derivative.data[k];
+            // 10⁻⁶ relative (the stencil's own error is below 10⁻¹⁰ for these values), plus
+            // the rounding of the loss through the differences, 10⁻⁹ |L| (300× its estimate).
+            let tolerance = 1e-6 * symbolic.abs().max(1.0) + 1e-9 * value.abs();
+            if !symbolic.is_finite() || (symbolic - numeric).abs() > tolerance {
+                return Err(format!(
+                    "∂L/∂param{index}[{k}]: derived {symbolic:e}, differences {numeric:e} (loss {value:e})"
+                ));
+            }
+            compared += 1;
+        }
+    }
+    Ok(Outcome::Checked {
+        compared,
+        kinked,
+        graph,
+    })
+}
+
+/// The op's kind, for the coverage count: its variant, with the activation or loss it names.
+fn kind(op: Op) -> String {
+    let debug = format!("{op:?}");
+    match op {
+        Op::Act(act) | Op::ActGrad(act) => {
+            let variant = debug.split('(').next().unwrap_or_default();
+            let act = format!("{act:?}");
+            format!("{variant}({})", act.split('(').next().unwrap_or_default())
+        }
+        Op::Loss { kind, .. } | Op::LossGrad { kind, .. } => {
+            format!("{}({kind:?})", debug.split(' ').next().unwrap_or_default())
+        }
+        _ => debug.split([' ', '(']).next().unwrap_or_default().to_owned(),
+    }
+}
+
+fn seeds() -> std::ops::Range<u64> {
+    let Ok(range) = std::env::var("SYMGRAD_GRAPH_SEEDS") else {
+        return 0..3000;
+    };
+    let parse = |s: &str| s.trim().parse::<u64>().expect("SYMGRAD_GRAPH_SEEDS=start..end");
+    let (start, end) = range.split_once("..").expect("SYMGRAD_GRAPH_SEEDS=start..end");
+    parse(start)..parse(end)
+}
+
+#[test]
+fn derivatives_of_random_graphs_match_finite_differences() {
+    let seeds = seeds();
+    let cases = seeds.end - seeds.start;
+    let (mut checked, mut compared, mut kinked) = (0u64, 0usize, 0usize);
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut skipped = std::collections::BTreeMap::new();
+    for seed in seeds {
+        match check(seed, false) {
+            Ok(Outcome::Checked {
+                compared: c,
+                kinked: k,
+                graph,
+            }) => {
+                checked += 1;
+                compared += c;
+                kinked += k;
+                kinds.extend(graph.nodes.iter().map(|n| kind(n.op)));
+            }
+            Ok(Outcome::Skipped(why)) => *skipped.entry(why).or_insert(0) += 1,
+            Err(e) => panic!(
+                "seed {seed}: {e}\n(rerun with SYMGRAD_GRAPH_SEEDS={seed}..{})",
+                seed + 1
+            ),
+        }
+    }
+    // Most graphs are checked, and nearly every element in them: the property is not vacuous.
+    assert!(
+        checked * 10 >= cases * 8,
+        "only {checked} of {cases} graphs checked; skipped: {skipped:?}"
+    );
+    assert!(
+        kinked * 50 <= compared,
+        "{kinked} kinked elements against {compared} compared"
+    );
+    if cases >= 3000 {
+        let missing: Vec<&str> = EXPECTED_KINDS.iter().copied().filter(|k| !kinds.contains(*k)).collect();
+        assert!(missing.is_empty(), "never generated: {missing:?}; generated: {kinds:?}");
+    }
+}
+
+/// Every op the generator and the compiler's passes make, forward and backward.
+const EXPECTED_KINDS: &[&str] = &[
+    "Input",
+    "Target",
+    "Param",
+    "Constant",
+    "MatMul",
+    "Affine",
+    "AddRow",
+    "Add",
+    "Sub",
+    "Mul",
+    "Scale",
+    "Transpose",
+    "Act(Relu)",
+    "Act(LeakyRelu)",
+    "Act(Sigmoid)",
+    "Act(Tanh)",
+    "Act(Softplus)",
+    "Act(Exp)",
+    "Act(Log)",
+    "Act(Square)",
+    "Act(Abs)",
+    "Softmax",
+    "Dropout",
+    "Sum",
+    "Mean",
+    "Loss(SoftmaxCrossEntropy)",
+    "Loss(CrossEntropy)",
+    "Loss(SquaredError)",
+    "Loss(Mse)",
+    "Loss(Mae)",
+    "Loss(Bce)",
+    "Loss(BceWithLogits)",
+    "AddN",
+    "ActGrad(Relu)",
+    "ActGrad(LeakyRelu)",
+    "ActGrad(Sigmoid)",
+    "ActGrad(Tanh)",
+    "ActGrad(Softplus)",
+    "ActGrad(Exp)",
+    "ActGrad(Log)",
+    "ActGrad(Square)",
+    "ActGrad(Abs)",
+    "SoftmaxGrad",
+    "MaskMul",
+    "ColSum",
+    "Fill",
+    "LossGrad(SoftmaxCrossEntropy)",
+    "LossGrad(CrossEntropy)",
+    "LossGrad(SquaredError)",
+    "LossGrad(Mse)",
+    "LossGrad(Mae)",
+    "LossGrad(Bce)",
+    "LossGrad(BceWithLogits)",
+];
+
+#[test]
+fn a_wrong_derivative_is_caught() {
+    // A doubled derivative is only wrong where it is not zero (behind dead ReLUs, or a
+    // softmax of one column, there is none), so nearly all, not all, checked graphs fail.
+    let checked = (0..100)
+        .filter(|&seed| matches!(check(seed, false), Ok(Outcome::Checked { .. })))
+        .count();
+    let caught = (0..100).filter(|&seed| check(seed, true).is_err()).count();
+    assert!(
+        caught * 10 >= checked * 9,
+        "a doubled derivative passed: caught in {caught} of {checked} graphs"
+    );
+}

@@ -1,0 +1,316 @@
+//! An f64 reference interpreter for the graph, for tests. Every op is evaluated from its
+//! mathematical definition, written here independently of the runtime's kernels and of the
+//! backward rules in `diff.rs`, and every value is checked against the shape its node
+//! declares, so a node that computes the wrong thing or claims the wrong shape is caught.
+
+use crate::graph::{Graph, NodeId};
+use crate::ops::{Act, LossKind, Op, Rows, Saved, Shape, TargetRef};
+
+/// A dense row-major matrix; a scalar is 1 × 1.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mat {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<f64>,
+}
+
+impl Mat {
+    pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> f64) -> Mat {
+        let data = (0..rows * cols).map(|k| f(k / cols, k % cols)).collect();
+        Mat { rows, cols, data }
+    }
+
+    fn scalar(v: f64) -> Mat {
+        Mat::from_fn(1, 1, |_, _| v)
+    }
+
+    fn at(&self, r: usize, c: usize) -> f64 {
+        self.data[r * self.cols + c]
+    }
+
+    fn map(&self, f: impl Fn(f64) -> f64) -> Mat {
+        Mat::from_fn(self.rows, self.cols, |r, c| f(self.at(r, c)))
+    }
+
+    fn zip(&self, other: &Mat, f: impl Fn(f64, f64) -> f64) -> Result<Mat, String> {
+        if (self.rows, self.cols) != (other.rows, other.cols) {
+            return Err(format!(
+                "elementwise operands of {}×{} and {}×{}",
+                self.rows, self.cols, other.rows, other.cols
+            ));
+        }
+        Ok(Mat::from_fn(self.rows, self.cols, |r, c| {
+            f(self.at(r, c), other.at(r, c))
+        }))
+    }
+
+    fn transposed(&self) -> Mat {
+        Mat::from_fn(self.cols, self.rows, |r, c| self.at(c, r))
+    }
+
+    fn sum(&self) -> f64 {
+        self.data.iter().sum()
+    }
+
+    /// `self + 1·row`: a row broadcast over every row.
+    fn plus_row(&self, row: &Mat) -> Result<Mat, String> {
+        if row.rows != 1 || row.cols != self.cols {
+            return Err(format!(
+                "a {}×{} row added to {} columns",
+                row.rows, row.cols, self.cols
+            ));
+        }
+        Ok(Mat::from_fn(self.rows, self.cols, |r, c| self.at(r, c) + row.at(0, c)))
+    }
+}
+
+fn product(a: &Mat, lhs_t: bool, b: &Mat, rhs_t: bool) -> Result<Mat, String> {
+    let a = if lhs_t { a.transposed() } else { a.clone() };
+    let b = if rhs_t { b.transposed() } else { b.clone() };
+    if a.cols != b.rows {
+        return Err(format!("product of {}×{} and {}×{}", a.rows, a.cols, b.rows, b.cols));
+    }
+    Ok(Mat::from_fn(a.rows, b.cols, |r, c| {
+        (0..a.cols).map(|k| a.at(r, k) * b.at(k, c)).sum()
+    }))
+}
+
+/// Values given from outside the graph.
+pub struct Bindings {
+    pub batch: usize,
+    pub inputs: Vec<Mat>,
+    pub targets: Vec<Mat>,
+    pub params: Vec<Mat>,
+    pub labels: Vec<Vec<usize>>,
+    /// Dropout masks: 0 or 1/(1 − p) per element.
+    pub masks: Vec<Mat>,
+}
+
+/// The values of nodes `0..=last`, and on which side of its kink every element of every
+/// kinked op lies (`relu`, `leaky_relu`, `abs`: `x > 0`; `mae`: `x > t`). Two evaluations
+/// with equal sides are on one smooth piece of the function.
+pub struct Evaluation {
+    pub values: Vec<Mat>,
+    pub sides: Vec<bool>,
+}
+
+pub fn evaluate(graph: &Graph, bindings: &Bindings, last: NodeId) -> Result<Evaluation, String> {
+    let mut eval = Evaluation {
+        values: Vec::with_capacity(last + 1),
+        sides: Vec::new(),
+    };
+    for id in 0..=last {
+        let value = node(graph, bindings, &mut eval, id).map_err(|e| format!("node {id} ({:?}): {e}", graph.op(id)))?;
+        let (rows, cols) = match graph.shape(id) {
+            Shape::Scalar => (1, 1),
+            Shape::Matrix(Rows::Batch, c) => (bindings.batch, c),
+            Shape::Matrix(Rows::Fixed(r), c) => (r, c),
+        };
+        if (value.rows, value.cols) != (rows, cols) {
+            return Err(format!(
+                "node {id} ({:?}) declares {} but computes {}×{}",
+                graph.op(id),
+                graph.shape(id),
+                value.rows,
+                value.cols
+            ));
+        }
+        eval.values.push(value);
+    }
+    Ok(eval)
+}
+
+fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Result<Mat, String> {
+    let n = &graph.nodes[id];
+    let v = |i: usize| &eval.values[n.inputs[i]];
+    Ok(match n.op {
+        Op::Input(i) => b.inputs[i].clone(),
+        Op::Target(i) => b.targets[i].clone(),
+        Op::Param(i) => b.params[i].clone(),
+        Op::Constant(c) => Mat::scalar(c),
+        Op::MatMul { lhs_t, rhs_t } => product(v(0), lhs_t, v(1), rhs_t)?,
+        Op::Affine { lhs_t, rhs_t } => product(v(0), lhs_t, v(1), rhs_t)?.plus_row(v(2))?,
+        Op::AddRow => v(0).plus_row(v(1))?,
+        Op::Add => v(0).zip(v(1), |a, b| a + b)?,
+        Op::Sub => v(0).zip(v(1), |a, b| a - b)?,
+        Op::Mul => v(0).zip(v(1), |a, b| a * b)?,
+        Op::Scale(c) => v(0).map(|x| c * x),
+        Op::Transpose => v(0).transposed(),
+        Op::Act(act) => {
+            if matches!(act, Act::Relu | Act::LeakyRelu(_) | Act::Abs) {
+                eval.sides.extend(v(0).data.iter().map(|&x| x > 0.0));
+            }
+            v(0).map(|x| value(act, x))
+        }
+        Op::Softmax => softmax(v(0)),
+        Op::Dropout { mask, .. } => v(0).zip(&b.masks[mask], |x, m| x * m)?,
+        Op::Sum => Mat::scalar(v(0).sum()),
+        Op::Mean => Mat::scalar(v(0).sum() / v(0).data.len() as f64),
+        Op::Loss { kind, target } => {
+            let t = target_of(b, target, v(0), n.inputs.get(1).map(|&t| &eval.values[t]))?;
+            if kind == LossKind::Mae {
+                eval.sides.extend(v(0).data.iter().zip(&t.data).map(|(x, t)| x > t));
+            }
+            Mat::scalar(loss(kind, v(0), &t)?)
+        }
+        Op::AddN => {
+            let mut sum = v(0).clone();
+            for i in 1..n.inputs.len() {
+                sum = sum.zip(v(i), |a, b| a + b)?;
+            }
+            sum
+        }
+        Op::ActGrad(act) => {
+            // The interpreter takes f′ from the input x whichever value the rule saved, and
+            // checks that the saved value is the one `Act::saved` names.
+            let saved = n.inputs[0];
+            let x = match (act.saved(), graph.op(saved)) {
+                (Saved::Output, Op::Act(a)) if a == act => &eval.values[graph.nodes[saved].inputs[0]],
+                (Saved::Output, other) => {
+                    return Err(format!("reads f′ from the output, but its saved value is {other:?}"));
+                }
+                (Saved::Input, _) => v(0),
+            };
+            x.zip(v(1), |x, g| g * derivative(act, x))?
+        }
+        Op::SoftmaxGrad => {
+            let (p, g) = (v(0), v(1));
+            let dot: Vec<f64> = (0..p.rows)
+                .map(|r| (0..p.cols).map(|c| p.at(r, c) * g.at(r, c)).sum())
+                .collect();
+            Mat::from_fn(p.rows, p.cols, |r, c| p.at(r, c) * (g.at(r, c) - dot[r]))
+        }
+        Op::MaskMul { mask } => v(0).zip(&b.masks[mask], |g, m| g * m)?,
+        Op::ColSum => {
+            let g = v(0);
+            Mat::from_fn(1, g.cols, |_, c| (0..g.rows).map(|r| g.at(r, c)).sum())
+        }
+        Op::Fill { mean } => {
+            let (rows, cols) = match n.shape {
+                Shape::Matrix(Rows::Batch, c) => (b.batch, c),
+                Shape::Matrix(Rows::Fixed(r), c) => (r, c),
+                Shape::Scalar => (1, 1),
+            };
+            let s = v(0).at(0, 0);
+            let s = if mean { s / (rows * cols) as f64 } else { s };
+            Mat::from_fn(rows, cols, |_, _| s)
+        }
+        Op::LossGrad { kind, target } => {
+            let t = target_of(b, target, v(0), n.inputs.get(2).map(|&t| &eval.values[t]))?;
+            let s = v(1).at(0, 0);
+            loss_gradient(kind, v(0), &t)?.map(|g| s * g)
+        }
+    })
+}
+
+fn target_of(b: &Bindings, target: TargetRef, x: &Mat, dense: Option<&Mat>) -> Result<Mat, String> {
+    match target {
+        TargetRef::Labels(i) => Ok(Mat::from_fn(x.rows, x.cols, |r, c| {
+            f64::from(u8::from(b.labels[i][r] == c))
+        })),
+        TargetRef::Dense => dense
+            .cloned()
+            .ok_or_else(|| "a dense loss without its target".to_owned()),
+    }
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// `ln(1 + eˣ)`, without overflow for large `x`.
+fn softplus(x: f64) -> f64 {
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+fn value(act: Act, x: f64) -> f64 {
+    match act {
+        Act::Relu => x.max(0.0),
+        Act::LeakyRelu(a) => {
+            if x > 0.0 {
+                x
+            } else {
+                a * x
+            }
+        }
+        Act::Sigmoid => sigmoid(x),
+        Act::Tanh => x.tanh(),
+        Act::Softplus => softplus(x),
+        Act::Exp => x.exp(),
+        Act::Log => x.ln(),
+        Act::Square => x * x,
+        Act::Abs => x.abs(),
+    }
+}
+
+/// `f′(x)`, from the textbook, in terms of the input.
+fn derivative(act: Act, x: f64) -> f64 {
+    match act {
+        Act::Relu => f64::from(u8::from(x > 0.0)),
+        Act::LeakyRelu(a) => {
+            if x > 0.0 {
+                1.0
+            } else {
+                a
+            }
+        }
+        Act::Sigmoid => sigmoid(x) * (1.0 - sigmoid(x)),
+        Act::Tanh => 1.0 - x.tanh().powi(2),
+        Act::Softplus => sigmoid(x),
+        Act::Exp => x.exp(),
+        Act::Log => 1.0 / x,
+        Act::Square => 2.0 * x,
+        Act::Abs => x.signum() * f64::from(u8::from(x != 0.0)),
+    }
+}
+
+/// Row-wise `softmax`, shifted by the row maximum.
+fn softmax(z: &Mat) -> Mat {
+    let mut p = z.clone();
+    for r in 0..z.rows {
+        let row = &mut p.data[r * z.cols..(r + 1) * z.cols];
+        let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        row.iter_mut().for_each(|v| *v = (*v - max).exp());
+        let sum: f64 = row.iter().sum();
+        row.iter_mut().for_each(|v| *v /= sum);
+    }
+    p
+}
+
+/// The losses as `symgrad::Loss` defines them: classification losses average over the `B`
+/// rows, regression losses over all `Bn` elements.
+fn loss(kind: LossKind, x: &Mat, t: &Mat) -> Result<f64, String> {
+    let (b, bn) = (x.rows as f64, x.data.len() as f64);
+    Ok(match kind {
+        LossKind::SoftmaxCrossEntropy => {
+            let log_p = softmax(x).map(f64::ln);
+            -t.zip(&log_p, |t, l| t * l)?.sum() / b
+        }
+        LossKind::CrossEntropy => -t.zip(x, |t, p| t * p.ln())?.sum() / b,
+        LossKind::SquaredError => x.zip(t, |x, t| (x - t).powi(2))?.sum() / b,
+        LossKind::Mse => x.zip(t, |x, t| (x - t).powi(2))?.sum() / bn,
+        LossKind::Mae => x.zip(t, |x, t| (x - t).abs())?.sum() / bn,
+        LossKind::Bce => -x.zip(t, |p, t| t * p.ln() + (1.0 - t) * (1.0 - p).ln())?.sum() / bn,
+        LossKind::BceWithLogits => x.zip(t, |z, t| softplus(z) - t * z)?.sum() / bn,
+    })
+}
+
+/// `∂loss/∂x`, each from differentiating the definition in `loss` by hand.
+fn loss_gradient(kind: LossKind, x: &Mat, t: &Mat) -> Result<Mat, String> {
+    let (b, bn) = (x.rows as f64, x.data.len() as f64);
+    match kind {
+        LossKind::SoftmaxCrossEntropy => {
+            let p = softmax(x);
+            let mass: Vec<f64> = (0..t.rows).map(|r| (0..t.cols).map(|c| t.at(r, c)).sum()).collect();
+            Ok(Mat::from_fn(x.rows, x.cols, |r, c| {
+                (p.at(r, c) * mass[r] - t.at(r, c)) / b
+            }))
+        }
+        LossKind::CrossEntropy => x.zip(t, |p, t| -t / (p * b)),
+        LossKind::SquaredError => x.zip(t, |x, t| 2.0 * (x - t) / b),
+        LossKind::Mse => x.zip(t, |x, t| 2.0 * (x - t) / bn),
+        LossKind::Mae => x.zip(t, |x, t| derivative(Act::Abs, x - t) / bn),
+        LossKind::Bce => x.zip(t, |p, t| (p - t) / (p * (1.0 - p) * bn)),
+        LossKind::BceWithLogits => x.zip(t, |z, t| (sigmoid(z) - t) / bn),
+    }
+}
