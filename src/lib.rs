@@ -98,7 +98,7 @@ pub mod prelude {
     pub use symgrad_macros::network;
     pub use symgrad_runtime::gradcheck;
     pub use symgrad_runtime::{
-        Activation, Error, Init, Loss, Model, Optimizer, ParamList, Parameters, Result, Scalar, Schedule, Tape, Target,
-        Var, gemm,
+        Activation, ActivationKernel, Error, Fill, Init, Loss, LossKernel, Model, Optimizer, ParamList, Parameters,
+        Real, Result, Scalar, Schedule, Tape, Target, Var, gemm,
     };
 }

@@ -359,8 +359,32 @@ network! {
     }
 }
 
+network! {
+    /// GELU, SiLU, ELU, softsign, sqrt, and max and min with a number.
+    struct Smooth {
+        input x: [4];
+        target t: [2];
+        h = gelu(dense(x, 5));
+        g = silu(dense(h, 5)) + elu(dense(x, 5), 0.7) - softsign(dense(x, 5));
+        r = sqrt(softplus(dense(g, 3))) + max(dense(x, 3), 0.1) * min(dense(x, 3), -0.2);
+        out = dense(r, 2);
+        output out;
+        loss mse(out, t);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn smooth(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: Smooth<f64> = network(&mut rng);
+        let (x, t) = (random(&mut rng, rows, 4, 1.0), random(&mut rng, rows, 2, 1.0));
+        let batch = SmoothBatch { x: x.view(), t: t.view() };
+        // ELU with α ≠ 1, max and min have kinks.
+        check(&mut net, &batch, seed, Kinks::Possible)?;
+    }
 
     #[test]
     fn penalties_of_two_shapes(seed in any::<u64>(), rows in 1usize..6) {

@@ -39,11 +39,11 @@ pub fn derivation(net: &Lowered, graph: &Graph, derivative: &Derivative, plan: &
         .filter_map(|n| match n.op {
             Op::Affine { .. } => Some("matmul with bias add (bias broadcast, then gemm with β = 1)"),
             Op::Loss {
-                kind: crate::ops::LossKind::SoftmaxCrossEntropy,
+                kind: crate::ops::Loss::SoftmaxCrossEntropy,
                 ..
             } => Some("softmax with cross-entropy (gradient (p − onehot(y))/B)"),
             Op::Loss {
-                kind: crate::ops::LossKind::BceWithLogits,
+                kind: crate::ops::Loss::BceWithLogits,
                 ..
             } => Some("sigmoid with binary cross-entropy (gradient (σ(z) − t)/(Bn))"),
             _ => None,

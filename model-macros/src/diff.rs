@@ -164,6 +164,7 @@ fn local_terms(graph: &mut Graph, id: NodeId, grad: NodeId, labels: &[String]) -
         // Y = f(X): X̄ = Ȳ ⊙ f′(X), f′ read from X or from Y.
         Op::Act(act) => {
             let saved = match act.saved() {
+                Saved::Nothing => return vec![term(inputs[0], grad, g)],
                 Saved::Input => inputs[0],
                 Saved::Output => id,
             };

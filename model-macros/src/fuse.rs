@@ -9,7 +9,7 @@
 //!   equal subexpressions are shared.
 
 use crate::graph::{Graph, NodeId};
-use crate::ops::{Act, LossKind, Op};
+use crate::ops::{Activation, Loss, Op};
 
 /// The rewritten graph and, for each node of the original, its node in the new one.
 pub fn fuse(original: &Graph) -> (Graph, Vec<NodeId>) {
@@ -41,14 +41,14 @@ pub fn fuse(original: &Graph) -> (Graph, Vec<NodeId>) {
                 )
             }
             Op::Loss {
-                kind: LossKind::CrossEntropy,
+                kind: Loss::CrossEntropy,
                 target,
             } if graph.op(inputs[0]) == Op::Softmax => {
                 let mut fused = inputs.clone();
                 fused[0] = graph.nodes[inputs[0]].inputs[0];
                 graph.add(
                     Op::Loss {
-                        kind: LossKind::SoftmaxCrossEntropy,
+                        kind: Loss::SoftmaxCrossEntropy,
                         target,
                     },
                     fused,
@@ -57,14 +57,14 @@ pub fn fuse(original: &Graph) -> (Graph, Vec<NodeId>) {
                 )
             }
             Op::Loss {
-                kind: LossKind::Bce,
+                kind: Loss::Bce,
                 target,
-            } if graph.op(inputs[0]) == Op::Act(Act::Sigmoid) => {
+            } if graph.op(inputs[0]) == Op::Act(Activation::Sigmoid) => {
                 let mut fused = inputs.clone();
                 fused[0] = graph.nodes[inputs[0]].inputs[0];
                 graph.add(
                     Op::Loss {
-                        kind: LossKind::BceWithLogits,
+                        kind: Loss::BceWithLogits,
                         target,
                     },
                     fused,

@@ -1,7 +1,9 @@
-//! The operations of the expression graph, their shapes, and the activations and losses they
-//! name in the runtime.
+//! The operations of the expression graph and their shapes. Activations, losses and
+//! initialisers are the op table's (`symgrad_ops`), shared with the runtime.
 
 use std::fmt;
+
+pub use symgrad_ops::{Activation, Init, Loss, Saved};
 
 /// How many rows a matrix has: the batch size (known at run time) or a fixed number.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
@@ -53,156 +55,6 @@ impl fmt::Display for Shape {
     }
 }
 
-/// An elementwise activation, mirroring `symgrad::Activation`.
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub enum Act {
-    Relu,
-    LeakyRelu(f64),
-    Sigmoid,
-    Tanh,
-    Softplus,
-    Exp,
-    Log,
-    Square,
-    Abs,
-}
-
-/// Which saved value an activation's derivative reads (as in the runtime).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Saved {
-    Input,
-    Output,
-}
-
-impl Act {
-    pub const NAMES: [&'static str; 9] = [
-        "relu",
-        "leaky_relu",
-        "sigmoid",
-        "tanh",
-        "softplus",
-        "exp",
-        "log",
-        "square",
-        "abs",
-    ];
-
-    /// The activation called `name`; `leaky_relu` takes its slope separately.
-    pub fn from_name(name: &str, slope: f64) -> Option<Act> {
-        Some(match name {
-            "relu" => Act::Relu,
-            "leaky_relu" => Act::LeakyRelu(slope),
-            "sigmoid" => Act::Sigmoid,
-            "tanh" => Act::Tanh,
-            "softplus" => Act::Softplus,
-            "exp" => Act::Exp,
-            "log" => Act::Log,
-            "square" => Act::Square,
-            "abs" => Act::Abs,
-            _ => return None,
-        })
-    }
-
-    /// The runtime reads `f′` from the output where that is cheaper: `σ′ = y(1 − y)`,
-    /// `tanh′ = 1 − y²`, `relu′ = [y > 0]`, `exp′ = y`, `softplus′ = 1 − e^{−y}`.
-    pub fn saved(self) -> Saved {
-        match self {
-            Act::Log | Act::Square | Act::Abs => Saved::Input,
-            _ => Saved::Output,
-        }
-    }
-
-    /// `f′` in LaTeX, in terms of the input `x` or output `y` it reads.
-    pub fn derivative_latex(self, x: &str, y: &str) -> String {
-        match self {
-            Act::Relu => format!("\\mathbb{{1}}[{y} > 0]"),
-            Act::LeakyRelu(a) => format!("(\\mathbb{{1}}[{y} > 0] + {a}\\,\\mathbb{{1}}[{y} \\le 0])"),
-            Act::Sigmoid => format!("{y} \\odot (1 - {y})"),
-            Act::Tanh => format!("(1 - {y}^{{\\odot 2}})"),
-            Act::Softplus => format!("(1 - e^{{-{y}}})"),
-            Act::Exp => y.to_owned(),
-            Act::Log => format!("{x}^{{\\odot -1}}"),
-            Act::Square => format!("2{x}"),
-            Act::Abs => format!("\\operatorname{{sign}}({x})"),
-        }
-    }
-}
-
-/// A loss, mirroring `symgrad::Loss`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum LossKind {
-    SoftmaxCrossEntropy,
-    CrossEntropy,
-    SquaredError,
-    Mse,
-    Mae,
-    Bce,
-    BceWithLogits,
-}
-
-impl LossKind {
-    pub const NAMES: [&'static str; 7] = [
-        "softmax_cross_entropy",
-        "cross_entropy",
-        "squared_error",
-        "mse",
-        "mae",
-        "bce",
-        "bce_with_logits",
-    ];
-
-    pub fn from_name(name: &str) -> Option<LossKind> {
-        Some(match name {
-            "softmax_cross_entropy" => LossKind::SoftmaxCrossEntropy,
-            "cross_entropy" => LossKind::CrossEntropy,
-            "squared_error" => LossKind::SquaredError,
-            "mse" => LossKind::Mse,
-            "mae" => LossKind::Mae,
-            "bce" => LossKind::Bce,
-            "bce_with_logits" => LossKind::BceWithLogits,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            LossKind::SoftmaxCrossEntropy => "softmax_cross_entropy",
-            LossKind::CrossEntropy => "cross_entropy",
-            LossKind::SquaredError => "squared_error",
-            LossKind::Mse => "mse",
-            LossKind::Mae => "mae",
-            LossKind::Bce => "bce",
-            LossKind::BceWithLogits => "bce_with_logits",
-        }
-    }
-
-    /// The runtime variant's name.
-    pub fn variant(self) -> &'static str {
-        match self {
-            LossKind::SoftmaxCrossEntropy => "SoftmaxCrossEntropy",
-            LossKind::CrossEntropy => "CrossEntropy",
-            LossKind::SquaredError => "SquaredError",
-            LossKind::Mse => "Mse",
-            LossKind::Mae => "Mae",
-            LossKind::Bce => "Bce",
-            LossKind::BceWithLogits => "BceWithLogits",
-        }
-    }
-
-    /// `∂L/∂X` in LaTeX, for input `x`, target `t` and `B` rows of `n` columns.
-    pub fn gradient_latex(self, x: &str, t: &str) -> String {
-        match self {
-            LossKind::SoftmaxCrossEntropy => format!("\\frac{{1}}{{B}}(\\operatorname{{softmax}}({x}) - {t})"),
-            LossKind::CrossEntropy => format!("-\\frac{{1}}{{B}}\\,{t} \\oslash {x}"),
-            LossKind::SquaredError => format!("\\frac{{2}}{{B}}({x} - {t})"),
-            LossKind::Mse => format!("\\frac{{2}}{{Bn}}({x} - {t})"),
-            LossKind::Mae => format!("\\frac{{1}}{{Bn}}\\operatorname{{sign}}({x} - {t})"),
-            LossKind::Bce => format!("\\frac{{1}}{{Bn}}({x} - {t}) \\oslash ({x} \\odot (1 - {x}))"),
-            LossKind::BceWithLogits => format!("\\frac{{1}}{{Bn}}(\\sigma({x}) - {t})"),
-        }
-    }
-}
-
 /// What a loss compares against.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum TargetRef {
@@ -246,7 +98,7 @@ pub enum Op {
     Scale(f64),
     /// `Xᵀ`, materialised (a transpose feeding a matmul becomes a flag instead).
     Transpose,
-    Act(Act),
+    Act(Activation),
     Softmax,
     /// Inverted dropout with its own mask buffer.
     Dropout {
@@ -256,14 +108,14 @@ pub enum Op {
     Sum,
     Mean,
     Loss {
-        kind: LossKind,
+        kind: Loss,
         target: TargetRef,
     },
 
     /// `Σᵢ inputᵢ`: a node's adjoint collected from all its users.
     AddN,
     /// `[saved, grad] ↦ grad ⊙ f′(saved)`.
-    ActGrad(Act),
+    ActGrad(Activation),
     /// `[p, grad] ↦ p ⊙ (grad − rowsum(p ⊙ grad))`.
     SoftmaxGrad,
     /// `[grad] ↦ grad ⊙ mask`.
@@ -278,7 +130,7 @@ pub enum Op {
     },
     /// `[x, s (, target)] ↦ s · ∂loss/∂x`.
     LossGrad {
-        kind: LossKind,
+        kind: Loss,
         target: TargetRef,
     },
 }

@@ -2,9 +2,11 @@
 //! mathematical definition, written here independently of the runtime's kernels and of the
 //! backward rules in `diff.rs`, and every value is checked against the shape its node
 //! declares, so a node that computes the wrong thing or claims the wrong shape is caught.
+//! Activations are the op table's own `value` and `derivative` on the value the table says
+//! is saved: differences of the loss then test the table's entries too.
 
 use crate::graph::{Graph, NodeId};
-use crate::ops::{Act, LossKind, Op, Rows, Saved, Shape, TargetRef};
+use crate::ops::{Loss, Op, Rows, Saved, Shape, TargetRef};
 
 /// A dense row-major matrix; a scalar is 1 × 1.
 #[derive(Clone, Debug, PartialEq)]
@@ -137,10 +139,10 @@ fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Resul
         Op::Scale(c) => v(0).map(|x| c * x),
         Op::Transpose => v(0).transposed(),
         Op::Act(act) => {
-            if matches!(act, Act::Relu | Act::LeakyRelu(_) | Act::Abs) {
-                eval.sides.extend(v(0).data.iter().map(|&x| x > 0.0));
+            if let Some(kink) = act.entry().kink {
+                eval.sides.extend(v(0).data.iter().map(|&x| x > kink));
             }
-            v(0).map(|x| value(act, x))
+            v(0).map(|x| act.value(x))
         }
         Op::Softmax => softmax(v(0)),
         Op::Dropout { mask, .. } => v(0).zip(&b.masks[mask], |x, m| x * m)?,
@@ -148,7 +150,7 @@ fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Resul
         Op::Mean => Mat::scalar(v(0).sum() / v(0).data.len() as f64),
         Op::Loss { kind, target } => {
             let t = target_of(b, target, v(0), n.inputs.get(1).map(|&t| &eval.values[t]))?;
-            if kind == LossKind::Mae {
+            if kind.entry().kink {
                 eval.sides.extend(v(0).data.iter().zip(&t.data).map(|(x, t)| x > t));
             }
             Mat::scalar(loss(kind, v(0), &t)?)
@@ -161,17 +163,15 @@ fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Resul
             sum
         }
         Op::ActGrad(act) => {
-            // The interpreter takes f′ from the input x whichever value the rule saved, and
-            // checks that the saved value is the one `Act::saved` names.
-            let saved = n.inputs[0];
-            let x = match (act.saved(), graph.op(saved)) {
-                (Saved::Output, Op::Act(a)) if a == act => &eval.values[graph.nodes[saved].inputs[0]],
-                (Saved::Output, other) => {
-                    return Err(format!("reads f′ from the output, but its saved value is {other:?}"));
-                }
-                (Saved::Input, _) => v(0),
-            };
-            x.zip(v(1), |x, g| g * derivative(act, x))?
+            // f′ from the saved value, which must be the activation's output where the table
+            // says so.
+            if act.saved() == Saved::Output && graph.op(n.inputs[0]) != Op::Act(act) {
+                return Err(format!(
+                    "reads f′ from the output, but its saved value is {:?}",
+                    graph.op(n.inputs[0])
+                ));
+            }
+            v(0).zip(v(1), |s, g| g * act.derivative(s))?
         }
         Op::SoftmaxGrad => {
             let (p, g) = (v(0), v(1));
@@ -223,47 +223,6 @@ fn softplus(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
 
-fn value(act: Act, x: f64) -> f64 {
-    match act {
-        Act::Relu => x.max(0.0),
-        Act::LeakyRelu(a) => {
-            if x > 0.0 {
-                x
-            } else {
-                a * x
-            }
-        }
-        Act::Sigmoid => sigmoid(x),
-        Act::Tanh => x.tanh(),
-        Act::Softplus => softplus(x),
-        Act::Exp => x.exp(),
-        Act::Log => x.ln(),
-        Act::Square => x * x,
-        Act::Abs => x.abs(),
-    }
-}
-
-/// `f′(x)`, from the textbook, in terms of the input.
-fn derivative(act: Act, x: f64) -> f64 {
-    match act {
-        Act::Relu => f64::from(u8::from(x > 0.0)),
-        Act::LeakyRelu(a) => {
-            if x > 0.0 {
-                1.0
-            } else {
-                a
-            }
-        }
-        Act::Sigmoid => sigmoid(x) * (1.0 - sigmoid(x)),
-        Act::Tanh => 1.0 - x.tanh().powi(2),
-        Act::Softplus => sigmoid(x),
-        Act::Exp => x.exp(),
-        Act::Log => 1.0 / x,
-        Act::Square => 2.0 * x,
-        Act::Abs => x.signum() * f64::from(u8::from(x != 0.0)),
-    }
-}
-
 /// Row-wise `softmax`, shifted by the row maximum.
 fn softmax(z: &Mat) -> Mat {
     let mut p = z.clone();
@@ -279,38 +238,38 @@ fn softmax(z: &Mat) -> Mat {
 
 /// The losses as `symgrad::Loss` defines them: classification losses average over the `B`
 /// rows, regression losses over all `Bn` elements.
-fn loss(kind: LossKind, x: &Mat, t: &Mat) -> Result<f64, String> {
+fn loss(kind: Loss, x: &Mat, t: &Mat) -> Result<f64, String> {
     let (b, bn) = (x.rows as f64, x.data.len() as f64);
     Ok(match kind {
-        LossKind::SoftmaxCrossEntropy => {
+        Loss::SoftmaxCrossEntropy => {
             let log_p = softmax(x).map(f64::ln);
             -t.zip(&log_p, |t, l| t * l)?.sum() / b
         }
-        LossKind::CrossEntropy => -t.zip(x, |t, p| t * p.ln())?.sum() / b,
-        LossKind::SquaredError => x.zip(t, |x, t| (x - t).powi(2))?.sum() / b,
-        LossKind::Mse => x.zip(t, |x, t| (x - t).powi(2))?.sum() / bn,
-        LossKind::Mae => x.zip(t, |x, t| (x - t).abs())?.sum() / bn,
-        LossKind::Bce => -x.zip(t, |p, t| t * p.ln() + (1.0 - t) * (1.0 - p).ln())?.sum() / bn,
-        LossKind::BceWithLogits => x.zip(t, |z, t| softplus(z) - t * z)?.sum() / bn,
+        Loss::CrossEntropy => -t.zip(x, |t, p| t * p.ln())?.sum() / b,
+        Loss::SquaredError => x.zip(t, |x, t| (x - t).powi(2))?.sum() / b,
+        Loss::Mse => x.zip(t, |x, t| (x - t).powi(2))?.sum() / bn,
+        Loss::Mae => x.zip(t, |x, t| (x - t).abs())?.sum() / bn,
+        Loss::Bce => -x.zip(t, |p, t| t * p.ln() + (1.0 - t) * (1.0 - p).ln())?.sum() / bn,
+        Loss::BceWithLogits => x.zip(t, |z, t| softplus(z) - t * z)?.sum() / bn,
     })
 }
 
 /// `∂loss/∂x`, each from differentiating the definition in `loss` by hand.
-fn loss_gradient(kind: LossKind, x: &Mat, t: &Mat) -> Result<Mat, String> {
+fn loss_gradient(kind: Loss, x: &Mat, t: &Mat) -> Result<Mat, String> {
     let (b, bn) = (x.rows as f64, x.data.len() as f64);
     match kind {
-        LossKind::SoftmaxCrossEntropy => {
+        Loss::SoftmaxCrossEntropy => {
             let p = softmax(x);
             let mass: Vec<f64> = (0..t.rows).map(|r| (0..t.cols).map(|c| t.at(r, c)).sum()).collect();
             Ok(Mat::from_fn(x.rows, x.cols, |r, c| {
                 (p.at(r, c) * mass[r] - t.at(r, c)) / b
             }))
         }
-        LossKind::CrossEntropy => x.zip(t, |p, t| -t / (p * b)),
-        LossKind::SquaredError => x.zip(t, |x, t| 2.0 * (x - t) / b),
-        LossKind::Mse => x.zip(t, |x, t| 2.0 * (x - t) / bn),
-        LossKind::Mae => x.zip(t, |x, t| derivative(Act::Abs, x - t) / bn),
-        LossKind::Bce => x.zip(t, |p, t| (p - t) / (p * (1.0 - p) * bn)),
-        LossKind::BceWithLogits => x.zip(t, |z, t| (sigmoid(z) - t) / bn),
+        Loss::CrossEntropy => x.zip(t, |p, t| -t / (p * b)),
+        Loss::SquaredError => x.zip(t, |x, t| 2.0 * (x - t) / b),
+        Loss::Mse => x.zip(t, |x, t| 2.0 * (x - t) / bn),
+        Loss::Mae => x.zip(t, |x, t| (x - t).signum() * f64::from(u8::from(x != t)) / bn),
+        Loss::Bce => x.zip(t, |p, t| (p - t) / (p * (1.0 - p) * bn)),
+        Loss::BceWithLogits => x.zip(t, |z, t| (sigmoid(z) - t) / bn),
     }
 }

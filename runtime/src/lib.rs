@@ -25,12 +25,12 @@ pub mod train;
 pub use data::{Dataset, Examples};
 pub use error::{Error, Result};
 pub use gemm::gemm;
-pub use init::Init;
-pub use kernels::{Activation, Binary, Loss, Target};
+pub use init::{Fill, Init};
+pub use kernels::{Activation, ActivationKernel, Binary, Loss, LossKernel, Target};
 pub use model::Model;
 pub use optim::{Optim, Optimizer, Schedule};
 pub use params::{ParamList, Parameters};
-pub use scalar::Scalar;
+pub use scalar::{Real, Scalar};
 pub use tape::{Gradients, Tape, Var};
 
 /// Re-exported so that generated code and users name one version of each.

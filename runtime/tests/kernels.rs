@@ -1,7 +1,8 @@
 //! Every kernel against a direct scalar formula, every derivative against finite differences.
 
 use ndarray::{Array1, Array2, array};
-use symgrad_runtime::kernels::{self, Activation, Binary, DerivativeFrom, Loss, Target};
+use symgrad_ops::Domain;
+use symgrad_runtime::kernels::{self, Activation, ActivationKernel, Binary, Loss, LossKernel, Saved, Target};
 use symgrad_runtime::{Error, rand::SeedableRng, rand::rngs::StdRng};
 
 /// The textbook formula of each activation, written independently of the kernels.
@@ -23,13 +24,26 @@ fn reference(f: Activation, x: f64) -> f64 {
         Activation::Log => x.ln(),
         Activation::Square => x * x,
         Activation::Abs => x.abs(),
+        Activation::Gelu => 0.5 * x * (1.0 + symgrad_ops::erf(x / 2f64.sqrt())),
+        Activation::Silu => x / (1.0 + (-x).exp()),
+        Activation::Elu(a) => {
+            if x > 0.0 {
+                x
+            } else {
+                a * (x.exp() - 1.0)
+            }
+        }
+        Activation::Softsign => x / (1.0 + x.abs()),
+        Activation::Sqrt => x.sqrt(),
+        Activation::Max(c) => x.max(c),
+        Activation::Min(c) => x.min(c),
     }
 }
 
-/// Points away from the kinks at 0, positive where `log` needs it.
+/// Points away from the kinks at 0, positive where `log` and `sqrt` need it.
 fn points(f: Activation) -> Vec<f64> {
     let xs: Vec<f64> = (-12..=12).map(|i| i as f64 * 0.37 + 0.05).collect();
-    if f == Activation::Log {
+    if f.entry().domain == Domain::Positive {
         xs.iter().map(|x| x.abs() + 0.1).collect()
     } else {
         xs
@@ -63,9 +77,9 @@ fn activation_derivatives_match_finite_differences() {
     for f in Activation::ALL {
         let xs = points(f);
         let ys: Vec<f64> = xs.iter().map(|&x| f.value(x)).collect();
-        let saved = match f.derivative_from() {
-            DerivativeFrom::Output => &ys,
-            DerivativeFrom::Input | DerivativeFrom::Nothing => &xs,
+        let saved = match f.saved() {
+            Saved::Output => &ys,
+            Saved::Input | Saved::Nothing => &xs,
         };
         let grad_out: Vec<f64> = (0..xs.len()).map(|i| 1.0 + i as f64 * 0.1).collect();
         let mut grad_in = vec![0.0; xs.len()];

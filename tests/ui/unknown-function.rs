@@ -4,7 +4,7 @@ network! {
     struct Net {
         input x: [4];
         target y: classes[2];
-        h = gelu(dense(x, 3));
+        h = mish(dense(x, 3));
         output h;
         loss cross_entropy(softmax(dense(h, 2)), y);
     }

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::{Emitter, Mode, act_tokens, constant, float};
+use super::{Emitter, Mode, act_tokens, constant, float, loss_tokens};
 use crate::graph::NodeId;
 use crate::ops::{Op, Shape};
 
@@ -89,10 +89,10 @@ impl Emitter<'_> {
             Op::Act(act) => {
                 let f = act_tokens(act);
                 if in_place {
-                    quote! { #f.forward_view_inplace(#out); }
+                    quote! { ::symgrad::ActivationKernel::forward_view_inplace(#f, #out); }
                 } else {
                     let x = r(0);
-                    quote! { #f.forward_view(#x, #out)?; }
+                    quote! { ::symgrad::ActivationKernel::forward_view(#f, #x, #out)?; }
                 }
             }
             Op::Softmax => {
@@ -121,10 +121,10 @@ impl Emitter<'_> {
                 let f = act_tokens(act);
                 let saved = r(0);
                 if in_place {
-                    quote! { #f.backward_view_inplace(#saved, #out)?; }
+                    quote! { ::symgrad::ActivationKernel::backward_view_inplace(#f, #saved, #out)?; }
                 } else {
                     let g = r(1);
-                    quote! { #f.backward_view(#saved, #g, #out)?; }
+                    quote! { ::symgrad::ActivationKernel::backward_view(#f, #saved, #g, #out)?; }
                 }
             }
             Op::SoftmaxGrad => {
@@ -153,10 +153,10 @@ impl Emitter<'_> {
                 }
             }
             Op::LossGrad { kind, target } => {
-                let variant = format_ident!("{}", kind.variant());
+                let kind = loss_tokens(kind);
                 let (x, s) = (r(0), r(1));
                 let t = self.target(target, ins.get(2).copied());
-                quote! { ::symgrad::Loss::#variant.gradient(#x, #t, #s, #out)?; }
+                quote! { ::symgrad::LossKernel::gradient(#kind, #x, #t, #s, #out)?; }
             }
             Op::Sum | Op::Mean | Op::Loss { .. } => quote! { compile_error!("internal: reduction to a matrix"); },
         }
@@ -177,10 +177,10 @@ impl Emitter<'_> {
                 quote! { { let v = #x; v.sum() / T::from_usize(v.len()) } }
             }
             Op::Loss { kind, target } => {
-                let variant = format_ident!("{}", kind.variant());
+                let kind = loss_tokens(kind);
                 let x = self.read(ins[0]);
                 let t = self.target(target, ins.get(1).copied());
-                quote! { ::symgrad::Loss::#variant.value(#x, #t)? }
+                quote! { ::symgrad::LossKernel::value(#kind, #x, #t)? }
             }
             Op::Add | Op::AddN => {
                 let terms = ins.iter().map(|&i| self.scalar(i));

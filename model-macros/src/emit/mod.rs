@@ -7,8 +7,8 @@ use quote::{format_ident, quote};
 
 use crate::ast::TargetKind;
 use crate::graph::{Graph, NodeId};
-use crate::lower::{Init, Lowered};
-use crate::ops::{Act, Rows, Shape};
+use crate::lower::Lowered;
+use crate::ops::{Activation, Init, Loss, Rows, Shape};
 use crate::plan::Plan;
 
 mod batch;
@@ -218,7 +218,7 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> Toke
             /// The parameters, initialised from `rng` as the definition says.
             pub fn new<R: ::symgrad::rand::Rng + ?Sized>(rng: &mut R) -> Self {
                 let mut net = Self::zeros();
-                #( #inits.fill(rng, net.#fields.view_mut()); )*
+                #( ::symgrad::Fill::fill(#inits, rng, net.#fields.view_mut()); )*
                 net
             }
 
@@ -395,18 +395,28 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> Toke
     }
 }
 
+/// `::symgrad::Init::Variant` or `::symgrad::Init::Variant(arg)`, from the table's value.
 fn init_tokens(init: Init) -> TokenStream {
+    let variant = variant_ident(&format!("{init:?}"));
     match init {
-        Init::XavierNormal => quote!(::symgrad::Init::XavierNormal),
-        Init::XavierUniform => quote!(::symgrad::Init::XavierUniform),
-        Init::He => quote!(::symgrad::Init::He),
-        Init::Normal => quote!(::symgrad::Init::StandardNormal),
-        Init::Zeros => quote!(::symgrad::Init::Zeros),
         Init::Constant(c) => {
             let c = float(c);
-            quote!(::symgrad::Init::Constant(#c))
+            quote!(::symgrad::Init::#variant(#c))
         }
+        _ => quote!(::symgrad::Init::#variant),
     }
+}
+
+/// `::symgrad::Loss::Variant`.
+fn loss_tokens(loss: Loss) -> TokenStream {
+    let variant = variant_ident(&format!("{loss:?}"));
+    quote!(::symgrad::Loss::#variant)
+}
+
+/// The variant name of a table value from its `Debug` form (`LeakyRelu(0.1)` → `LeakyRelu`).
+fn variant_ident(debug: &str) -> proc_macro2::Ident {
+    let name = debug.split(['(', ' ', '{']).next().unwrap_or(debug);
+    proc_macro2::Ident::new(name, proc_macro2::Span::call_site())
 }
 
 fn alloc_tokens(shape: Shape, batch_rows: TokenStream) -> TokenStream {
@@ -417,20 +427,15 @@ fn alloc_tokens(shape: Shape, batch_rows: TokenStream) -> TokenStream {
     }
 }
 
-fn act_tokens(act: Act) -> TokenStream {
-    match act {
-        Act::Relu => quote!(::symgrad::Activation::Relu),
-        Act::LeakyRelu(a) => {
+/// `::symgrad::Activation::Variant` or `::symgrad::Activation::Variant(arg)`.
+fn act_tokens(act: Activation) -> TokenStream {
+    let variant = variant_ident(&format!("{act:?}"));
+    match act.arg() {
+        Some(a) => {
             let a = float(a);
-            quote!(::symgrad::Activation::LeakyRelu(#a))
+            quote!(::symgrad::Activation::#variant(#a))
         }
-        Act::Sigmoid => quote!(::symgrad::Activation::Sigmoid),
-        Act::Tanh => quote!(::symgrad::Activation::Tanh),
-        Act::Softplus => quote!(::symgrad::Activation::Softplus),
-        Act::Exp => quote!(::symgrad::Activation::Exp),
-        Act::Log => quote!(::symgrad::Activation::Log),
-        Act::Square => quote!(::symgrad::Activation::Square),
-        Act::Abs => quote!(::symgrad::Activation::Abs),
+        None => quote!(::symgrad::Activation::#variant),
     }
 }
 

@@ -93,16 +93,16 @@ impl Emitter<'_> {
                     quote! { tape.mean(#a)? }
                 }
                 Op::Loss { kind, target } => {
-                    let variant = format_ident!("{}", kind.variant());
+                    let kind = super::loss_tokens(kind);
                     let a = &i[0];
                     match target {
                         TargetRef::Labels(k) => {
                             let f = &net.targets[k].name;
-                            quote! { tape.loss_labels(::symgrad::Loss::#variant, #a, batch.#f)? }
+                            quote! { tape.loss_labels(#kind, #a, batch.#f)? }
                         }
                         TargetRef::Dense => {
                             let t = &i[1];
-                            quote! { tape.loss_dense(::symgrad::Loss::#variant, #a, #t)? }
+                            quote! { tape.loss_dense(#kind, #a, #t)? }
                         }
                     }
                 }

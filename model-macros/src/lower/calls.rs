@@ -2,10 +2,10 @@
 
 use syn::Ident;
 
-use super::{Init, Lowering, Value};
+use super::{Lowering, Value};
 use crate::ast::Expr;
 use crate::graph::NodeId;
-use crate::ops::{Act, LossKind, Op, Rows, Shape, TargetRef};
+use crate::ops::{Activation, Init, Loss, Op, Rows, Shape, TargetRef};
 
 impl Lowering {
     pub(super) fn call(&mut self, func: &Ident, args: &[Expr], line: &str) -> Option<Value> {
@@ -37,31 +37,30 @@ impl Lowering {
             return self.dense(func, args, line).map(Value::Node);
         }
         let values: Vec<Option<Value>> = args.iter().map(|a| self.expr(a, line)).collect();
-        if let Some(act) = Act::from_name(&name, 0.0) {
-            let (expected, usage) = match act {
-                Act::LeakyRelu(_) => (2, "2 arguments: `leaky_relu(x, slope)`"),
-                _ => (1, "1 argument"),
+        if let Some(act) = Activation::from_name(&name) {
+            let (expected, usage) = match act.entry().arg {
+                Some(_) => (2, format!("2 arguments: {}", act.usage())),
+                None => (1, "1 argument".to_owned()),
             };
-            if !arity(self, &[expected], usage) {
+            if !arity(self, &[expected], &usage) {
                 return None;
             }
             let x = self.operand(values[0]?, args[0].span(), &format!("the argument of `{name}`"))?;
-            let act = match act {
-                Act::LeakyRelu(_) => match values[1]? {
-                    Value::Number(slope) if slope >= 0.0 => Act::LeakyRelu(slope),
-                    Value::Number(slope) => {
-                        self.error(
-                            args[1].span(),
-                            format!("the slope of leaky_relu must be at least 0, got {slope}"),
-                        );
-                        return None;
-                    }
+            let act = match act.entry().arg {
+                Some(arg) => match values[1]? {
+                    Value::Number(a) => match act.check_arg(a) {
+                        Ok(()) => act.with_arg(a),
+                        Err(message) => {
+                            self.error(args[1].span(), message);
+                            return None;
+                        }
+                    },
                     _ => {
-                        self.error(args[1].span(), "the slope of leaky_relu must be a number");
+                        self.error(args[1].span(), format!("the {} of {name} must be a number", arg.name));
                         return None;
                     }
                 },
-                other => other,
+                None => act,
             };
             if self.graph.shape(x) == Shape::Scalar {
                 self.error(args[0].span(), format!("`{name}` applies to a matrix, not a scalar"));
@@ -70,7 +69,7 @@ impl Lowering {
             let shape = self.graph.shape(x);
             return Some(Value::Node(self.graph.add(Op::Act(act), vec![x], shape, span)));
         }
-        if let Some(kind) = LossKind::from_name(&name) {
+        if let Some(kind) = Loss::from_name(&name) {
             if !arity(self, &[2], "2 arguments: `(prediction, target)`") {
                 return None;
             }
@@ -163,8 +162,8 @@ impl Lowering {
                     span,
                     format!(
                         "unknown function `{name}`: expected dense, matmul, transpose, softmax, sum, mean, dropout, an activation ({}) or a loss ({})",
-                        Act::NAMES.join(", "),
-                        LossKind::NAMES.join(", ")
+                        Activation::names().join(", "),
+                        Loss::names().join(", ")
                     ),
                 );
                 None
@@ -188,19 +187,19 @@ impl Lowering {
         };
         let init = match args.get(2) {
             None => Init::XavierNormal,
-            Some(Expr::Name(ident)) => {
-                match ident.to_string().as_str() {
-                    "xavier_normal" => Init::XavierNormal,
-                    "xavier_uniform" => Init::XavierUniform,
-                    "he" => Init::He,
-                    "normal" => Init::Normal,
-                    "zeros" => Init::Zeros,
-                    other => {
-                        self.error(ident.span(), format!("unknown initialiser `{other}`: expected xavier_normal, xavier_uniform, he, normal or zeros"));
-                        return None;
-                    }
+            Some(Expr::Name(ident)) => match Init::from_name(&ident.to_string()) {
+                Some(init) => init,
+                None => {
+                    self.error(
+                        ident.span(),
+                        format!(
+                            "unknown initialiser `{ident}`: expected {}",
+                            symgrad_ops::list(&Init::all_names())
+                        ),
+                    );
+                    return None;
                 }
-            }
+            },
             Some(other) => {
                 self.error(other.span(), "expected an initialiser name such as `he`");
                 return None;
@@ -230,14 +229,7 @@ impl Lowering {
         Some(affine)
     }
 
-    fn loss(
-        &mut self,
-        kind: LossKind,
-        func: &Ident,
-        args: &[Expr],
-        prediction: Value,
-        target: Value,
-    ) -> Option<NodeId> {
+    fn loss(&mut self, kind: Loss, func: &Ident, args: &[Expr], prediction: Value, target: Value) -> Option<NodeId> {
         let name = kind.name();
         let x = self.operand(prediction, args[0].span(), &format!("the prediction of `{name}`"))?;
         let shape = self.graph.shape(x);

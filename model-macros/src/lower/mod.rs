@@ -13,18 +13,7 @@ use crate::ast::{InitSpec, Item, Network, TargetKind, Width};
 mod calls;
 mod expr;
 use crate::graph::{Graph, NodeId};
-use crate::ops::{Op, Rows, Shape};
-
-/// A parameter initialiser, as named in the runtime's `Init`.
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub enum Init {
-    XavierNormal,
-    XavierUniform,
-    He,
-    Normal,
-    Zeros,
-    Constant(f64),
-}
+use crate::ops::{Init, Op, Rows, Shape};
 
 pub struct InputDecl {
     pub name: Ident,
@@ -324,16 +313,17 @@ impl Lowering {
             None if rows == 1 => Init::Zeros,
             None => Init::XavierNormal,
             Some(InitSpec::Constant(c)) => Init::Constant(*c),
-            Some(InitSpec::Named(ident)) => match ident.to_string().as_str() {
-                "xavier_normal" | "glorot_normal" => Init::XavierNormal,
-                "xavier_uniform" | "glorot_uniform" => Init::XavierUniform,
-                "he" => Init::He,
-                "normal" => Init::Normal,
-                "zeros" => Init::Zeros,
-                other => {
+            Some(InitSpec::Named(ident)) => match Init::from_name(&ident.to_string()) {
+                Some(init) => init,
+                None => {
+                    let mut names = Init::all_names();
+                    names.push("constant(c)");
                     self.error(
                         ident.span(),
-                        format!("unknown initialiser `{other}`: expected xavier_normal, xavier_uniform, he, normal, zeros, constant(c) or a number"),
+                        format!(
+                            "unknown initialiser `{ident}`: expected {}, or a number",
+                            symgrad_ops::list(&names)
+                        ),
                     );
                     return false;
                 }

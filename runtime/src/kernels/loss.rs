@@ -1,4 +1,4 @@
-//! Losses and their gradients.
+//! The loss kernels: the op table's losses ([`Loss`]) and their gradients on matrices.
 //!
 //! Classification losses ([`Loss::SoftmaxCrossEntropy`], [`Loss::CrossEntropy`],
 //! [`Loss::SquaredError`]) sum over the classes of a row and average over the `B` rows of the
@@ -7,8 +7,9 @@
 //! per row (a one-hot row `t`) or a dense matrix of the input's shape.
 
 use ndarray::{ArrayView2, ArrayViewMut2};
+pub use symgrad_ops::Loss;
+use symgrad_ops::{Normaliser, sigmoid, sign, softplus};
 
-use super::activation::{sigmoid, sign, softplus};
 use super::softmax::{log_sum_exp_row, softmax_row};
 use crate::error::{Error, Result, expect_same_shape};
 use crate::scalar::Scalar;
@@ -22,56 +23,24 @@ pub enum Target<'a, T> {
     Dense(ArrayView2<'a, T>),
 }
 
-/// A scalar loss of an input matrix and a [`Target`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Loss {
-    /// On logits `z`: `(1/B) Σ_b [Σⱼ tⱼ · lse(z_b) − Σⱼ tⱼ z_bⱼ]`, computed stably;
-    /// gradient `(p Σⱼ tⱼ − t)/B` with `p = softmax(z)`, i.e. `(p − t)/B` for one-hot `t`.
-    SoftmaxCrossEntropy,
-    /// On probabilities `p`: `−(1/B) Σ tⱼ ln pⱼ`; gradient `−t/(p B)`.
-    CrossEntropy,
-    /// On probabilities `p` (the "LSE" loss): `(1/B) Σ (pⱼ − tⱼ)²`; gradient `2(p − t)/B`.
-    SquaredError,
-    /// Mean squared error `(1/Bn) Σ (x − t)²`; gradient `2(x − t)/(Bn)`.
-    Mse,
-    /// Mean absolute error `(1/Bn) Σ |x − t|`; gradient `sign(x − t)/(Bn)` (0 at the kink).
-    Mae,
-    /// Binary cross-entropy on probabilities `p`: `−(1/Bn) Σ [t ln p + (1 − t) ln(1 − p)]`;
-    /// gradient `(p − t)/(p(1 − p) Bn)`.
-    Bce,
-    /// Binary cross-entropy on logits `z` with `p = σ(z)`: `(1/Bn) Σ [softplus(z) − t z]`,
-    /// finite for any finite `z`; gradient `(σ(z) − t)/(Bn)`.
-    BceWithLogits,
+/// The loss kernels on matrices.
+pub trait LossKernel: Copy {
+    /// The loss of `input` against `target`.
+    fn value<T: Scalar>(self, input: ArrayView2<'_, T>, target: Target<'_, T>) -> Result<T>;
+    /// `grad = scale · ∂L/∂input`.
+    fn gradient<T: Scalar>(
+        self,
+        input: ArrayView2<'_, T>,
+        target: Target<'_, T>,
+        scale: T,
+        grad: ArrayViewMut2<'_, T>,
+    ) -> Result<()>;
 }
 
-impl Loss {
-    /// Every loss, for exhaustive tests.
-    pub const ALL: [Loss; 7] = [
-        Loss::SoftmaxCrossEntropy,
-        Loss::CrossEntropy,
-        Loss::SquaredError,
-        Loss::Mse,
-        Loss::Mae,
-        Loss::Bce,
-        Loss::BceWithLogits,
-    ];
-
-    /// The loss's name as written in a network definition.
-    pub fn name(self) -> &'static str {
-        match self {
-            Loss::SoftmaxCrossEntropy => "softmax_cross_entropy",
-            Loss::CrossEntropy => "cross_entropy",
-            Loss::SquaredError => "squared_error",
-            Loss::Mse => "mse",
-            Loss::Mae => "mae",
-            Loss::Bce => "bce",
-            Loss::BceWithLogits => "bce_with_logits",
-        }
-    }
-
+impl LossKernel for Loss {
     /// The loss of `input` against `target`.
-    pub fn value<T: Scalar>(self, input: ArrayView2<'_, T>, target: Target<'_, T>) -> Result<T> {
-        let norm = self.normaliser(input, target)?;
+    fn value<T: Scalar>(self, input: ArrayView2<'_, T>, target: Target<'_, T>) -> Result<T> {
+        let norm = normaliser(self, input, target)?;
         let sum = match self {
             Loss::SoftmaxCrossEntropy => {
                 let mut sum = T::ZERO;
@@ -90,12 +59,12 @@ impl Loss {
                 (Some(x), Some(t)) => match self {
                     Loss::SquaredError | Loss::Mse => sum_pairs(x, t, |x, t| (x - t) * (x - t)),
                     Loss::Mae => sum_pairs(x, t, |x, t| (x - t).abs()),
-                    other => sum_pairs(x, t, |x, t| other.element(x, t)),
+                    other => sum_pairs(x, t, |x, t| element(other, x, t)),
                 },
                 _ => {
                     let mut sum = T::ZERO;
                     for_each_row(&input, &target, |x, t| {
-                        sum += x.iter().zip(t).map(|(&x, t)| self.element(x, t)).sum();
+                        sum += x.iter().zip(t).map(|(&x, t)| element(self, x, t)).sum();
                     });
                     sum
                 }
@@ -104,15 +73,14 @@ impl Loss {
         Ok(sum * norm)
     }
 
-    /// `grad = scale · ∂L/∂input`.
-    pub fn gradient<T: Scalar>(
+    fn gradient<T: Scalar>(
         self,
         input: ArrayView2<'_, T>,
         target: Target<'_, T>,
         scale: T,
         mut grad: ArrayViewMut2<'_, T>,
     ) -> Result<()> {
-        let factor = scale * self.normaliser(input, target)?;
+        let factor = scale * normaliser(self, input, target)?;
         expect_same_shape(self.name(), "input", input.shape(), "gradient", grad.shape())?;
         if self != Loss::SoftmaxCrossEntropy
             && let (Some(x), Some(t), Some(g)) = (input.as_slice(), dense_slice(&target), grad.as_slice_mut())
@@ -122,7 +90,7 @@ impl Loss {
             match self {
                 Loss::SquaredError | Loss::Mse => map_pairs(x, t, g, |x, t| two * (x - t)),
                 Loss::Mae => map_pairs(x, t, g, |x, t| factor * sign(x - t)),
-                other => map_pairs(x, t, g, |x, t| factor * other.element_derivative(x, t)),
+                other => map_pairs(x, t, g, |x, t| factor * element_derivative(other, x, t)),
             }
             return Ok(());
         }
@@ -138,74 +106,74 @@ impl Loss {
                 }
             } else {
                 for ((g, &x), t) in g.iter_mut().zip(&x).zip(t) {
-                    *g = self.element_derivative(x, t) * factor;
+                    *g = element_derivative(self, x, t) * factor;
                 }
             }
         });
         Ok(())
     }
+}
 
-    /// `ℓ(x, t)` of an elementwise loss, before normalising.
-    #[inline(always)]
-    fn element<T: Scalar>(self, x: T, t: T) -> T {
-        match self {
-            Loss::CrossEntropy => -xlogy(t, x),
-            Loss::SquaredError | Loss::Mse => (x - t) * (x - t),
-            Loss::Mae => (x - t).abs(),
-            Loss::Bce => -(xlogy(t, x) + xlogy(T::ONE - t, T::ONE - x)),
-            Loss::BceWithLogits => softplus(x) - t * x,
-            Loss::SoftmaxCrossEntropy => unreachable!("row-wise loss"),
-        }
+/// `ℓ(x, t)` of an elementwise loss, before normalising.
+#[inline(always)]
+fn element<T: Scalar>(loss: Loss, x: T, t: T) -> T {
+    match loss {
+        Loss::CrossEntropy => -xlogy(t, x),
+        Loss::SquaredError | Loss::Mse => (x - t) * (x - t),
+        Loss::Mae => (x - t).abs(),
+        Loss::Bce => -(xlogy(t, x) + xlogy(T::ONE - t, T::ONE - x)),
+        Loss::BceWithLogits => softplus(x) - t * x,
+        Loss::SoftmaxCrossEntropy => unreachable!("row-wise loss"),
     }
+}
 
-    /// `∂ℓ/∂x` of an elementwise loss, before normalising.
-    #[inline(always)]
-    fn element_derivative<T: Scalar>(self, x: T, t: T) -> T {
-        match self {
-            Loss::CrossEntropy => {
-                if t == T::ZERO {
-                    T::ZERO
-                } else {
-                    -t / x
-                }
+/// `∂ℓ/∂x` of an elementwise loss, before normalising.
+#[inline(always)]
+fn element_derivative<T: Scalar>(loss: Loss, x: T, t: T) -> T {
+    match loss {
+        Loss::CrossEntropy => {
+            if t == T::ZERO {
+                T::ZERO
+            } else {
+                -t / x
             }
-            Loss::SquaredError | Loss::Mse => (x - t) + (x - t),
-            Loss::Mae => sign(x - t),
-            Loss::Bce => (x - t) / (x * (T::ONE - x)),
-            Loss::BceWithLogits => sigmoid(x) - t,
-            Loss::SoftmaxCrossEntropy => unreachable!("row-wise loss"),
         }
+        Loss::SquaredError | Loss::Mse => (x - t) + (x - t),
+        Loss::Mae => sign(x - t),
+        Loss::Bce => (x - t) / (x * (T::ONE - x)),
+        Loss::BceWithLogits => sigmoid(x) - t,
+        Loss::SoftmaxCrossEntropy => unreachable!("row-wise loss"),
     }
+}
 
-    /// `1/B` for classification losses, `1/(Bn)` for regression losses; checks the target.
-    fn normaliser<T: Scalar>(self, input: ArrayView2<'_, T>, target: Target<'_, T>) -> Result<T> {
-        let (rows, cols) = input.dim();
-        if rows == 0 || cols == 0 {
-            return Err(Error::Empty {
-                op: self.name(),
-                what: "input",
-            });
-        }
-        match target {
-            Target::Labels(labels) => {
-                expect_same_shape(self.name(), "rows of input", &[rows], "labels", &[labels.len()])?;
-                if let Some((row, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= cols) {
-                    return Err(Error::Label {
-                        op: self.name(),
-                        row,
-                        label,
-                        classes: cols,
-                    });
-                }
-            }
-            Target::Dense(t) => expect_same_shape(self.name(), "input", input.shape(), "target", t.shape())?,
-        }
-        let count = match self {
-            Loss::SoftmaxCrossEntropy | Loss::CrossEntropy | Loss::SquaredError => rows,
-            Loss::Mse | Loss::Mae | Loss::Bce | Loss::BceWithLogits => rows * cols,
-        };
-        Ok(T::ONE / T::from_usize(count))
+/// `1/B` for classification losses, `1/(Bn)` for regression losses; checks the target.
+fn normaliser<T: Scalar>(loss: Loss, input: ArrayView2<'_, T>, target: Target<'_, T>) -> Result<T> {
+    let (rows, cols) = input.dim();
+    if rows == 0 || cols == 0 {
+        return Err(Error::Empty {
+            op: loss.name(),
+            what: "input",
+        });
     }
+    match target {
+        Target::Labels(labels) => {
+            expect_same_shape(loss.name(), "rows of input", &[rows], "labels", &[labels.len()])?;
+            if let Some((row, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= cols) {
+                return Err(Error::Label {
+                    op: loss.name(),
+                    row,
+                    label,
+                    classes: cols,
+                });
+            }
+        }
+        Target::Dense(t) => expect_same_shape(loss.name(), "input", input.shape(), "target", t.shape())?,
+    }
+    let count = match loss.entry().normaliser {
+        Normaliser::Rows => rows,
+        Normaliser::Elements => rows * cols,
+    };
+    Ok(T::ONE / T::from_usize(count))
 }
 
 /// A dense target's elements as one slice, if they are contiguous.

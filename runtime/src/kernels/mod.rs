@@ -8,9 +8,9 @@ pub mod loss;
 pub mod reduce;
 pub mod softmax;
 
-pub use activation::{Activation, DerivativeFrom};
+pub use activation::{Activation, ActivationKernel, Saved};
 pub use binary::{Binary, scale};
 pub use dropout::{check_probability, dropout_mask};
-pub use loss::{Loss, Target};
+pub use loss::{Loss, LossKernel, Target};
 pub use reduce::{add_row, broadcast_rows, column_sums};
 pub use softmax::{log_softmax, log_sum_exp, log_sum_exp_row, softmax, softmax_backward};

@@ -9,7 +9,7 @@ use ndarray::{Array2, ArrayView2};
 use super::{Op, Tape, TargetRef, Var};
 use crate::error::{Error, Result};
 use crate::gemm::gemm;
-use crate::kernels::{self, Binary, DerivativeFrom, Target};
+use crate::kernels::{self, Binary, LossKernel, Saved, Target};
 use crate::params::Parameters;
 use crate::scalar::Scalar;
 
@@ -110,9 +110,9 @@ impl<T: Scalar> Tape<T> {
             Op::Transpose(x) => self.accumulate(grads, x, grad_out.t().to_owned()),
             // Y = f(X): ∂L/∂X = ∂L/∂Y ⊙ f′(X), f′ read from X or Y.
             Op::Activation(f, x) => {
-                let saved = match f.derivative_from() {
-                    DerivativeFrom::Output => out.view(),
-                    DerivativeFrom::Input | DerivativeFrom::Nothing => self.value(x),
+                let saved = match f.saved() {
+                    Saved::Output => out.view(),
+                    Saved::Input | Saved::Nothing => self.value(x),
                 };
                 let grad = ndarray::Zip::from(&grad_out)
                     .and(&saved)

@@ -13,7 +13,7 @@ use rand::Rng;
 
 use crate::error::{Error, Result};
 use crate::gemm::gemm;
-use crate::kernels::{self, Activation, Binary, Loss, Target};
+use crate::kernels::{self, Activation, Binary, Loss, LossKernel, Target};
 use crate::scalar::Scalar;
 
 pub use backward::Gradients;
