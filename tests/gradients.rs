@@ -373,8 +373,55 @@ network! {
     }
 }
 
+network! {
+    /// Elementwise division, a bias row on the left of `-`, and a quotient of losses.
+    struct Quotients {
+        input x: [3];
+        target t: [2];
+        param w: [3, 2];
+        param b: [2] = 0.5;
+        z = b - x @ w;
+        q = z / exp(tanh(dense(x, 2)));
+        output q;
+        loss mse(q, t) / mse(z, t) + mse(q, t);
+    }
+}
+
+network! {
+    /// Log-softmax with cross-entropy written out, and the row reductions.
+    struct RowWise {
+        input x: [4];
+        target y: classes[3];
+        target t: [1];
+        z = dense(tanh(dense(x, 5)), 3);
+        output log_softmax(z);
+        loss mean(sum_rows(log_softmax(z))) + mse(max_rows(z) - mean_rows(z) * sum_rows(z), t)
+            + softmax_cross_entropy(z, y);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn row_wise(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: RowWise<f64> = network(&mut rng);
+        let x = random(&mut rng, rows, 4, 1.0);
+        let (y, t) = (labels(&mut rng, rows, 3), random(&mut rng, rows, 1, 1.0));
+        let batch = RowWiseBatch { x: x.view(), y: &y, t: t.view() };
+        // max_rows has a kink where two columns tie.
+        check(&mut net, &batch, seed, Kinks::Possible)?;
+    }
+
+    #[test]
+    fn quotients(seed in any::<u64>(), rows in 1usize..6) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: Quotients<f64> = network(&mut rng);
+        let (x, t) = (random(&mut rng, rows, 3, 1.0), random(&mut rng, rows, 2, 1.0));
+        let batch = QuotientsBatch { x: x.view(), t: t.view() };
+        check(&mut net, &batch, seed, Kinks::None)?;
+    }
 
     #[test]
     fn smooth(seed in any::<u64>(), rows in 1usize..6) {

@@ -151,6 +151,18 @@ fn local_terms(graph: &mut Graph, id: NodeId, grad: NodeId, labels: &[String]) -
                 term(inputs[1], grad_b, format!("{g} \\odot {an}")),
             ]
         }
+        // Y = A ⊘ B: Ā = Ȳ ⊘ B, B̄ = −Ȳ ⊙ A ⊘ B² = −Ā ⊙ Y.
+        Op::Div => {
+            let shape = graph.shape(grad);
+            let (bn, y) = (name(graph, 1), latex_name(graph, id));
+            let grad_a = graph.add(Op::Div, vec![grad, inputs[1]], shape, node.span);
+            let product = graph.add(Op::Mul, vec![grad_a, id], shape, node.span);
+            let grad_b = graph.scale(-1.0, product);
+            vec![
+                term(inputs[0], grad_a, format!("{g} \\oslash {bn}")),
+                term(inputs[1], grad_b, format!("-({g} \\oslash {bn}) \\odot {y}")),
+            ]
+        }
         // Y = cX: X̄ = cȲ.
         Op::Scale(c) => {
             let scaled = graph.scale(c, grad);
@@ -176,16 +188,32 @@ fn local_terms(graph: &mut Graph, id: NodeId, grad: NodeId, labels: &[String]) -
             let back = graph.add(Op::ActGrad(act), vec![saved, grad], shape, node.span);
             vec![term(inputs[0], back, latex)]
         }
-        // P = softmax(Z) row-wise: Z̄ = P ⊙ (P̄ − rowsum(P ⊙ P̄)).
-        Op::Softmax => {
-            let p = latex_name(graph, id);
+        // P = softmax(Z) row-wise: Z̄ = P ⊙ (P̄ − rowsum(P ⊙ P̄));
+        // Y = log_softmax(Z) row-wise: Z̄ = Ȳ − e^Y ⊙ rowsum(Ȳ). Both read their output.
+        Op::Softmax | Op::LogSoftmax => {
+            let y = latex_name(graph, id);
+            let (backward, latex) = if node.op == Op::Softmax {
+                let latex = format!("{y} \\odot ({g} - ({y} \\odot {g})\\mathbf{{1}}\\mathbf{{1}}^\\top)");
+                (Op::SoftmaxGrad, latex)
+            } else {
+                let latex = format!("{g} - e^{{{y}}} \\odot ({g}\\mathbf{{1}})\\mathbf{{1}}^\\top");
+                (Op::LogSoftmaxGrad, latex)
+            };
             let shape = graph.shape(grad);
-            let back = graph.add(Op::SoftmaxGrad, vec![id, grad], shape, node.span);
-            vec![term(
-                inputs[0],
-                back,
-                format!("{p} \\odot ({g} - ({p} \\odot {g})\\mathbf{{1}}\\mathbf{{1}}^\\top)"),
-            )]
+            let back = graph.add(backward, vec![id, grad], shape, node.span);
+            vec![term(inputs[0], back, latex)]
+        }
+        // y = reduce_rows(X): X̄ = ȳ1ᵀ, ȳ1ᵀ/n, or ȳ at each row's arg-max.
+        Op::RowReduce(kind) => {
+            let shape = graph.shape(inputs[0]);
+            let args = if kind.reads_values() {
+                vec![inputs[0], id, grad]
+            } else {
+                vec![grad]
+            };
+            let back = graph.add(Op::RowReduceGrad(kind), args, shape, node.span);
+            let latex = kind.gradient_latex(&g, &name(graph, 0), &latex_name(graph, id));
+            vec![term(inputs[0], back, latex)]
         }
         // Y = X ⊙ M (M the dropout mask, 0 or 1/(1−p)): X̄ = Ȳ ⊙ M.
         Op::Dropout { mask, .. } => {
@@ -224,6 +252,8 @@ fn local_terms(graph: &mut Graph, id: NodeId, grad: NodeId, labels: &[String]) -
         Op::AddN
         | Op::ActGrad(_)
         | Op::SoftmaxGrad
+        | Op::LogSoftmaxGrad
+        | Op::RowReduceGrad(_)
         | Op::MaskMul { .. }
         | Op::ColSum
         | Op::Fill { .. }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-pub use symgrad_ops::{Activation, Init, Loss, Saved};
+pub use symgrad_ops::{Activation, Init, Loss, RowReduction, Saved};
 
 /// How many rows a matrix has: the batch size (known at run time) or a fixed number.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
@@ -94,12 +94,18 @@ pub enum Op {
     Sub,
     /// Elementwise product.
     Mul,
+    /// Elementwise quotient.
+    Div,
     /// Multiplication by a constant.
     Scale(f64),
     /// `Xᵀ`, materialised (a transpose feeding a matmul becomes a flag instead).
     Transpose,
     Act(Activation),
     Softmax,
+    /// Row-wise `log_softmax`.
+    LogSoftmax,
+    /// Each row reduced to one value: `[r, n] → [r, 1]`.
+    RowReduce(RowReduction),
     /// Inverted dropout with its own mask buffer.
     Dropout {
         p: f64,
@@ -118,6 +124,11 @@ pub enum Op {
     ActGrad(Activation),
     /// `[p, grad] ↦ p ⊙ (grad − rowsum(p ⊙ grad))`.
     SoftmaxGrad,
+    /// `[y, grad] ↦ grad − e^y ⊙ rowsum(grad)`: log-softmax backward, `y` its output.
+    LogSoftmaxGrad,
+    /// `[grad] ↦ grad 1ᵀ` (sum; `/n` for the mean), or for the max `[x, y, grad] ↦` `grad` at
+    /// each row's first arg-max.
+    RowReduceGrad(RowReduction),
     /// `[grad] ↦ grad ⊙ mask`.
     MaskMul {
         mask: usize,
@@ -148,6 +159,7 @@ impl Op {
             | Op::Add
             | Op::Sub
             | Op::Mul
+            | Op::Div
             | Op::Scale(_)
             | Op::Act(_)
             | Op::Dropout { .. }

@@ -14,7 +14,7 @@ use proc_macro2::Span;
 use crate::diff::differentiate;
 use crate::fuse::fuse;
 use crate::graph::{Graph, NodeId};
-use crate::ops::{Activation, Loss, Op, Rows, Saved, Shape, TargetRef};
+use crate::ops::{Activation, Loss, Op, RowReduction, Rows, Saved, Shape, TargetRef};
 use crate::reference::{Bindings, Mat, evaluate};
 use symgrad_ops::Domain;
 
@@ -186,7 +186,7 @@ impl Builder {
                 self.add(Op::AddRow, vec![a, row], shape)
             }
             2 => {
-                // A + B, A − B or A ⊙ B; B another value of A's shape, or a function of A.
+                // A + B, A − B, A ⊙ B or A ⊘ B; B another value of A's shape, or a function of A.
                 let a = self.any_value();
                 let shape = self.graph.shape(a);
                 let same: Vec<NodeId> = self
@@ -200,8 +200,15 @@ impl Builder {
                 } else {
                     self.act(Activation::Tanh, a)
                 };
-                let op = self.rng.pick(&[Op::Add, Op::Sub, Op::Mul]);
-                self.add(op, vec![a, b], shape)
+                match self.rng.pick(&[Op::Add, Op::Sub, Op::Mul, Op::Div]) {
+                    // A quotient by a value kept within [1/e, e].
+                    Op::Div => {
+                        let bounded = self.act(Activation::Tanh, b);
+                        let positive = self.act(Activation::Exp, bounded);
+                        self.add(Op::Div, vec![a, positive], shape)
+                    }
+                    op => self.add(op, vec![a, b], shape),
+                }
             }
             3 => {
                 let a = self.any_value();
@@ -231,7 +238,17 @@ impl Builder {
             5 => {
                 let a = self.batch_value();
                 let shape = self.graph.shape(a);
-                self.add(Op::Softmax, vec![a], shape)
+                let op = self.rng.pick(&[Op::Softmax, Op::LogSoftmax]);
+                self.add(op, vec![a], shape)
+            }
+            8 => {
+                // A row reduction of any value, to a column.
+                let a = self.any_value();
+                let kind = self.rng.pick(&RowReduction::ALL);
+                let Shape::Matrix(rows, _) = self.graph.shape(a) else {
+                    return;
+                };
+                self.add(Op::RowReduce(kind), vec![a], Shape::Matrix(rows, 1))
             }
             6 => {
                 let a = self.batch_value();
@@ -348,16 +365,24 @@ impl Builder {
         // The first layer reads an input; then anything.
         self.step(0);
         for _ in 0..1 + self.rng.below(7) {
-            let op = self.rng.below(8);
+            let op = self.rng.below(9);
             self.step(op);
         }
         let mut loss = self.term();
         for _ in 0..self.rng.below(4) {
             let t = self.term();
-            loss = match self.rng.below(4) {
+            loss = match self.rng.below(5) {
                 0 => self.add(Op::Add, vec![loss, t], Shape::Scalar),
                 1 => self.add(Op::Sub, vec![loss, t], Shape::Scalar),
                 2 => self.add(Op::Mul, vec![loss, t], Shape::Scalar),
+                3 => {
+                    // A quotient by a cross-entropy, which stays near ln(classes) for these
+                    // moderate logits.
+                    let sum = self.add(Op::Add, vec![loss, t], Shape::Scalar);
+                    let x = self.tracked_batch_value();
+                    let ce = self.loss(Loss::SoftmaxCrossEntropy, x, true, true);
+                    self.add(Op::Div, vec![sum, ce], Shape::Scalar)
+                }
                 _ => {
                     let scaled = self.graph.scale(0.1, t);
                     self.add(Op::Add, vec![loss, scaled], Shape::Scalar)
@@ -548,9 +573,12 @@ fn expected_kinds() -> Vec<String> {
         "Add",
         "Sub",
         "Mul",
+        "Div",
         "Scale",
         "Transpose",
         "Softmax",
+        "LogSoftmax",
+        "LogSoftmaxGrad",
         "Dropout",
         "Sum",
         "Mean",
@@ -567,6 +595,10 @@ fn expected_kinds() -> Vec<String> {
         if act.saved() != Saved::Nothing {
             kinds.push(kind(Op::ActGrad(act)));
         }
+    }
+    for reduction in RowReduction::ALL {
+        kinds.push(kind(Op::RowReduce(reduction)));
+        kinds.push(kind(Op::RowReduceGrad(reduction)));
     }
     for loss in Loss::ALL {
         let target = TargetRef::Dense;

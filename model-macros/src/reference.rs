@@ -6,7 +6,7 @@
 //! is saved: differences of the loss then test the table's entries too.
 
 use crate::graph::{Graph, NodeId};
-use crate::ops::{Loss, Op, Rows, Saved, Shape, TargetRef};
+use crate::ops::{Loss, Op, RowReduction, Rows, Saved, Shape, TargetRef};
 
 /// A dense row-major matrix; a scalar is 1 × 1.
 #[derive(Clone, Debug, PartialEq)]
@@ -136,6 +136,7 @@ fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Resul
         Op::Add => v(0).zip(v(1), |a, b| a + b)?,
         Op::Sub => v(0).zip(v(1), |a, b| a - b)?,
         Op::Mul => v(0).zip(v(1), |a, b| a * b)?,
+        Op::Div => v(0).zip(v(1), |a, b| a / b)?,
         Op::Scale(c) => v(0).map(|x| c * x),
         Op::Transpose => v(0).transposed(),
         Op::Act(act) => {
@@ -145,6 +146,23 @@ fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Resul
             v(0).map(|x| act.value(x))
         }
         Op::Softmax => softmax(v(0)),
+        Op::LogSoftmax => softmax(v(0)).map(f64::ln),
+        Op::RowReduce(kind) => {
+            let x = v(0);
+            let rows: Vec<&[f64]> = x.data.chunks(x.cols).collect();
+            if kind == RowReduction::Max {
+                // The arg-max of each row is the side of its kink.
+                for row in &rows {
+                    let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    eval.sides.extend(row.iter().map(|&v| v == max));
+                }
+            }
+            Mat::from_fn(x.rows, 1, |r, _| match kind {
+                RowReduction::Sum => rows[r].iter().sum(),
+                RowReduction::Mean => rows[r].iter().sum::<f64>() / x.cols as f64,
+                RowReduction::Max => rows[r].iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            })
+        }
         Op::Dropout { mask, .. } => v(0).zip(&b.masks[mask], |x, m| x * m)?,
         Op::Sum => Mat::scalar(v(0).sum()),
         Op::Mean => Mat::scalar(v(0).sum() / v(0).data.len() as f64),
@@ -179,6 +197,29 @@ fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Resul
                 .map(|r| (0..p.cols).map(|c| p.at(r, c) * g.at(r, c)).sum())
                 .collect();
             Mat::from_fn(p.rows, p.cols, |r, c| p.at(r, c) * (g.at(r, c) - dot[r]))
+        }
+        Op::LogSoftmaxGrad => {
+            let (y, g) = (v(0), v(1));
+            let total: Vec<f64> = (0..g.rows).map(|r| (0..g.cols).map(|c| g.at(r, c)).sum()).collect();
+            Mat::from_fn(y.rows, y.cols, |r, c| g.at(r, c) - y.at(r, c).exp() * total[r])
+        }
+        Op::RowReduceGrad(kind) => {
+            let (rows, cols) = match n.shape {
+                Shape::Matrix(Rows::Batch, c) => (b.batch, c),
+                Shape::Matrix(Rows::Fixed(r), c) => (r, c),
+                Shape::Scalar => (1, 1),
+            };
+            match kind {
+                RowReduction::Sum => Mat::from_fn(rows, cols, |r, _| v(0).at(r, 0)),
+                RowReduction::Mean => Mat::from_fn(rows, cols, |r, _| v(0).at(r, 0) / cols as f64),
+                RowReduction::Max => {
+                    let (x, y, g) = (v(0), v(1), v(2));
+                    let first: Vec<usize> = (0..rows)
+                        .map(|r| (0..cols).position(|c| x.at(r, c) == y.at(r, 0)).unwrap_or(cols))
+                        .collect();
+                    Mat::from_fn(rows, cols, |r, c| if c == first[r] { g.at(r, 0) } else { 0.0 })
+                }
+            }
         }
         Op::MaskMul { mask } => v(0).zip(&b.masks[mask], |g, m| g * m)?,
         Op::ColSum => {

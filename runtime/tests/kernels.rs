@@ -266,6 +266,11 @@ fn binary_ops_column_sums_and_bias_rows() {
     assert_eq!(out, array![[0.5, -2.0], [6.0, 0.0]]);
     Binary::Sub.apply_assign(out.view_mut(), b.view()).unwrap();
     assert_eq!(out, array![[0.0, -1.0], [4.0, 0.0]]);
+    let c = array![[0.5, -4.0], [2.0, 8.0]];
+    Binary::Div.apply(a.view(), c.view(), out.view_mut()).unwrap();
+    assert_eq!(out, array![[2.0, -0.5], [1.5, 0.5]]);
+    Binary::Div.apply_assign(out.view_mut(), c.view()).unwrap();
+    assert_eq!(out, array![[4.0, 0.125], [0.75, 0.0625]]);
     let mut sums = array![[10.0, 10.0]];
     kernels::column_sums(a.view(), 1.0, sums.view_mut()).unwrap();
     assert_eq!(sums, array![[14.0, 16.0]]);

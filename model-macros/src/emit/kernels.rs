@@ -3,9 +3,9 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::{Emitter, Mode, act_tokens, constant, float, loss_tokens};
+use super::{Emitter, Mode, act_tokens, constant, float, loss_tokens, reduction_tokens};
 use crate::graph::NodeId;
-use crate::ops::{Op, Shape};
+use crate::ops::{Op, RowReduction, Shape};
 
 impl Emitter<'_> {
     pub(super) fn schedule(&self, nodes: &[NodeId], mode: Mode) -> TokenStream {
@@ -46,11 +46,12 @@ impl Emitter<'_> {
                     quote! { { let mut out = #out; out.assign(&#x); ::symgrad::kernels::add_row(out, #row)?; } }
                 }
             }
-            Op::Add | Op::Sub | Op::Mul => {
+            Op::Add | Op::Sub | Op::Mul | Op::Div => {
                 let op = match node.op {
                     Op::Add => quote!(Add),
                     Op::Sub => quote!(Sub),
-                    _ => quote!(Mul),
+                    Op::Mul => quote!(Mul),
+                    _ => quote!(Div),
                 };
                 let b = r(1);
                 if in_place {
@@ -99,6 +100,14 @@ impl Emitter<'_> {
                 let x = r(0);
                 quote! { ::symgrad::kernels::softmax(#x, #out)?; }
             }
+            Op::LogSoftmax => {
+                let x = r(0);
+                quote! { ::symgrad::kernels::log_softmax(#x, #out)?; }
+            }
+            Op::RowReduce(kind) => {
+                let (x, kind) = (r(0), reduction_tokens(kind));
+                quote! { ::symgrad::kernels::row_reduce(#kind, #x, #out)?; }
+            }
             Op::Dropout { p, mask } => match mode {
                 Mode::Eval if in_place => quote! {},
                 Mode::Eval => {
@@ -131,6 +140,26 @@ impl Emitter<'_> {
                 let (p, g) = (r(0), r(1));
                 quote! { ::symgrad::kernels::softmax_backward(#p, #g, #out)?; }
             }
+            Op::LogSoftmaxGrad => {
+                let (y, g) = (r(0), r(1));
+                quote! { ::symgrad::kernels::log_softmax_backward(#y, #g, #out)?; }
+            }
+            Op::RowReduceGrad(kind) => match kind {
+                RowReduction::Sum | RowReduction::Mean => {
+                    let g = r(0);
+                    let n = node.shape.cols().unwrap_or(1);
+                    let scale = if kind == RowReduction::Mean {
+                        quote!(T::ONE / T::from_usize(#n))
+                    } else {
+                        quote!(T::ONE)
+                    };
+                    quote! { ::symgrad::kernels::spread_rows(#g, #scale, #out)?; }
+                }
+                RowReduction::Max => {
+                    let (x, y, g) = (r(0), r(1), r(2));
+                    quote! { ::symgrad::kernels::row_max_backward(#x, #y, #g, #out)?; }
+                }
+            },
             Op::MaskMul { mask } => {
                 let mask = self.mask(mask, false);
                 if in_place {
@@ -193,6 +222,10 @@ impl Emitter<'_> {
             Op::Mul => {
                 let (a, b) = (self.scalar(ins[0]), self.scalar(ins[1]));
                 quote! { #a * #b }
+            }
+            Op::Div => {
+                let (a, b) = (self.scalar(ins[0]), self.scalar(ins[1]));
+                quote! { #a / #b }
             }
             Op::Scale(c) => {
                 let (c, a) = (constant(c), self.scalar(ins[0]));

@@ -8,7 +8,7 @@ use quote::{format_ident, quote};
 use crate::ast::TargetKind;
 use crate::graph::{Graph, NodeId};
 use crate::lower::Lowered;
-use crate::ops::{Activation, Init, Loss, Rows, Shape};
+use crate::ops::{Activation, Init, Loss, RowReduction, Rows, Shape};
 use crate::plan::Plan;
 
 mod batch;
@@ -411,6 +411,12 @@ fn init_tokens(init: Init) -> TokenStream {
 fn loss_tokens(loss: Loss) -> TokenStream {
     let variant = variant_ident(&format!("{loss:?}"));
     quote!(::symgrad::Loss::#variant)
+}
+
+/// `::symgrad::kernels::RowReduction::Variant`.
+fn reduction_tokens(kind: RowReduction) -> TokenStream {
+    let variant = variant_ident(&format!("{kind:?}"));
+    quote!(::symgrad::kernels::RowReduction::#variant)
 }
 
 /// The variant name of a table value from its `Debug` form (`LeakyRelu(0.1)` → `LeakyRelu`).

@@ -55,12 +55,13 @@ impl Emitter<'_> {
                     let (a, b) = (&i[0], &i[1]);
                     quote! { tape.add_row(#a, #b)? }
                 }
-                Op::Add | Op::Sub | Op::Mul => {
+                Op::Add | Op::Sub | Op::Mul | Op::Div => {
                     let (a, b) = (&i[0], &i[1]);
                     let method = match node.op {
                         Op::Add => quote!(add),
                         Op::Sub => quote!(sub),
-                        _ => quote!(mul),
+                        Op::Mul => quote!(mul),
+                        _ => quote!(div),
                     };
                     quote! { tape.#method(#a, #b)? }
                 }
@@ -79,6 +80,14 @@ impl Emitter<'_> {
                 Op::Softmax => {
                     let a = &i[0];
                     quote! { tape.softmax(#a) }
+                }
+                Op::LogSoftmax => {
+                    let a = &i[0];
+                    quote! { tape.log_softmax(#a) }
+                }
+                Op::RowReduce(kind) => {
+                    let (a, kind) = (&i[0], super::reduction_tokens(kind));
+                    quote! { tape.row_reduce(#kind, #a) }
                 }
                 Op::Dropout { p, .. } => {
                     let (a, p) = (&i[0], float(p));

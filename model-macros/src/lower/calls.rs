@@ -5,7 +5,7 @@ use syn::Ident;
 use super::{Lowering, Value};
 use crate::ast::Expr;
 use crate::graph::NodeId;
-use crate::ops::{Activation, Init, Loss, Op, Rows, Shape, TargetRef};
+use crate::ops::{Activation, Init, Loss, Op, RowReduction, Rows, Shape, TargetRef};
 
 impl Lowering {
     pub(super) fn call(&mut self, func: &Ident, args: &[Expr], line: &str) -> Option<Value> {
@@ -76,7 +76,7 @@ impl Lowering {
             return self.loss(kind, func, args, values[0]?, values[1]?).map(Value::Node);
         }
         match name.as_str() {
-            "softmax" | "sum" | "mean" | "transpose" => {
+            "softmax" | "log_softmax" | "sum" | "mean" | "transpose" | "sum_rows" | "mean_rows" | "max_rows" => {
                 if !arity(self, &[1], "1 argument") {
                     return None;
                 }
@@ -84,10 +84,11 @@ impl Lowering {
                 let shape = self.graph.shape(x);
                 let (op, out) = match name.as_str() {
                     "softmax" if matches!(shape, Shape::Matrix(Rows::Batch, _)) => (Op::Softmax, shape),
-                    "softmax" => {
+                    "log_softmax" if matches!(shape, Shape::Matrix(Rows::Batch, _)) => (Op::LogSoftmax, shape),
+                    "softmax" | "log_softmax" => {
                         self.error(
                             args[0].span(),
-                            format!("softmax normalises each row of a batch, `[batch, n]`, but this is {shape}"),
+                            format!("{name} normalises each row of a batch, `[batch, n]`, but this is {shape}"),
                         );
                         return None;
                     }
@@ -109,7 +110,15 @@ impl Lowering {
                         return None;
                     }
                     "sum" => (Op::Sum, Shape::Scalar),
-                    _ => (Op::Mean, Shape::Scalar),
+                    "mean" => (Op::Mean, Shape::Scalar),
+                    reduction => {
+                        let rows = match shape {
+                            Shape::Matrix(rows, _) => rows,
+                            Shape::Scalar => Rows::Fixed(1),
+                        };
+                        let kind = RowReduction::from_name(reduction)?;
+                        (Op::RowReduce(kind), Shape::Matrix(rows, 1))
+                    }
                 };
                 Some(Value::Node(self.graph.add(op, vec![x], out, span)))
             }
@@ -161,7 +170,7 @@ impl Lowering {
                 self.error(
                     span,
                     format!(
-                        "unknown function `{name}`: expected dense, matmul, transpose, softmax, sum, mean, dropout, an activation ({}) or a loss ({})",
+                        "unknown function `{name}`: expected dense, matmul, transpose, softmax, log_softmax, sum, mean, sum_rows, mean_rows, max_rows, dropout, an activation ({}) or a loss ({})",
                         Activation::names().join(", "),
                         Loss::names().join(", ")
                     ),

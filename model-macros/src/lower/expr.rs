@@ -101,17 +101,11 @@ impl Lowering {
         if op == BinOp::MatMul {
             return self.matmul(span, a, b);
         }
-        if op == BinOp::Div {
-            self.error(
-                span,
-                "dividing one matrix by another is not supported; divide by a number",
-            );
-            return None;
-        }
         let elementwise = match op {
             BinOp::Add => Op::Add,
             BinOp::Sub => Op::Sub,
-            _ => Op::Mul,
+            BinOp::Mul => Op::Mul,
+            _ => Op::Div,
         };
         if sa == sb {
             return Some(self.graph.add(elementwise, vec![a, b], sa, span));
@@ -122,13 +116,17 @@ impl Lowering {
             let row = if op == BinOp::Sub { self.graph.scale(-1.0, b) } else { b };
             return Some(self.graph.add(Op::AddRow, vec![a, row], sa, span));
         }
-        if op == BinOp::Add && matches!(sb, Shape::Matrix(Rows::Batch, _)) && is_row(sa, sb.cols()) {
-            return Some(self.graph.add(Op::AddRow, vec![b, a], sb, span));
+        // `b + X` as `X + b`, and `b − X` as `(−X) + b`.
+        if matches!(op, BinOp::Add | BinOp::Sub) && matches!(sb, Shape::Matrix(Rows::Batch, _)) && is_row(sa, sb.cols())
+        {
+            let x = if op == BinOp::Sub { self.graph.scale(-1.0, b) } else { b };
+            return Some(self.graph.add(Op::AddRow, vec![x, a], sb, span));
         }
         let symbol = match op {
             BinOp::Add => "+",
             BinOp::Sub => "-",
-            _ => "*",
+            BinOp::Mul => "*",
+            _ => "/",
         };
         self.error(
             span,

@@ -1,4 +1,5 @@
-//! The op table of symgrad. Each activation, loss and initialiser is described here once:
+//! The op table of symgrad. Each activation, loss, row reduction and initialiser is described
+//! here once:
 //! its name in a network definition, its arguments and their limits, its forward function
 //! and derivative on one element, which saved value the derivative reads, its LaTeX, and
 //! the words of the errors about it. The `network!` compiler reads the table to parse,
@@ -13,11 +14,13 @@ mod activation;
 mod init;
 mod loss;
 mod real;
+mod reduction;
 
 pub use activation::{Activation, Arg, Domain, Entry, Saved, sigmoid, sign, softplus};
 pub use init::{Distribution, Init};
 pub use loss::{Loss, LossEntry, Normaliser};
 pub use real::{Real, erf};
+pub use reduction::RowReduction;
 
 /// `names` as a list in words: "`a`, `b` or `c`".
 pub fn list(names: &[&str]) -> String {

@@ -14,6 +14,8 @@ pub enum Binary {
     Sub,
     /// `lhs ⊙ rhs`; adjoints `grad_out ⊙ rhs` and `grad_out ⊙ lhs`.
     Mul,
+    /// `lhs ⊘ rhs`; adjoints `grad_out ⊘ rhs` and `−grad_out ⊙ lhs ⊘ rhs²`.
+    Div,
 }
 
 impl Binary {
@@ -23,6 +25,7 @@ impl Binary {
             Binary::Add => "+",
             Binary::Sub => "-",
             Binary::Mul => "*",
+            Binary::Div => "/",
         }
     }
 
@@ -40,6 +43,7 @@ impl Binary {
             Binary::Add => zip.for_each(|o, &a, &b| *o = a + b),
             Binary::Sub => zip.for_each(|o, &a, &b| *o = a - b),
             Binary::Mul => zip.for_each(|o, &a, &b| *o = a * b),
+            Binary::Div => zip.for_each(|o, &a, &b| *o = a / b),
         }
         Ok(())
     }
@@ -52,6 +56,7 @@ impl Binary {
             Binary::Add => zip.for_each(|a, &b| *a += b),
             Binary::Sub => zip.for_each(|a, &b| *a -= b),
             Binary::Mul => zip.for_each(|a, &b| *a *= b),
+            Binary::Div => zip.for_each(|a, &b| *a /= b),
         }
         Ok(())
     }

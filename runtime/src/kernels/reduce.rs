@@ -1,7 +1,11 @@
-//! Broadcasting and reductions between a batch matrix and a row: bias add and column sums.
+//! Broadcasting and reductions between a batch matrix and a row (bias add, column sums) and
+//! row-wise reductions to a column (`sum_rows`, `mean_rows`, `max_rows`).
 
 use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
 
+pub use symgrad_ops::RowReduction;
+
+use super::softmax::row_max;
 use crate::error::{Result, expect_same_shape};
 use crate::scalar::Scalar;
 
@@ -45,5 +49,60 @@ pub fn column_sums<T: Scalar>(x: ArrayView2<'_, T>, beta: T, mut out: ArrayViewM
     for x_row in x.rows() {
         Zip::from(&mut out).and(&x_row).for_each(|o, &x| *o += x);
     }
+    Ok(())
+}
+
+/// `out[b, 0] = reduce_j x[b, j]`: each row to one value.
+pub fn row_reduce<T: Scalar>(kind: RowReduction, x: ArrayView2<'_, T>, mut out: ArrayViewMut2<'_, T>) -> Result<()> {
+    expect_same_shape(kind.name(), "a column of x", &[x.nrows(), 1], "out", out.shape())?;
+    let n = T::from_usize(x.ncols());
+    Zip::from(out.rows_mut()).and(x.rows()).for_each(|mut o, row| {
+        o[0] = match kind {
+            RowReduction::Sum => row.sum(),
+            RowReduction::Mean => row.sum() / n,
+            RowReduction::Max => row_max(row).unwrap_or(T::ZERO),
+        };
+    });
+    Ok(())
+}
+
+/// Backward of `sum_rows` (`scale = 1`) and `mean_rows` (`scale = 1/n`):
+/// `out[b, j] = scale · grad[b, 0]`.
+pub fn spread_rows<T: Scalar>(grad: ArrayView2<'_, T>, scale: T, mut out: ArrayViewMut2<'_, T>) -> Result<()> {
+    expect_same_shape(
+        "spread_rows",
+        "grad",
+        grad.shape(),
+        "a column of out",
+        &[out.nrows(), 1],
+    )?;
+    Zip::from(out.rows_mut())
+        .and(grad.rows())
+        .for_each(|mut o, g| o.fill(scale * g[0]));
+    Ok(())
+}
+
+/// Backward of `max_rows`: `out[b, j] = grad[b, 0]` at the first `j` with `x[b, j] = y[b, 0]`,
+/// 0 elsewhere.
+pub fn row_max_backward<T: Scalar>(
+    x: ArrayView2<'_, T>,
+    y: ArrayView2<'_, T>,
+    grad: ArrayView2<'_, T>,
+    mut out: ArrayViewMut2<'_, T>,
+) -> Result<()> {
+    let op = "row_max_backward";
+    expect_same_shape(op, "x", x.shape(), "out", out.shape())?;
+    expect_same_shape(op, "y", y.shape(), "a column of x", &[x.nrows(), 1])?;
+    expect_same_shape(op, "grad", grad.shape(), "y", y.shape())?;
+    Zip::from(out.rows_mut())
+        .and(x.rows())
+        .and(y.rows())
+        .and(grad.rows())
+        .for_each(|mut o, x, y, g| {
+            o.fill(T::ZERO);
+            if let Some(j) = x.iter().position(|&v| v == y[0]) {
+                o[j] = g[0];
+            }
+        });
     Ok(())
 }

@@ -82,6 +82,29 @@ pub fn softmax_backward<T: Scalar>(
     Ok(())
 }
 
-fn row_max<T: Scalar>(row: ArrayView1<'_, T>) -> Option<T> {
+/// Backward of log-softmax, row by row: with `y = log_softmax(z)` and `g = ∂L/∂y`,
+/// `∂L/∂zⱼ = Σᵢ gᵢ (δᵢⱼ − softmax(z)ⱼ) = gⱼ − e^{yⱼ} Σᵢ gᵢ`.
+pub fn log_softmax_backward<T: Scalar>(
+    log_probs: ArrayView2<'_, T>,
+    grad_out: ArrayView2<'_, T>,
+    mut grad_in: ArrayViewMut2<'_, T>,
+) -> Result<()> {
+    let op = "log_softmax_backward";
+    expect_same_shape(op, "log_probs", log_probs.shape(), "grad_out", grad_out.shape())?;
+    expect_same_shape(op, "log_probs", log_probs.shape(), "grad_in", grad_in.shape())?;
+    Zip::from(grad_in.rows_mut())
+        .and(log_probs.rows())
+        .and(grad_out.rows())
+        .for_each(|mut gi, y, g| {
+            let total: T = g.iter().copied().sum();
+            Zip::from(&mut gi)
+                .and(&y)
+                .and(&g)
+                .for_each(|gi, &y, &g| *gi = g - y.exp() * total);
+        });
+    Ok(())
+}
+
+pub(crate) fn row_max<T: Scalar>(row: ArrayView1<'_, T>) -> Option<T> {
     row.iter().copied().reduce(|a, b| if b > a { b } else { a })
 }

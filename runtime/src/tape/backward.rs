@@ -9,7 +9,7 @@ use ndarray::{Array2, ArrayView2};
 use super::{Op, Tape, TargetRef, Var};
 use crate::error::{Error, Result};
 use crate::gemm::gemm;
-use crate::kernels::{self, Binary, LossKernel, Saved, Target};
+use crate::kernels::{self, Binary, LossKernel, RowReduction, Saved, Target};
 use crate::params::Parameters;
 use crate::scalar::Scalar;
 
@@ -91,12 +91,18 @@ impl<T: Scalar> Tape<T> {
                     kernels::column_sums(grad_out, beta, slot.view_mut())?;
                 }
             }
-            // lhs ± rhs: ∂/∂lhs = 1, ∂/∂rhs = ±1; lhs ⊙ rhs: ∂/∂lhs = rhs, ∂/∂rhs = lhs.
+            // lhs ± rhs: ∂/∂lhs = 1, ∂/∂rhs = ±1; lhs ⊙ rhs: ∂/∂lhs = rhs, ∂/∂rhs = lhs;
+            // lhs ⊘ rhs: ∂/∂lhs = 1/rhs, ∂/∂rhs = −lhs/rhs² = −out/rhs.
             Op::Binary(op, lhs, rhs) => {
                 let (lhs_grad, rhs_grad) = match op {
                     Binary::Add => (grad_out.to_owned(), grad_out.to_owned()),
                     Binary::Sub => (grad_out.to_owned(), grad_out.mapv(|g| -g)),
                     Binary::Mul => (&grad_out * &self.value(rhs), &grad_out * &self.value(lhs)),
+                    Binary::Div => {
+                        let lhs_grad = &grad_out / &self.value(rhs);
+                        let rhs_grad = ndarray::Zip::from(&lhs_grad).and(out).map_collect(|&g, &y| -(g * y));
+                        (lhs_grad, rhs_grad)
+                    }
                 };
                 self.accumulate(grads, lhs, lhs_grad);
                 self.accumulate(grads, rhs, rhs_grad);
@@ -123,6 +129,25 @@ impl<T: Scalar> Tape<T> {
             Op::Softmax(x) => {
                 let mut grad = Array2::zeros(out.raw_dim());
                 kernels::softmax_backward(out.view(), grad_out, grad.view_mut())?;
+                self.accumulate(grads, x, grad);
+            }
+            // Y = log_softmax(Z): ∂L/∂Zⱼ = ∂L/∂Yⱼ − e^{Yⱼ} Σᵢ ∂L/∂Yᵢ, row by row.
+            Op::LogSoftmax(x) => {
+                let mut grad = Array2::zeros(out.raw_dim());
+                kernels::log_softmax_backward(out.view(), grad_out, grad.view_mut())?;
+                self.accumulate(grads, x, grad);
+            }
+            // y_b = Σⱼ x_bj (or the mean, or the max): ∂L/∂x_bj = ∂L/∂y_b (/ n, or at the arg-max).
+            Op::RowReduce(kind, x) => {
+                let mut grad = Array2::zeros(self.value(x).raw_dim());
+                let n = T::from_usize(grad.ncols());
+                match kind {
+                    RowReduction::Sum => kernels::spread_rows(grad_out, T::ONE, grad.view_mut())?,
+                    RowReduction::Mean => kernels::spread_rows(grad_out, T::ONE / n, grad.view_mut())?,
+                    RowReduction::Max => {
+                        kernels::row_max_backward(self.value(x), out.view(), grad_out, grad.view_mut())?
+                    }
+                }
                 self.accumulate(grads, x, grad);
             }
             // L = loss(X, t): ∂L/∂X = ∂L/∂L_out · ∇ₓloss.

@@ -13,7 +13,7 @@ use rand::Rng;
 
 use crate::error::{Error, Result};
 use crate::gemm::gemm;
-use crate::kernels::{self, Activation, Binary, Loss, LossKernel, Target};
+use crate::kernels::{self, Activation, Binary, Loss, LossKernel, RowReduction, Target};
 use crate::scalar::Scalar;
 
 pub use backward::Gradients;
@@ -47,6 +47,8 @@ enum Op {
     Transpose(Var),
     Activation(Activation, Var),
     Softmax(Var),
+    LogSoftmax(Var),
+    RowReduce(RowReduction, Var),
     Loss(Loss, Var, TargetRef),
     Sum(Var),
     Mean(Var),
@@ -143,6 +145,11 @@ impl<T: Scalar> Tape<T> {
         self.binary(Binary::Mul, lhs, rhs)
     }
 
+    /// `lhs ⊘ rhs`.
+    pub fn div(&mut self, lhs: Var, rhs: Var) -> Result<Var> {
+        self.binary(Binary::Div, lhs, rhs)
+    }
+
     /// `α · x`.
     pub fn scale(&mut self, alpha: f64, x: Var) -> Var {
         let alpha_t = T::from_f64(alpha);
@@ -167,6 +174,20 @@ impl<T: Scalar> Tape<T> {
         let mut out = Array2::zeros(self.nodes[x.0].value.raw_dim());
         kernels::softmax(self.value(x), out.view_mut()).expect("output has the input's shape");
         self.push_from(Op::Softmax(x), out, &[x])
+    }
+
+    /// Row-wise log-softmax.
+    pub fn log_softmax(&mut self, x: Var) -> Var {
+        let mut out = Array2::zeros(self.nodes[x.0].value.raw_dim());
+        kernels::log_softmax(self.value(x), out.view_mut()).expect("output has the input's shape");
+        self.push_from(Op::LogSoftmax(x), out, &[x])
+    }
+
+    /// Each row reduced to one value: a `rows × 1` node.
+    pub fn row_reduce(&mut self, kind: RowReduction, x: Var) -> Var {
+        let mut out = Array2::zeros((self.nodes[x.0].value.nrows(), 1));
+        kernels::row_reduce(kind, self.value(x), out.view_mut()).expect("output has one value per row");
+        self.push_from(Op::RowReduce(kind, x), out, &[x])
     }
 
     /// A loss against class labels, as a `1×1` node.
