@@ -406,50 +406,96 @@ enum Outcome {
     Skipped(&'static str),
 }
 
-/// The step of the differences: `h = 10⁻⁴` balances the stencil's truncation error
-/// (`h⁴/30 · f⁽⁵⁾`, about 3·10⁻¹⁸ f⁽⁵⁾) against rounding (`18 ε |L| / (12 h)`, about
-/// 3·10⁻¹² |L|).
-const H: f64 = 1e-4;
+/// A random graph after fusion and differentiation: its loss, the parameters that reach it
+/// (node and index) and their derivative nodes.
+struct Case {
+    graph: Graph,
+    bindings: Bindings,
+    loss: NodeId,
+    params: Vec<(NodeId, usize)>,
+    grads: Vec<NodeId>,
+    names: Vec<String>,
+}
 
-/// Builds, fuses and differentiates the graph of `seed`; `sabotage` doubles every
-/// parameter's derivative, to show that the check sees a wrong derivative.
-fn check(seed: u64, sabotage: bool) -> Result<Outcome, String> {
-    let (original, mut bindings, loss) = Builder::new(seed).build();
-    let (mut graph, map) = fuse(&original);
-    let loss = map[loss];
-    // Only parameters that reach the loss have a derivative (lowering rejects the others).
-    let mut reaches = vec![false; graph.nodes.len()];
-    reaches[loss] = true;
-    for id in (0..=loss).rev() {
-        if reaches[id] {
-            for &i in &graph.nodes[id].inputs {
-                reaches[i] = true;
+impl Case {
+    /// Builds, fuses and differentiates the graph of `seed`, or says why it is skipped.
+    fn new(seed: u64) -> Result<Case, &'static str> {
+        let (original, bindings, loss) = Builder::new(seed).build();
+        let (mut graph, map) = fuse(&original);
+        let loss = map[loss];
+        // Only parameters that reach the loss have a derivative (lowering rejects the others).
+        let mut reaches = vec![false; graph.nodes.len()];
+        reaches[loss] = true;
+        for id in (0..=loss).rev() {
+            if reaches[id] {
+                for &i in &graph.nodes[id].inputs {
+                    reaches[i] = true;
+                }
             }
         }
+        let params: Vec<(NodeId, usize)> = (0..=loss)
+            .filter(|&id| reaches[id])
+            .filter_map(|id| match graph.op(id) {
+                Op::Param(index) => Some((id, index)),
+                _ => None,
+            })
+            .collect();
+        if params.is_empty() {
+            return Err("no parameter reaches the loss");
+        }
+        let names: Vec<String> = (0..bindings.labels.len()).map(|i| format!("y{i}")).collect();
+        let nodes: Vec<NodeId> = params.iter().map(|&(node, _)| node).collect();
+        let grads = differentiate(&mut graph, loss, &nodes, &names).param_grads;
+        Ok(Case {
+            graph,
+            bindings,
+            loss,
+            params,
+            grads,
+            names,
+        })
     }
-    let params: Vec<NodeId> = (0..=loss)
-        .filter(|&id| reaches[id] && matches!(graph.op(id), Op::Param(_)))
-        .collect();
-    if params.is_empty() {
-        return Ok(Outcome::Skipped("no parameter reaches the loss"));
-    }
-    let names: Vec<String> = (0..bindings.labels.len()).map(|i| format!("y{i}")).collect();
-    let mut grads = differentiate(&mut graph, loss, &params, &names).param_grads;
+}
+
+/// The step of the differences: `h = 10⁻⁴` balances the stencil's truncation error
+/// (`h⁴/30 · f⁽⁵⁾`, about 3·10⁻¹⁸ f⁽⁵⁾) against rounding (`18 ε |f| / (12 h)`, about
+/// 3·10⁻¹² |f|).
+const H: f64 = 1e-4;
+
+/// The fourth-order central difference from `f(x + 2h), f(x + h), f(x − h), f(x − 2h)`.
+fn stencil(f: [f64; 4]) -> f64 {
+    (-f[0] + 8.0 * f[1] - 8.0 * f[2] + f[3]) / (12.0 * H)
+}
+
+const OFFSETS: [f64; 4] = [2.0, 1.0, -1.0, -2.0];
+
+/// Whether a derived value agrees with its differences: 10⁻⁶ relative (the stencil's own
+/// error is below 10⁻¹⁰ for these values), plus the rounding of the differenced function
+/// through the stencil, 10⁻⁹ of its size (300× the estimate above).
+fn agrees(derived: f64, numeric: f64, size: f64) -> bool {
+    derived.is_finite() && (derived - numeric).abs() <= 1e-6 * derived.abs().max(1.0) + 1e-9 * size
+}
+
+/// The derivative of the graph of `seed` against differences of its loss, element by element;
+/// `sabotage` doubles every parameter's derivative, to show that the check sees a wrong one.
+fn check(seed: u64, sabotage: bool) -> Result<Outcome, String> {
+    let mut case = match Case::new(seed) {
+        Ok(case) => case,
+        Err(why) => return Ok(Outcome::Skipped(why)),
+    };
+    let (graph, bindings, loss) = (&mut case.graph, &mut case.bindings, case.loss);
     if sabotage {
-        for grad in &mut grads {
+        for grad in &mut case.grads {
             *grad = graph.scale(2.0, *grad);
         }
     }
-    let at = evaluate(&graph, &bindings, graph.nodes.len() - 1)?;
+    let at = evaluate(graph, bindings, graph.nodes.len() - 1)?;
     let value = at.values[loss].data[0];
     if !value.is_finite() || value.abs() > 1e6 {
         return Ok(Outcome::Skipped("the loss is not finite or above 10⁶"));
     }
     let (mut compared, mut kinked) = (0, 0);
-    for (&param, &grad) in params.iter().zip(&grads) {
-        let Op::Param(index) = graph.op(param) else {
-            unreachable!("filtered to parameters")
-        };
+    for (&(_, index), &grad) in case.params.iter().zip(&case.grads) {
         let derivative = &at.values[grad];
         let p = &bindings.params[index];
         if (derivative.rows, derivative.cols) != (p.rows, p.cols) {
@@ -460,12 +506,12 @@ fn check(seed: u64, sabotage: bool) -> Result<Outcome, String> {
         }
         for k in 0..p.data.len() {
             let original = bindings.params[index].data[k];
-            let mut stencil = [0.0; 4];
+            let mut values = [0.0; 4];
             let mut smooth = true;
-            for (slot, offset) in [2.0, 1.0, -1.0, -2.0].into_iter().enumerate() {
+            for (slot, offset) in OFFSETS.into_iter().enumerate() {
                 bindings.params[index].data[k] = original + offset * H;
-                let shifted = evaluate(&graph, &bindings, loss)?;
-                stencil[slot] = shifted.values[loss].data[0];
+                let shifted = evaluate(graph, bindings, loss)?;
+                values[slot] = shifted.values[loss].data[0];
                 smooth &= shifted.sides == at.sides;
             }
             bindings.params[index].data[k] = original;
@@ -473,14 +519,10 @@ fn check(seed: u64, sabotage: bool) -> Result<Outcome, String> {
                 kinked += 1;
                 continue;
             }
-            let numeric = (-stencil[0] + 8.0 * stencil[1] - 8.0 * stencil[2] + stencil[3]) / (12.0 * H);
-            let symbolic = derivative.data[k];
-            // 10⁻⁶ relative (the stencil's own error is below 10⁻¹⁰ for these values), plus
-            // the rounding of the loss through the differences, 10⁻⁹ |L| (300× its estimate).
-            let tolerance = 1e-6 * symbolic.abs().max(1.0) + 1e-9 * value.abs();
-            if !symbolic.is_finite() || (symbolic - numeric).abs() > tolerance {
+            let (numeric, derived) = (stencil(values), derivative.data[k]);
+            if !agrees(derived, numeric, value.abs()) {
                 return Err(format!(
-                    "∂L/∂param{index}[{k}]: derived {symbolic:e}, differences {numeric:e} (loss {value:e})"
+                    "∂L/∂param{index}[{k}]: derived {derived:e}, differences {numeric:e} (loss {value:e})"
                 ));
             }
             compared += 1;
@@ -489,7 +531,84 @@ fn check(seed: u64, sabotage: bool) -> Result<Outcome, String> {
     Ok(Outcome::Checked {
         compared,
         kinked,
-        graph,
+        graph: case.graph,
+    })
+}
+
+/// The Hessian-vector product of the graph of `seed`, derived by differentiating
+/// `⟨∇L, v⟩` on the graph for a random direction `v`, against differences of the derived
+/// gradient along `v`: `(∇L(θ + hv) − ∇L(θ − hv))/2h` and its fourth-order refinement.
+fn check_hessian(seed: u64) -> Result<Outcome, String> {
+    let mut case = match Case::new(seed) {
+        Ok(case) => case,
+        Err(why) => return Ok(Outcome::Skipped(why)),
+    };
+    let (graph, bindings) = (&mut case.graph, &mut case.bindings);
+    let mut rng = Rng(seed ^ 0x5EED);
+    let (mut directions, mut products) = (Vec::new(), Vec::new());
+    for (&(_, index), &grad) in case.params.iter().zip(&case.grads) {
+        let (rows, cols) = (bindings.params[index].rows, bindings.params[index].cols);
+        directions.push(Mat::from_fn(rows, cols, |_, _| rng.normal(1.0)));
+        bindings.inputs.push(directions[directions.len() - 1].clone());
+        let shape = Shape::fixed(rows, cols);
+        let v = graph.add(Op::Input(bindings.inputs.len() - 1), vec![], shape, Span::call_site());
+        let product = graph.add(Op::Mul, vec![grad, v], shape, Span::call_site());
+        products.push(graph.add(Op::Sum, vec![product], Shape::Scalar, Span::call_site()));
+    }
+    let inner = graph.sum_of(products);
+    let nodes: Vec<NodeId> = case.params.iter().map(|&(node, _)| node).collect();
+    let hv = differentiate(graph, inner, &nodes, &case.names).param_grads;
+    let last = graph.nodes.len() - 1;
+    let at = evaluate(graph, bindings, last)?;
+    let value = at.values[case.loss].data[0];
+    if !value.is_finite() || value.abs() > 1e6 {
+        return Ok(Outcome::Skipped("the loss is not finite or above 10⁶"));
+    }
+    let originals: Vec<Mat> = bindings.params.clone();
+    let mut shifted_grads = Vec::new();
+    let mut smooth = true;
+    for offset in OFFSETS {
+        for (&(_, index), v) in case.params.iter().zip(&directions) {
+            let p = &mut bindings.params[index];
+            for (k, x) in p.data.iter_mut().enumerate() {
+                *x = originals[index].data[k] + offset * H * v.data[k];
+            }
+        }
+        let shifted = evaluate(graph, bindings, last)?;
+        smooth &= shifted.sides == at.sides;
+        shifted_grads.push(
+            case.grads
+                .iter()
+                .map(|&g| shifted.values[g].clone())
+                .collect::<Vec<Mat>>(),
+        );
+    }
+    bindings.params = originals;
+    if !smooth {
+        return Ok(Outcome::Skipped("a kink lies between the shifted points"));
+    }
+    let mut compared = 0;
+    for (i, (&(_, index), &product)) in case.params.iter().zip(&hv).enumerate() {
+        let derived = &at.values[product];
+        let size = at.values[case.grads[i]]
+            .data
+            .iter()
+            .fold(1.0_f64, |m, g| m.max(g.abs()));
+        for k in 0..derived.data.len() {
+            let numeric = stencil([0, 1, 2, 3].map(|slot| shifted_grads[slot][i].data[k]));
+            if !agrees(derived.data[k], numeric, size) {
+                return Err(format!(
+                    "(Hv) of param{index}[{k}]: derived {:e}, differences of the gradient {numeric:e}",
+                    derived.data[k]
+                ));
+            }
+            compared += 1;
+        }
+    }
+    Ok(Outcome::Checked {
+        compared,
+        kinked: 0,
+        graph: case.graph,
     })
 }
 
@@ -518,45 +637,83 @@ fn seeds() -> std::ops::Range<u64> {
     parse(start)..parse(end)
 }
 
-#[test]
-fn derivatives_of_random_graphs_match_finite_differences() {
-    let seeds = seeds();
-    let cases = seeds.end - seeds.start;
-    let (mut checked, mut compared, mut kinked) = (0u64, 0usize, 0usize);
-    let mut kinds = std::collections::BTreeSet::new();
-    let mut skipped = std::collections::BTreeMap::new();
-    for seed in seeds {
-        match check(seed, false) {
+/// What a check made of the seeds it was given.
+#[derive(Default)]
+struct Survey {
+    cases: u64,
+    checked: u64,
+    compared: usize,
+    kinked: usize,
+    kinds: std::collections::BTreeSet<String>,
+    skipped: std::collections::BTreeMap<&'static str, usize>,
+}
+
+/// Runs `check` on every seed; a failure names its seed.
+fn survey(check: impl Fn(u64) -> Result<Outcome, String>) -> Survey {
+    let mut survey = Survey::default();
+    for seed in seeds() {
+        survey.cases += 1;
+        match check(seed) {
             Ok(Outcome::Checked {
-                compared: c,
-                kinked: k,
+                compared,
+                kinked,
                 graph,
             }) => {
-                checked += 1;
-                compared += c;
-                kinked += k;
-                kinds.extend(graph.nodes.iter().map(|n| kind(n.op)));
+                survey.checked += 1;
+                survey.compared += compared;
+                survey.kinked += kinked;
+                survey.kinds.extend(graph.nodes.iter().map(|n| kind(n.op)));
             }
-            Ok(Outcome::Skipped(why)) => *skipped.entry(why).or_insert(0) += 1,
+            Ok(Outcome::Skipped(why)) => *survey.skipped.entry(why).or_insert(0) += 1,
             Err(e) => panic!(
                 "seed {seed}: {e}\n(rerun with SYMGRAD_GRAPH_SEEDS={seed}..{})",
                 seed + 1
             ),
         }
     }
-    // Most graphs are checked, and nearly every element in them: the property is not vacuous.
-    assert!(
-        checked * 10 >= cases * 8,
-        "only {checked} of {cases} graphs checked; skipped: {skipped:?}"
-    );
-    assert!(
-        kinked * 50 <= compared,
-        "{kinked} kinked elements against {compared} compared"
-    );
-    if cases >= 3000 {
-        let missing: Vec<String> = expected_kinds().into_iter().filter(|k| !kinds.contains(k)).collect();
-        assert!(missing.is_empty(), "never generated: {missing:?}; generated: {kinds:?}");
+    survey
+}
+
+impl Survey {
+    /// Most graphs were checked, and, on the full default run, every kind of op was in them:
+    /// the property is not vacuous.
+    fn assert_covers(&self, checked_percent: u64) {
+        let Survey { cases, checked, .. } = *self;
+        assert!(
+            checked * 100 >= cases * checked_percent,
+            "only {checked} of {cases} graphs checked; skipped: {:?}",
+            self.skipped
+        );
+        if cases >= 3000 {
+            let missing: Vec<String> = expected_kinds()
+                .into_iter()
+                .filter(|k| !self.kinds.contains(k))
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "never generated: {missing:?}; generated: {:?}",
+                self.kinds
+            );
+        }
     }
+}
+
+#[test]
+fn derivatives_of_random_graphs_match_finite_differences() {
+    let survey = survey(|seed| check(seed, false));
+    survey.assert_covers(80);
+    // Nearly every element is compared: kinks are rare.
+    assert!(
+        survey.kinked * 50 <= survey.compared,
+        "{} kinked elements against {} compared",
+        survey.kinked,
+        survey.compared
+    );
+}
+
+#[test]
+fn hessian_vector_products_of_random_graphs_match_differences_of_the_gradient() {
+    survey(check_hessian).assert_covers(80);
 }
 
 /// Every op the generator and the compiler's passes make, forward and backward: the

@@ -9,6 +9,7 @@
 //! [`Activation::value`] and its derivative in [`Activation::derivative`], and the variant in
 //! [`Activation::ALL`]. The compiler, the runtime's kernels, the tape and the tests read these.
 
+use crate::expr::Expr;
 use crate::real::Real;
 
 /// An elementwise function with its derivative.
@@ -248,6 +249,52 @@ impl Activation {
         }
     }
 
+    /// `m ⊙ ∂f′(s)/∂s`, written in graph ops: how the adjoint reaches the saved value `s`
+    /// through the backward op `g ⊙ f′(s)`, where `m = ḡ ⊙ g` is the product of that op's
+    /// adjoint and its gradient input. `None` where `f′` is piecewise constant (its derivative
+    /// is 0 almost everywhere) or nothing is saved.
+    pub fn second_derivative(self) -> Option<Expr> {
+        use Expr::{M, S};
+        Some(match self {
+            Activation::Identity
+            | Activation::Relu
+            | Activation::LeakyRelu(_)
+            | Activation::Abs
+            | Activation::Max(_)
+            | Activation::Min(_) => return None,
+            // f′ = y(1 − y): ∂f′/∂y = 1 − 2y.
+            Activation::Sigmoid => M - 2.0 * (M * S),
+            // f′ = 1 − y²: ∂f′/∂y = −2y.
+            Activation::Tanh => -2.0 * (M * S),
+            // f′ = 1 − e^{−y}: ∂f′/∂y = e^{−y}.
+            Activation::Softplus => M * (-S).apply(Activation::Exp),
+            // f′ = y: ∂f′/∂y = 1.
+            Activation::Exp => M,
+            // f′ = 1/x: ∂f′/∂x = −1/x².
+            Activation::Log => -M / S.apply(Activation::Square),
+            // f′ = 2x: ∂f′/∂x = 2.
+            Activation::Square => 2.0 * M,
+            // f′ = Φ(x) + xφ(x): ∂f′/∂x = φ(x)(2 − x²), φ(x) = e^{−x²/2}/√(2π).
+            Activation::Gelu => {
+                let phi = |scale: f64| scale * (-0.5 * S.apply(Activation::Square)).apply(Activation::Exp);
+                let c = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+                2.0 * (M * phi(c)) - M * phi(c) * S.apply(Activation::Square)
+            }
+            // f′ = σ(1 + x(1 − σ)): ∂f′/∂x = σ(1 − σ)(2 + x(1 − 2σ)), σ = σ(x).
+            Activation::Silu => {
+                let sigma = || S.apply(Activation::Sigmoid);
+                let k = || M * (sigma() - sigma() * sigma());
+                2.0 * k() + k() * S - 2.0 * (k() * S * sigma())
+            }
+            // f′ = 1 for y > 0, else y + α: ∂f′/∂y = [y ≤ 0] = 1 − [y > 0].
+            Activation::Elu(_) => M - S.derivative(Activation::Relu, M),
+            // f′ = (1 − |y|)²: ∂f′/∂y = −2(1 − |y|) sign y = 2y − 2 sign y.
+            Activation::Softsign => 2.0 * (M * S) - 2.0 * S.derivative(Activation::Abs, M),
+            // f′ = 1/(2y): ∂f′/∂y = −1/(2y²).
+            Activation::Sqrt => -0.5 * M / S.apply(Activation::Square),
+        })
+    }
+
     /// The name in a network definition.
     pub fn name(self) -> &'static str {
         self.entry().name
@@ -375,38 +422,63 @@ pub fn sign<T: Real>(x: T) -> T {
 mod tests {
     use super::{Activation, Domain, Saved};
 
-    /// `f′` read from the saved value agrees with central differences of `f` in f64, at points
-    /// away from kinks, for every entry: the table's saved value, value and derivative agree.
-    #[test]
-    fn every_derivative_matches_differences_of_its_value() {
-        let args = [0.0, 0.3, 1.0, 2.0];
+    /// Every activation with arguments 0, 0.3, 1 and 2, at points `x` in [−4, 4] inside its
+    /// domain and away from its kink (seen from `x` and from the saved value, since a saved
+    /// ReLU output of 0 sits on it), with the saved value `s`.
+    fn smooth_points() -> Vec<(Activation, f64, f64)> {
+        let mut points = Vec::new();
         for base in Activation::ALL {
-            for a in args {
+            for a in [0.0, 0.3, 1.0, 2.0] {
                 let act = base.with_arg(a);
                 let entry = act.entry();
+                let saved = |x: f64| match entry.saved {
+                    Saved::Input | Saved::Nothing => x,
+                    Saved::Output => act.value(x),
+                };
                 for i in -40..=40 {
                     let x = f64::from(i) * 0.1 + 0.013;
-                    if entry.domain == Domain::Positive && x <= 0.05 {
-                        continue;
+                    let near_kink = entry
+                        .kink
+                        .is_some_and(|k| (x - k).abs() < 1e-3 || (saved(x) - saved(k)).abs() < 1e-3);
+                    if !near_kink && (entry.domain == Domain::All || x > 0.05) {
+                        points.push((act, x, saved(x)));
                     }
-                    if entry.kink.is_some_and(|k| (x - k).abs() < 1e-3) {
-                        continue;
-                    }
-                    let h = 1e-5;
-                    let numeric = (act.value(x + h) - act.value(x - h)) / (2.0 * h);
-                    let saved = match entry.saved {
-                        Saved::Input | Saved::Nothing => x,
-                        Saved::Output => act.value(x),
-                    };
-                    let derived = act.derivative(saved);
-                    // Central differences with h = 10⁻⁵ err by h²f‴/6 ≈ 10⁻¹⁰ f‴ plus rounding
-                    // ε|f|/h ≈ 10⁻¹¹ |f|; 10⁻⁷ relative leaves three orders of margin.
-                    assert!(
-                        (numeric - derived).abs() <= 1e-7 * derived.abs().max(1.0),
-                        "{act:?} at {x}: f′ = {derived}, differences {numeric}"
-                    );
                 }
             }
+        }
+        points
+    }
+
+    /// `f′` read from the saved value agrees with central differences of `f` in f64, for every
+    /// entry: the table's saved value, value and derivative agree.
+    #[test]
+    fn every_derivative_matches_differences_of_its_value() {
+        let h = 1e-5;
+        for (act, x, s) in smooth_points() {
+            let numeric = (act.value(x + h) - act.value(x - h)) / (2.0 * h);
+            let derived = act.derivative(s);
+            // Central differences with h = 10⁻⁵ err by h²f‴/6 ≈ 10⁻¹⁰ f‴ plus rounding
+            // ε|f|/h ≈ 10⁻¹¹ |f|; 10⁻⁷ relative leaves three orders of margin.
+            assert!(
+                (numeric - derived).abs() <= 1e-7 * derived.abs().max(1.0),
+                "{act:?} at {x}: f′ = {derived}, differences {numeric}"
+            );
+        }
+    }
+
+    /// `m ⊙ ∂f′(s)/∂s` from the table's expression agrees with central differences of the
+    /// table's `f′` in the saved value.
+    #[test]
+    fn every_second_derivative_matches_differences_of_the_derivative() {
+        let (h, m) = (1e-5, 1.7);
+        for (act, _, s) in smooth_points() {
+            let numeric = m * (act.derivative(s + h) - act.derivative(s - h)) / (2.0 * h);
+            let derived = act.second_derivative().map_or(0.0, |e| e.eval(m, s));
+            // As for the first derivative: 10⁻⁷ relative leaves three orders of margin.
+            assert!(
+                (numeric - derived).abs() <= 1e-7 * derived.abs().max(1.0),
+                "{act:?} at s = {s}: m·∂f′/∂s = {derived}, differences {numeric}"
+            );
         }
     }
 

@@ -11,12 +11,14 @@
 //! runtime's.
 
 mod activation;
+mod expr;
 mod init;
 mod loss;
 mod real;
 mod reduction;
 
 pub use activation::{Activation, Arg, Domain, Entry, Saved, sigmoid, sign, softplus};
+pub use expr::Expr;
 pub use init::{Distribution, Init};
 pub use loss::{Loss, LossEntry, Normaliser};
 pub use real::{Real, erf};

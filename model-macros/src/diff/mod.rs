@@ -4,7 +4,10 @@
 //! `v̄ = ∂L/∂v` is the sum over its users `u` of `ū · ∂u/∂v`: the chain rule. The adjoint of the
 //! loss is 1. The terms are built as new nodes of the same graph, so common subexpressions are
 //! shared and identities folded as they are created; values that reach no parameter (inputs,
-//! targets) get no adjoint at all.
+//! targets) get no adjoint at all. The ops the backward pass creates have backward rules too
+//! (`backward_ops`), so a derivative can be differentiated again.
+
+mod backward_ops;
 
 use std::collections::BTreeMap;
 
@@ -51,7 +54,18 @@ pub fn differentiate(graph: &mut Graph, loss: NodeId, params: &[NodeId], labels:
             }
         }
     }
-    let param_grads = params.iter().map(|p| adjoint[p]).collect();
+    // A parameter the differentiated value does not depend on has a zero adjoint (lowering
+    // rejects such parameters for the loss; a second derivative may well be zero).
+    let param_grads = params
+        .iter()
+        .map(|p| match adjoint.get(p) {
+            Some(&grad) => grad,
+            None => {
+                let (zero, shape, span) = (graph.constant(0.0), graph.shape(*p), graph.nodes[*p].span);
+                graph.add(Op::Fill { mean: false }, vec![zero], shape, span)
+            }
+        })
+        .collect();
     Derivative { param_grads, equations }
 }
 
@@ -257,7 +271,7 @@ fn local_terms(graph: &mut Graph, id: NodeId, grad: NodeId, labels: &[String]) -
         | Op::MaskMul { .. }
         | Op::ColSum
         | Op::Fill { .. }
-        | Op::LossGrad { .. } => vec![],
+        | Op::LossGrad { .. } => backward_ops::terms(graph, id, grad),
     }
 }
 
