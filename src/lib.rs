@@ -46,22 +46,39 @@ pub use symgrad_runtime::*;
 /// | `output expr;` | what `forward` returns (evaluation mode: dropout off) |
 /// | `loss expr;` | the scalar loss that `loss_and_grad` differentiates |
 ///
-/// Initialisers: `xavier_normal` (the default for weights), `xavier_uniform`, `he`, `normal`,
-/// `zeros` (the default for rows), `constant(c)` or a bare number.
+/// Initialisers, for a weight `[fan_in, fan_out]` (a row has `fan_in = 1`):
 ///
-/// Expressions:
+/// | name | each element drawn from |
+/// |---|---|
+/// | `xavier_normal` (or `glorot_normal`; the default for weights) | `N(0, 2/(fan_in + fan_out))` |
+/// | `xavier_uniform` (or `glorot_uniform`) | `U(−a, a)`, `a = √(6/(fan_in + fan_out))` |
+/// | `he` | `N(0, 2/fan_in)` |
+/// | `normal` | `N(0, 1)` |
+/// | `zeros` (the default for rows) | 0 |
+/// | `constant(c)` or a bare number `c` | `c` |
+///
+/// Expressions, from the loosest binding to the tightest: `+` and `-` (left to right), then
+/// `*`, `/` and `@` (left to right, all three at one level, so `a * b @ w` is `(a * b) @ w`),
+/// then unary `-`, then calls, names, numbers and parentheses.
 ///
 /// - `a @ b` or `matmul(a, b)`: matrix product; the right side is weight-like (fixed rows);
-/// - `a + b`, `a - b`, `a * b`: elementwise on equal shapes; a `[1, n]` row added to a batch is
-///   broadcast over its rows (a bias); `c * x` and `x / c` scale by a number; `-x`;
+/// - `a + b`, `a - b`, `a * b`, `a / b`: elementwise on equal shapes. The one broadcasting
+///   rule: a `[1, n]` row meets a `[batch, n]` batch in `+` or `-` on either side and is
+///   broadcast over its rows (a bias: `x @ w + b`, `b + x @ w`, `x @ w - b`, `b - x @ w`).
+///   `c * x`, `x * c` and `x / c` scale by a number; `-x`;
 /// - `dense(x, n)` or `dense(x, n, init)`: `x · W + b` with `W: [k, n]` and `b: [1, n]` declared
 ///   for you, named after the line (`h_w`, `h_b` for `h = dense(...)`; `h_w2`, `h_b2` for a
 ///   second one on the same line; `output_w`, `loss_w` on those lines);
 /// - `transpose(w)`: `wᵀ` of a weight (tied weights: `dense`-free decoders `h @ transpose(w)`);
 ///   a transpose is a stride, never a copy;
-/// - activations `relu`, `leaky_relu(x, slope)`, `sigmoid`, `tanh`, `softplus`, `exp`, `log`,
-///   `square`, `abs`; `softmax(x)` row-wise; `dropout(x, p)` (inverted; off in evaluation);
-/// - reductions `sum(x)`, `mean(x)` to a scalar;
+/// - activations, elementwise: `identity`, `relu`, `leaky_relu(x, slope)` (slope ≥ 0),
+///   `sigmoid`, `tanh`, `softplus`, `exp`, `log`, `square`, `abs`, `gelu` (exact,
+///   `x Φ(x)` with the normal CDF through `erf`), `silu` (`x σ(x)`), `elu(x, alpha)` (alpha ≥ 0),
+///   `softsign` (`x/(1 + |x|)`), `sqrt`, `max(x, c)` and `min(x, c)` with a number;
+/// - `softmax(x)` and `log_softmax(x)` row-wise on a batch; `dropout(x, p)` (inverted; off in
+///   evaluation);
+/// - reductions `sum(x)`, `mean(x)` to a scalar, and `sum_rows(x)`, `mean_rows(x)`,
+///   `max_rows(x)` of each row, `[r, n] → [r, 1]`;
 /// - losses `(prediction, target)`: `cross_entropy` (on probabilities: write
 ///   `cross_entropy(softmax(z), y)`, compiled to the stable fused form with gradient
 ///   `(p − onehot(y))/B`), `softmax_cross_entropy` (on logits), `squared_error` (on
@@ -69,7 +86,7 @@ pub use symgrad_runtime::*;
 ///   `bce(sigmoid(z), t)` is fused to the logits form), `bce_with_logits`. Classification losses
 ///   average over the batch, regression losses over all elements. A target is a `target`, or
 ///   any value that does not depend on parameters (an autoencoder's input).
-///   Scalars combine: `loss mse(a, x) + 0.5 * mse(b, x);`.
+///   Scalars combine with `+`, `-`, `*`, `/` and numbers: `loss mse(a, x) + 0.5 * mse(b, x);`.
 ///
 /// Any DAG is allowed: a value used many times, residual connections
 /// (`h2 = h1 + relu(dense(h1, 64));`), one weight in several places.

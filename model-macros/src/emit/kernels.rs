@@ -1,4 +1,5 @@
-//! One kernel call per node of a schedule.
+//! The kernel calls that compute each node of a schedule: usually one, two for a matmul with its
+//! bias (broadcast, then gemm with β = 1), one per term for a sum of adjoints.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};

@@ -1,5 +1,6 @@
-//! Data sets: features with class labels, splits, scaling, batching, and readers for CSV, IDX
-//! (the MNIST format, gzipped or not), the embedded digits and Fashion-MNIST.
+//! Data sets: features with class labels, splits, scaling, input corruptions, and readers for
+//! CSV, IDX (the MNIST format, gzipped or not), the embedded digits and Fashion-MNIST. The
+//! trainer gathers mini-batches from them (`train`).
 
 mod corrupt;
 mod csv;

@@ -3,7 +3,8 @@
 //!
 //! Each epoch draws a fresh permutation of the training set from the run's seeded RNG and cuts
 //! it into batches (the last one smaller when the size does not divide); each batch is gathered
-//! into preallocated buffers, so a step allocates nothing. Dropout is on while training and off
+//! into preallocated buffers, so a step allocates nothing, except that the channel and exchange
+//! corruptions draw a permutation (a small vector) per row. Dropout is on while training and off
 //! while evaluating. A non-finite loss or gradient stops the run with an error naming the epoch
 //! and step, or, if so configured, rolls the parameters back to the start of the epoch and
 //! shrinks the step size.
