@@ -42,6 +42,8 @@ pub struct Plan {
     pub in_place: Vec<bool>,
     /// The shape of each workspace buffer.
     pub buffers: Vec<Shape>,
+    /// The values each buffer holds, in the order they are written.
+    pub buffer_values: Vec<Vec<NodeId>>,
     pub eval: Vec<NodeId>,
     pub loss: Vec<NodeId>,
     pub train: Vec<NodeId>,
@@ -114,6 +116,7 @@ pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId])
 
     let mut in_place = vec![false; n];
     let mut buffers: Vec<Shape> = Vec::new();
+    let mut buffer_values: Vec<Vec<NodeId>> = Vec::new();
     let mut free: Vec<usize> = Vec::new();
     for (pos, &id) in union.iter().enumerate() {
         let node = &graph.nodes[id];
@@ -139,10 +142,12 @@ pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId])
                     Some(slot) => free.swap_remove(slot),
                     None => {
                         buffers.push(node.shape);
+                        buffer_values.push(Vec::new());
                         buffers.len() - 1
                     }
                 },
             };
+            buffer_values[buffer].push(id);
             loc[id] = Some(Loc::Buffer(buffer));
         }
         let mut seen = BTreeSet::new();
@@ -163,6 +168,7 @@ pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId])
         loc,
         in_place,
         buffers,
+        buffer_values,
         eval,
         loss: loss_schedule,
         train,

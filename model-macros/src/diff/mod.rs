@@ -28,6 +28,8 @@ pub struct Derivative {
     pub param_grads: Vec<NodeId>,
     /// For each value with an adjoint, in the order computed: the value and its terms.
     pub equations: Vec<(NodeId, Vec<String>)>,
+    /// For each value with an adjoint, in the order computed: the value and its adjoint node.
+    pub adjoints: Vec<(NodeId, NodeId)>,
 }
 
 /// Differentiates `loss` with respect to `params`; `labels` names the class-label targets.
@@ -36,7 +38,7 @@ pub fn differentiate(graph: &mut Graph, loss: NodeId, params: &[NodeId], labels:
     let one = graph.constant(1.0);
     contributions.insert(loss, vec![(one, "1".to_owned())]);
     let mut adjoint: BTreeMap<NodeId, NodeId> = BTreeMap::new();
-    let mut equations = Vec::new();
+    let (mut equations, mut adjoints) = (Vec::new(), Vec::new());
     for id in (0..=loss).rev() {
         let Some(terms) = contributions.remove(&id) else {
             continue;
@@ -45,6 +47,7 @@ pub fn differentiate(graph: &mut Graph, loss: NodeId, params: &[NodeId], labels:
         let grad = graph.sum_of(nodes);
         adjoint.insert(id, grad);
         equations.push((id, latex));
+        adjoints.push((id, grad));
         for term in local_terms(graph, id, grad, labels) {
             if graph.nodes[term.input].tracked {
                 contributions
@@ -66,7 +69,11 @@ pub fn differentiate(graph: &mut Graph, loss: NodeId, params: &[NodeId], labels:
             }
         })
         .collect();
-    Derivative { param_grads, equations }
+    Derivative {
+        param_grads,
+        equations,
+        adjoints,
+    }
 }
 
 fn bar(graph: &Graph, id: NodeId) -> String {

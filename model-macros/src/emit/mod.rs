@@ -27,10 +27,20 @@ struct Emitter<'a> {
     net: &'a Lowered,
     graph: &'a Graph,
     plan: &'a Plan,
+    /// The workspace field of each buffer.
+    buffers: Vec<Ident>,
 }
 
-pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> TokenStream {
-    let e = Emitter { net, graph, plan };
+/// The items of the network; `adjoints` pairs each value with its adjoint node.
+pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, NodeId)], derivation: &str) -> TokenStream {
+    let mask_fields: Vec<Ident> = (0..net.masks.len()).map(|m| format_ident!("mask{}", m)).collect();
+    let buffers = buffer_names(graph, plan, adjoints, &mask_fields);
+    let e = Emitter {
+        net,
+        graph,
+        plan,
+        buffers,
+    };
     let name = &net.name;
     let vis = &net.vis;
     let attrs = &net.attrs;
@@ -84,7 +94,7 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> Toke
         .chain(&plan.train)
         .collect::<std::collections::BTreeSet<_>>()
         .len();
-    let buffer_fields: Vec<Ident> = (0..plan.buffers.len()).map(|b| format_ident!("b{}", b)).collect();
+    let buffer_fields = &e.buffers;
     let buffer_alloc: Vec<TokenStream> = plan
         .buffers
         .iter()
@@ -102,7 +112,6 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivation: &str) -> Toke
         .filter(|s| matches!(s, Shape::Matrix(Rows::Batch, _)))
         .map(|s| alloc_tokens(*s, quote!(rows)))
         .collect();
-    let mask_fields: Vec<Ident> = (0..net.masks.len()).map(|m| format_ident!("m{}", m)).collect();
     let mask_alloc: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(capacity))).collect();
     let mask_grow: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(rows))).collect();
 
@@ -423,6 +432,53 @@ fn reduction_tokens(kind: RowReduction) -> TokenStream {
 fn variant_ident(debug: &str) -> proc_macro2::Ident {
     let name = debug.split(['(', ' ', '{']).next().unwrap_or(debug);
     proc_macro2::Ident::new(name, proc_macro2::Span::call_site())
+}
+
+/// Workspace fields named after the values they hold: the first value written to the buffer,
+/// or the last of those computed in place over it (`h` for `h = relu(h_pre)`), by its name in
+/// the definition (`h1`) or as the adjoint of a named value (`grad_z`); else the next named
+/// value the buffer holds, else `tmp{b}`. A name taken by another field gets the buffer's number.
+fn buffer_names(graph: &Graph, plan: &Plan, adjoints: &[(NodeId, NodeId)], masks: &[Ident]) -> Vec<Ident> {
+    let label = |id: NodeId| graph.nodes[id].label.clone();
+    let name_of = |id: NodeId| {
+        label(id).or_else(|| {
+            adjoints
+                .iter()
+                .find(|&&(_, adjoint)| adjoint == id)
+                .and_then(|&(value, _)| label(value))
+                .map(|l| format!("grad_{l}"))
+        })
+    };
+    let mut taken: std::collections::BTreeSet<String> = masks.iter().map(|m| m.to_string()).collect();
+    taken.insert("capacity".to_owned());
+    plan.buffer_values
+        .iter()
+        .enumerate()
+        .map(|(b, values)| {
+            // A label is an identifier of the definition; a raw one (`r#type`) loses its prefix,
+            // and a name that is then no plain identifier is not used.
+            let plain = |n: String| {
+                let n = n.trim_start_matches("r#").to_owned();
+                syn::parse_str::<Ident>(&n).is_ok().then_some(n)
+            };
+            // The first value and those computed in place over it (`h_pre`, then `h = relu(..)`):
+            // the last of them with a name.
+            let chain = 1 + values.iter().skip(1).take_while(|&&id| plan.in_place[id]).count();
+            let name = values[..chain]
+                .iter()
+                .rev()
+                .chain(&values[chain..])
+                .find_map(|&id| name_of(id).and_then(plain))
+                .unwrap_or_else(|| format!("tmp{b}"));
+            let name = if taken.contains(&name) {
+                format!("{name}_{b}")
+            } else {
+                name
+            };
+            taken.insert(name.clone());
+            format_ident!("{}", name)
+        })
+        .collect()
 }
 
 fn alloc_tokens(shape: Shape, batch_rows: TokenStream) -> TokenStream {

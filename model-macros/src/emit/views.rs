@@ -17,7 +17,7 @@ impl Emitter<'_> {
     pub(super) fn read(&self, id: NodeId) -> TokenStream {
         match self.loc(id) {
             Loc::Buffer(b) => {
-                let field = format_ident!("b{}", b);
+                let field = &self.buffers[b];
                 match self.plan.buffers[b] {
                     Shape::Matrix(Rows::Batch, _) => quote!(ws.#field.slice(::symgrad::ndarray::s![..rows, ..])),
                     _ => quote!(ws.#field.view()),
@@ -47,7 +47,7 @@ impl Emitter<'_> {
     pub(super) fn write(&self, id: NodeId) -> TokenStream {
         match self.loc(id) {
             Loc::Buffer(b) => {
-                let field = format_ident!("b{}", b);
+                let field = &self.buffers[b];
                 match self.plan.buffers[b] {
                     Shape::Matrix(Rows::Batch, _) => quote!(ws.#field.slice_mut(::symgrad::ndarray::s![..rows, ..])),
                     _ => quote!(ws.#field.view_mut()),
@@ -65,7 +65,7 @@ impl Emitter<'_> {
     }
 
     pub(super) fn mask(&self, mask: usize, mutable: bool) -> TokenStream {
-        let field = format_ident!("m{}", mask);
+        let field = format_ident!("mask{}", mask);
         if mutable {
             quote!(ws.#field.slice_mut(::symgrad::ndarray::s![..rows, ..]))
         } else {
