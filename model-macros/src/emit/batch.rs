@@ -11,7 +11,7 @@ impl Emitter<'_> {
     /// real-valued target from the clean features (an autoencoder's target).
     pub(super) fn batch_from_examples(&self) -> TokenStream {
         let net_name = self.net.name.to_string();
-        let unfit = |message: String| quote! { Err(::symgrad::Error::format(#net_name, #message)) };
+        let unfit = |message: String| quote! { Err(::symgrad::__private::Error::format(#net_name, #message)) };
         if self.net.inputs.len() != 1 {
             return unfit(format!(
                 "a data set feeds one input, but the network has {}",
@@ -60,10 +60,10 @@ impl Emitter<'_> {
                 let label = name.to_string();
                 match kind {
                     TargetKind::Dense => {
-                        quote! { ::symgrad::model::check_batch_matrix(#label, batch.#name.dim(), rows, #width)?; }
+                        quote! { ::symgrad::__private::check_batch_matrix(#label, batch.#name.dim(), rows, #width)?; }
                     }
                     TargetKind::Classes => {
-                        quote! { ::symgrad::model::check_batch_labels(#label, batch.#name.len(), rows)?; }
+                        quote! { ::symgrad::__private::check_batch_labels(#label, batch.#name.len(), rows)?; }
                     }
                 }
             });

@@ -28,23 +28,23 @@ impl Emitter<'_> {
             Op::Input(_) | Op::Target(_) | Op::Param(_) | Op::Constant(_) => quote! {},
             Op::MatMul { lhs_t, rhs_t } => {
                 let (a, b) = (transpose_if(r(0), lhs_t), transpose_if(r(1), rhs_t));
-                quote! { ::symgrad::gemm(T::ONE, #a, #b, T::ZERO, #out)?; }
+                quote! { ::symgrad::__private::gemm(T::ONE, #a, #b, T::ZERO, #out)?; }
             }
             Op::Affine { lhs_t, rhs_t } => {
                 let (a, b, bias) = (transpose_if(r(0), lhs_t), transpose_if(r(1), rhs_t), r(2));
                 let out2 = self.write(id);
                 quote! {
-                    ::symgrad::kernels::broadcast_rows(#bias, #out)?;
-                    ::symgrad::gemm(T::ONE, #a, #b, T::ONE, #out2)?;
+                    ::symgrad::__private::kernels::broadcast_rows(#bias, #out)?;
+                    ::symgrad::__private::gemm(T::ONE, #a, #b, T::ONE, #out2)?;
                 }
             }
             Op::AddRow => {
                 let row = r(1);
                 if in_place {
-                    quote! { ::symgrad::kernels::add_row(#out, #row)?; }
+                    quote! { ::symgrad::__private::kernels::add_row(#out, #row)?; }
                 } else {
                     let x = r(0);
-                    quote! { { let mut out = #out; out.assign(&#x); ::symgrad::kernels::add_row(out, #row)?; } }
+                    quote! { { let mut out = #out; out.assign(&#x); ::symgrad::__private::kernels::add_row(out, #row)?; } }
                 }
             }
             Op::Add | Op::Sub | Op::Mul | Op::Div => {
@@ -56,10 +56,10 @@ impl Emitter<'_> {
                 };
                 let b = r(1);
                 if in_place {
-                    quote! { ::symgrad::Binary::#op.apply_assign(#out, #b)?; }
+                    quote! { ::symgrad::__private::Binary::#op.apply_assign(#out, #b)?; }
                 } else {
                     let a = r(0);
-                    quote! { ::symgrad::Binary::#op.apply(#a, #b, #out)?; }
+                    quote! { ::symgrad::__private::Binary::#op.apply(#a, #b, #out)?; }
                 }
             }
             Op::AddN => {
@@ -67,11 +67,11 @@ impl Emitter<'_> {
                     quote! {}
                 } else {
                     let (a, b) = (r(0), r(1));
-                    quote! { ::symgrad::Binary::Add.apply(#a, #b, #out)?; }
+                    quote! { ::symgrad::__private::Binary::Add.apply(#a, #b, #out)?; }
                 };
                 let rest = ins.iter().skip(if in_place { 1 } else { 2 }).map(|&t| {
                     let (out, t) = (self.write(id), self.read(t));
-                    quote! { ::symgrad::Binary::Add.apply_assign(#out, #t)?; }
+                    quote! { ::symgrad::__private::Binary::Add.apply_assign(#out, #t)?; }
                 });
                 quote! { #first #(#rest)* }
             }
@@ -81,7 +81,7 @@ impl Emitter<'_> {
                     quote! { { let c: T = #c; #out.map_inplace(|v| *v *= c); } }
                 } else {
                     let x = r(0);
-                    quote! { ::symgrad::kernels::scale(#c, #x, #out)?; }
+                    quote! { ::symgrad::__private::kernels::scale(#c, #x, #out)?; }
                 }
             }
             Op::Transpose => {
@@ -91,23 +91,23 @@ impl Emitter<'_> {
             Op::Act(act) => {
                 let f = act_tokens(act);
                 if in_place {
-                    quote! { ::symgrad::ActivationKernel::forward_view_inplace(#f, #out); }
+                    quote! { ::symgrad::__private::ActivationKernel::forward_view_inplace(#f, #out); }
                 } else {
                     let x = r(0);
-                    quote! { ::symgrad::ActivationKernel::forward_view(#f, #x, #out)?; }
+                    quote! { ::symgrad::__private::ActivationKernel::forward_view(#f, #x, #out)?; }
                 }
             }
             Op::Softmax => {
                 let x = r(0);
-                quote! { ::symgrad::kernels::softmax(#x, #out)?; }
+                quote! { ::symgrad::__private::kernels::softmax(#x, #out)?; }
             }
             Op::LogSoftmax => {
                 let x = r(0);
-                quote! { ::symgrad::kernels::log_softmax(#x, #out)?; }
+                quote! { ::symgrad::__private::kernels::log_softmax(#x, #out)?; }
             }
             Op::RowReduce(kind) => {
                 let (x, kind) = (r(0), reduction_tokens(kind));
-                quote! { ::symgrad::kernels::row_reduce(#kind, #x, #out)?; }
+                quote! { ::symgrad::__private::kernels::row_reduce(#kind, #x, #out)?; }
             }
             Op::Dropout { p, mask } => match mode {
                 Mode::Eval if in_place => quote! {},
@@ -119,31 +119,31 @@ impl Emitter<'_> {
                     let p = float(p);
                     let (mask_mut, mask) = (self.mask(mask, true), self.mask(mask, false));
                     let apply = if in_place {
-                        quote! { ::symgrad::Binary::Mul.apply_assign(#out, #mask)?; }
+                        quote! { ::symgrad::__private::Binary::Mul.apply_assign(#out, #mask)?; }
                     } else {
                         let x = r(0);
-                        quote! { ::symgrad::Binary::Mul.apply(#x, #mask, #out)?; }
+                        quote! { ::symgrad::__private::Binary::Mul.apply(#x, #mask, #out)?; }
                     };
-                    quote! { ::symgrad::kernels::dropout_mask(rng, #p, &mut #mask_mut)?; #apply }
+                    quote! { ::symgrad::__private::kernels::dropout_mask(rng, #p, &mut #mask_mut)?; #apply }
                 }
             },
             Op::ActGrad(act) => {
                 let f = act_tokens(act);
                 let saved = r(0);
                 if in_place {
-                    quote! { ::symgrad::ActivationKernel::backward_view_inplace(#f, #saved, #out)?; }
+                    quote! { ::symgrad::__private::ActivationKernel::backward_view_inplace(#f, #saved, #out)?; }
                 } else {
                     let g = r(1);
-                    quote! { ::symgrad::ActivationKernel::backward_view(#f, #saved, #g, #out)?; }
+                    quote! { ::symgrad::__private::ActivationKernel::backward_view(#f, #saved, #g, #out)?; }
                 }
             }
             Op::SoftmaxGrad => {
                 let (p, g) = (r(0), r(1));
-                quote! { ::symgrad::kernels::softmax_backward(#p, #g, #out)?; }
+                quote! { ::symgrad::__private::kernels::softmax_backward(#p, #g, #out)?; }
             }
             Op::LogSoftmaxGrad => {
                 let (y, g) = (r(0), r(1));
-                quote! { ::symgrad::kernels::log_softmax_backward(#y, #g, #out)?; }
+                quote! { ::symgrad::__private::kernels::log_softmax_backward(#y, #g, #out)?; }
             }
             Op::RowReduceGrad(kind) => match kind {
                 RowReduction::Sum | RowReduction::Mean => {
@@ -154,25 +154,25 @@ impl Emitter<'_> {
                     } else {
                         quote!(T::ONE)
                     };
-                    quote! { ::symgrad::kernels::spread_rows(#g, #scale, #out)?; }
+                    quote! { ::symgrad::__private::kernels::spread_rows(#g, #scale, #out)?; }
                 }
                 RowReduction::Max => {
                     let (x, y, g) = (r(0), r(1), r(2));
-                    quote! { ::symgrad::kernels::row_max_backward(#x, #y, #g, #out)?; }
+                    quote! { ::symgrad::__private::kernels::row_max_backward(#x, #y, #g, #out)?; }
                 }
             },
             Op::MaskMul { mask } => {
                 let mask = self.mask(mask, false);
                 if in_place {
-                    quote! { ::symgrad::Binary::Mul.apply_assign(#out, #mask)?; }
+                    quote! { ::symgrad::__private::Binary::Mul.apply_assign(#out, #mask)?; }
                 } else {
                     let g = r(0);
-                    quote! { ::symgrad::Binary::Mul.apply(#g, #mask, #out)?; }
+                    quote! { ::symgrad::__private::Binary::Mul.apply(#g, #mask, #out)?; }
                 }
             }
             Op::ColSum => {
                 let g = r(0);
-                quote! { ::symgrad::kernels::column_sums(#g, T::ZERO, #out)?; }
+                quote! { ::symgrad::__private::kernels::column_sums(#g, T::ZERO, #out)?; }
             }
             Op::Fill { mean } => {
                 let s = r(0);
@@ -186,7 +186,7 @@ impl Emitter<'_> {
                 let kind = loss_tokens(kind);
                 let (x, s) = (r(0), r(1));
                 let t = self.target(target, ins.get(2).copied());
-                quote! { ::symgrad::LossKernel::gradient(#kind, #x, #t, #s, #out)?; }
+                quote! { ::symgrad::__private::LossKernel::gradient(#kind, #x, #t, #s, #out)?; }
             }
             Op::Sum | Op::Mean | Op::Loss { .. } => quote! { compile_error!("internal: reduction to a matrix"); },
         }
@@ -210,7 +210,7 @@ impl Emitter<'_> {
                 let kind = loss_tokens(kind);
                 let x = self.read(ins[0]);
                 let t = self.target(target, ins.get(1).copied());
-                quote! { ::symgrad::LossKernel::value(#kind, #x, #t)? }
+                quote! { ::symgrad::__private::LossKernel::value(#kind, #x, #t)? }
             }
             Op::Add | Op::AddN => {
                 let terms = ins.iter().map(|&i| self.scalar(i));

@@ -80,7 +80,7 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
                 }
                 TargetKind::Dense => {
                     let doc = format!("Target `[batch, {}]`.", t.width);
-                    quote! { #[doc = #doc] pub #n: ::symgrad::ndarray::ArrayView2<'a, T> }
+                    quote! { #[doc = #doc] pub #n: ::symgrad::__private::ndarray::ArrayView2<'a, T> }
                 }
             }
         })
@@ -147,7 +147,7 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
         .iter()
         .map(|i| {
             let (n, w, label) = (&i.name, i.width, i.name.to_string());
-            quote! { ::symgrad::model::check_batch_matrix(#label, inputs.#n.dim(), rows, #w)?; }
+            quote! { ::symgrad::__private::check_batch_matrix(#label, inputs.#n.dim(), rows, #w)?; }
         })
         .collect();
     let twin = e.tape_twin();
@@ -163,31 +163,31 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
         #[doc = #doc]
         #[derive(Clone, Debug, PartialEq)]
         #vis struct #name<T = f32> {
-            #( #[doc = #field_docs] pub #fields: ::symgrad::ndarray::Array2<T>, )*
+            #( #[doc = #field_docs] pub #fields: ::symgrad::__private::ndarray::Array2<T>, )*
         }
 
         #[doc = "A batch for the network: its inputs and targets, one sample per row."]
         #[derive(Clone, Copy, Debug)]
         #vis struct #batch_name<'a, T = f32> {
-            #( #[doc = #input_docs] pub #input_fields: ::symgrad::ndarray::ArrayView2<'a, T>, )*
+            #( #[doc = #input_docs] pub #input_fields: ::symgrad::__private::ndarray::ArrayView2<'a, T>, )*
             #( #target_fields, )*
         }
 
         #[doc = "The network's inputs alone, for evaluation."]
         #[derive(Clone, Copy, Debug)]
         #vis struct #inputs_name<'a, T = f32> {
-            #( #[doc = #input_docs] pub #input_fields: ::symgrad::ndarray::ArrayView2<'a, T>, )*
+            #( #[doc = #input_docs] pub #input_fields: ::symgrad::__private::ndarray::ArrayView2<'a, T>, )*
         }
 
         #[doc = "Preallocated buffers for the network's compiled passes."]
         #[derive(Clone, Debug)]
         #vis struct #ws_name<T = f32> {
             capacity: usize,
-            #( #buffer_fields: ::symgrad::ndarray::Array2<T>, )*
-            #( #mask_fields: ::symgrad::ndarray::Array2<T>, )*
+            #( #buffer_fields: ::symgrad::__private::ndarray::Array2<T>, )*
+            #( #mask_fields: ::symgrad::__private::ndarray::Array2<T>, )*
         }
 
-        impl<T: ::symgrad::Scalar> #ws_name<T> {
+        impl<T: ::symgrad::__private::Scalar> #ws_name<T> {
             #[doc = "Buffers for batches of up to `capacity` rows."]
             pub fn new(capacity: usize) -> Self {
                 #ws_name {
@@ -213,7 +213,7 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
             }
         }
 
-        impl<T: ::symgrad::Scalar> #name<T> {
+        impl<T: ::symgrad::__private::Scalar> #name<T> {
             /// Each parameter's name, rows and columns, in declaration order.
             pub const PARAMETERS: [(&'static str, usize, usize); #count] = [ #( (#param_names, #rows, #cols), )* ];
 
@@ -225,15 +225,15 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
             pub const COMPUTED_VALUES: usize = #computed;
 
             /// The parameters, initialised from `rng` as the definition says.
-            pub fn new<R: ::symgrad::rand::Rng + ?Sized>(rng: &mut R) -> Self {
+            pub fn new<R: ::symgrad::__private::rand::Rng + ?Sized>(rng: &mut R) -> Self {
                 let mut net = Self::zeros();
-                #( ::symgrad::Fill::fill(#inits, rng, net.#fields.view_mut()); )*
+                #( ::symgrad::__private::Fill::fill(#inits, rng, net.#fields.view_mut()); )*
                 net
             }
 
             /// All parameters zero: a gradient buffer.
             pub fn zeros() -> Self {
-                #name { #( #fields: ::symgrad::ndarray::Array2::zeros((#rows, #cols)), )* }
+                #name { #( #fields: ::symgrad::__private::ndarray::Array2::zeros((#rows, #cols)), )* }
             }
 
             /// A workspace for batches of up to `capacity` rows.
@@ -247,7 +247,7 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
                 &self,
                 ws: &'w mut #ws_name<T>,
                 inputs: &#inputs_name<'_, T>,
-            ) -> ::symgrad::Result<::symgrad::ndarray::ArrayView2<'w, T>> {
+            ) -> ::symgrad::__private::Result<::symgrad::__private::ndarray::ArrayView2<'w, T>> {
                 let rows = inputs.#first_input.nrows();
                 #( #input_checks )*
                 ws.reserve(rows);
@@ -258,7 +258,7 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
 
             /// The loss in evaluation mode (dropout off).
             #[allow(unused_variables, clippy::all)]
-            pub fn loss(&self, ws: &mut #ws_name<T>, batch: &#batch_name<'_, T>) -> ::symgrad::Result<T> {
+            pub fn loss(&self, ws: &mut #ws_name<T>, batch: &#batch_name<'_, T>) -> ::symgrad::__private::Result<T> {
                 #check_batch
                 #bind_batch
                 #loss_eval_body
@@ -271,7 +271,7 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
                 &self,
                 ws: &'w mut #ws_name<T>,
                 batch: &#batch_name<'_, T>,
-            ) -> ::symgrad::Result<(::symgrad::ndarray::ArrayView2<'w, T>, T)> {
+            ) -> ::symgrad::__private::Result<(::symgrad::__private::ndarray::ArrayView2<'w, T>, T)> {
                 #check_batch
                 #bind_batch
                 #output_and_loss_body
@@ -280,12 +280,12 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
 
             /// The loss in training mode: dropout masks are drawn from `rng`.
             #[allow(unused_variables, clippy::all)]
-            pub fn loss_train<R: ::symgrad::rand::Rng + ?Sized>(
+            pub fn loss_train<R: ::symgrad::__private::rand::Rng + ?Sized>(
                 &self,
                 ws: &mut #ws_name<T>,
                 batch: &#batch_name<'_, T>,
                 rng: &mut R,
-            ) -> ::symgrad::Result<T> {
+            ) -> ::symgrad::__private::Result<T> {
                 #check_batch
                 #bind_batch
                 #loss_train_body
@@ -295,13 +295,13 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
             /// The training-mode loss, and its gradient with respect to every parameter written
             /// into `grads`, by the backward pass derived at compile time.
             #[allow(unused_variables, clippy::all)]
-            pub fn loss_and_grad<R: ::symgrad::rand::Rng + ?Sized>(
+            pub fn loss_and_grad<R: ::symgrad::__private::rand::Rng + ?Sized>(
                 &self,
                 ws: &mut #ws_name<T>,
                 batch: &#batch_name<'_, T>,
                 rng: &mut R,
                 grads: &mut Self,
-            ) -> ::symgrad::Result<T> {
+            ) -> ::symgrad::__private::Result<T> {
                 #check_batch
                 #bind_batch
                 #train_body
@@ -317,20 +317,20 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
             }
         }
 
-        impl<T: ::symgrad::Scalar> ::symgrad::Parameters<T> for #name<T> {
+        impl<T: ::symgrad::__private::Scalar> ::symgrad::__private::Parameters<T> for #name<T> {
             fn count(&self) -> usize {
                 #count
             }
             fn name(&self, index: usize) -> &str {
                 Self::PARAMETERS[index].0
             }
-            fn param(&self, index: usize) -> ::symgrad::ndarray::ArrayView2<'_, T> {
+            fn param(&self, index: usize) -> ::symgrad::__private::ndarray::ArrayView2<'_, T> {
                 match index {
                     #( #indices => self.#fields.view(), )*
                     _ => panic!("parameter index {index} out of range for {} parameters", #count),
                 }
             }
-            fn param_mut(&mut self, index: usize) -> ::symgrad::ndarray::ArrayViewMut2<'_, T> {
+            fn param_mut(&mut self, index: usize) -> ::symgrad::__private::ndarray::ArrayViewMut2<'_, T> {
                 match index {
                     #( #indices => self.#fields.view_mut(), )*
                     _ => panic!("parameter index {index} out of range for {} parameters", #count),
@@ -338,17 +338,17 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
             }
         }
 
-        impl<T: ::symgrad::Scalar> ::symgrad::Model<T> for #name<T> {
+        impl<T: ::symgrad::__private::Scalar> ::symgrad::__private::Model<T> for #name<T> {
             type Workspace = #ws_name<T>;
             type Batch<'a> = #batch_name<'a, T>;
 
-            fn batch(examples: ::symgrad::Examples<'_, T>) -> ::symgrad::Result<Self::Batch<'_>> {
+            fn batch(examples: ::symgrad::__private::Examples<'_, T>) -> ::symgrad::__private::Result<Self::Batch<'_>> {
                 #batch_from_examples
             }
             fn classifies() -> bool {
                 #classifies
             }
-            fn init<R: ::symgrad::rand::Rng + ?Sized>(rng: &mut R) -> Self {
+            fn init<R: ::symgrad::__private::rand::Rng + ?Sized>(rng: &mut R) -> Self {
                 Self::new(rng)
             }
             fn zeros() -> Self {
@@ -361,71 +361,71 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
                 &self,
                 ws: &'w mut Self::Workspace,
                 batch: &Self::Batch<'_>,
-            ) -> ::symgrad::Result<::symgrad::ndarray::ArrayView2<'w, T>> {
+            ) -> ::symgrad::__private::Result<::symgrad::__private::ndarray::ArrayView2<'w, T>> {
                 self.forward(ws, &#inputs_name { #( #input_fields: batch.#input_fields, )* })
             }
-            fn loss(&self, ws: &mut Self::Workspace, batch: &Self::Batch<'_>) -> ::symgrad::Result<T> {
+            fn loss(&self, ws: &mut Self::Workspace, batch: &Self::Batch<'_>) -> ::symgrad::__private::Result<T> {
                 self.loss(ws, batch)
             }
             fn output_and_loss<'w>(
                 &self,
                 ws: &'w mut Self::Workspace,
                 batch: &Self::Batch<'_>,
-            ) -> ::symgrad::Result<(::symgrad::ndarray::ArrayView2<'w, T>, T)> {
+            ) -> ::symgrad::__private::Result<(::symgrad::__private::ndarray::ArrayView2<'w, T>, T)> {
                 self.output_and_loss(ws, batch)
             }
-            fn loss_train<R: ::symgrad::rand::Rng + ?Sized>(
+            fn loss_train<R: ::symgrad::__private::rand::Rng + ?Sized>(
                 &self,
                 ws: &mut Self::Workspace,
                 batch: &Self::Batch<'_>,
                 rng: &mut R,
-            ) -> ::symgrad::Result<T> {
+            ) -> ::symgrad::__private::Result<T> {
                 self.loss_train(ws, batch, rng)
             }
-            fn loss_and_grad<R: ::symgrad::rand::Rng + ?Sized>(
+            fn loss_and_grad<R: ::symgrad::__private::rand::Rng + ?Sized>(
                 &self,
                 ws: &mut Self::Workspace,
                 batch: &Self::Batch<'_>,
                 rng: &mut R,
                 grads: &mut Self,
-            ) -> ::symgrad::Result<T> {
+            ) -> ::symgrad::__private::Result<T> {
                 self.loss_and_grad(ws, batch, rng, grads)
             }
-            fn tape_loss_and_grad<R: ::symgrad::rand::Rng + ?Sized>(
+            fn tape_loss_and_grad<R: ::symgrad::__private::rand::Rng + ?Sized>(
                 &self,
-                tape: &mut ::symgrad::Tape<T>,
+                tape: &mut ::symgrad::__private::Tape<T>,
                 batch: &Self::Batch<'_>,
                 rng: &mut R,
                 grads: &mut Self,
-            ) -> ::symgrad::Result<T> {
+            ) -> ::symgrad::__private::Result<T> {
                 self.tape_loss_and_grad(tape, batch, rng, grads)
             }
         }
     }
 }
 
-/// `::symgrad::Init::Variant` or `::symgrad::Init::Variant(arg)`, from the table's value.
+/// `::symgrad::__private::Init::Variant` or `::symgrad::__private::Init::Variant(arg)`, from the table's value.
 fn init_tokens(init: Init) -> TokenStream {
     let variant = variant_ident(&format!("{init:?}"));
     match init {
         Init::Constant(c) => {
             let c = float(c);
-            quote!(::symgrad::Init::#variant(#c))
+            quote!(::symgrad::__private::Init::#variant(#c))
         }
-        _ => quote!(::symgrad::Init::#variant),
+        _ => quote!(::symgrad::__private::Init::#variant),
     }
 }
 
-/// `::symgrad::Loss::Variant`.
+/// `::symgrad::__private::Loss::Variant`.
 fn loss_tokens(loss: Loss) -> TokenStream {
     let variant = variant_ident(&format!("{loss:?}"));
-    quote!(::symgrad::Loss::#variant)
+    quote!(::symgrad::__private::Loss::#variant)
 }
 
-/// `::symgrad::kernels::RowReduction::Variant`.
+/// `::symgrad::__private::kernels::RowReduction::Variant`.
 fn reduction_tokens(kind: RowReduction) -> TokenStream {
     let variant = variant_ident(&format!("{kind:?}"));
-    quote!(::symgrad::kernels::RowReduction::#variant)
+    quote!(::symgrad::__private::kernels::RowReduction::#variant)
 }
 
 /// The variant name of a table value from its `Debug` form (`LeakyRelu(0.1)` → `LeakyRelu`).
@@ -483,21 +483,21 @@ fn buffer_names(graph: &Graph, plan: &Plan, adjoints: &[(NodeId, NodeId)], masks
 
 fn alloc_tokens(shape: Shape, batch_rows: TokenStream) -> TokenStream {
     match shape {
-        Shape::Matrix(Rows::Batch, c) => quote!(::symgrad::ndarray::Array2::zeros((#batch_rows, #c))),
-        Shape::Matrix(Rows::Fixed(r), c) => quote!(::symgrad::ndarray::Array2::zeros((#r, #c))),
-        Shape::Scalar => quote!(::symgrad::ndarray::Array2::zeros((1, 1))),
+        Shape::Matrix(Rows::Batch, c) => quote!(::symgrad::__private::ndarray::Array2::zeros((#batch_rows, #c))),
+        Shape::Matrix(Rows::Fixed(r), c) => quote!(::symgrad::__private::ndarray::Array2::zeros((#r, #c))),
+        Shape::Scalar => quote!(::symgrad::__private::ndarray::Array2::zeros((1, 1))),
     }
 }
 
-/// `::symgrad::Activation::Variant` or `::symgrad::Activation::Variant(arg)`.
+/// `::symgrad::__private::Activation::Variant` or `::symgrad::__private::Activation::Variant(arg)`.
 fn act_tokens(act: Activation) -> TokenStream {
     let variant = variant_ident(&format!("{act:?}"));
     match act.arg() {
         Some(a) => {
             let a = float(a);
-            quote!(::symgrad::Activation::#variant(#a))
+            quote!(::symgrad::__private::Activation::#variant(#a))
         }
-        None => quote!(::symgrad::Activation::#variant),
+        None => quote!(::symgrad::__private::Activation::#variant),
     }
 }
 

@@ -43,7 +43,7 @@ impl Emitter<'_> {
                 }
                 Op::Constant(c) => {
                     let c = constant(c);
-                    quote! { tape.input(::symgrad::ndarray::Array2::from_elem((1, 1), #c)) }
+                    quote! { tape.input(::symgrad::__private::ndarray::Array2::from_elem((1, 1), #c)) }
                 }
                 Op::MatMul { lhs_t, rhs_t } => {
                     let (a, b) = (&i[0], &i[1]);
@@ -125,25 +125,25 @@ impl Emitter<'_> {
             /// Records the network, as written, on `tape` and returns the loss and the
             /// parameters' variables: the tape twin of the compiled passes.
             #[allow(unused_variables, clippy::all)]
-            pub fn record<R: ::symgrad::rand::Rng + ?Sized>(
+            pub fn record<R: ::symgrad::__private::rand::Rng + ?Sized>(
                 &self,
-                tape: &mut ::symgrad::Tape<T>,
+                tape: &mut ::symgrad::__private::Tape<T>,
                 batch: &#batch_name<'_, T>,
                 rng: &mut R,
-            ) -> ::symgrad::Result<(::symgrad::Var, ::std::vec::Vec<::symgrad::Var>)> {
+            ) -> ::symgrad::__private::Result<(::symgrad::__private::Var, ::std::vec::Vec<::symgrad::__private::Var>)> {
                 #(#stmts)*
                 Ok((#loss, ::std::vec![#(#params),*]))
             }
 
             /// The training-mode loss and gradient computed on the runtime tape (the twin of
             /// [`Self::loss_and_grad`], for tests and benchmarks).
-            pub fn tape_loss_and_grad<R: ::symgrad::rand::Rng + ?Sized>(
+            pub fn tape_loss_and_grad<R: ::symgrad::__private::rand::Rng + ?Sized>(
                 &self,
-                tape: &mut ::symgrad::Tape<T>,
+                tape: &mut ::symgrad::__private::Tape<T>,
                 batch: &#batch_name<'_, T>,
                 rng: &mut R,
                 grads: &mut Self,
-            ) -> ::symgrad::Result<T> {
+            ) -> ::symgrad::__private::Result<T> {
                 tape.clear();
                 let (loss, params) = self.record(tape, batch, rng)?;
                 tape.backward(loss)?.write_into(&params, grads);

@@ -19,7 +19,9 @@ impl Emitter<'_> {
             Loc::Buffer(b) => {
                 let field = &self.buffers[b];
                 match self.plan.buffers[b] {
-                    Shape::Matrix(Rows::Batch, _) => quote!(ws.#field.slice(::symgrad::ndarray::s![..rows, ..])),
+                    Shape::Matrix(Rows::Batch, _) => {
+                        quote!(ws.#field.slice(::symgrad::__private::ndarray::s![..rows, ..]))
+                    }
                     _ => quote!(ws.#field.view()),
                 }
             }
@@ -49,7 +51,9 @@ impl Emitter<'_> {
             Loc::Buffer(b) => {
                 let field = &self.buffers[b];
                 match self.plan.buffers[b] {
-                    Shape::Matrix(Rows::Batch, _) => quote!(ws.#field.slice_mut(::symgrad::ndarray::s![..rows, ..])),
+                    Shape::Matrix(Rows::Batch, _) => {
+                        quote!(ws.#field.slice_mut(::symgrad::__private::ndarray::s![..rows, ..]))
+                    }
                     _ => quote!(ws.#field.view_mut()),
                 }
             }
@@ -67,9 +71,9 @@ impl Emitter<'_> {
     pub(super) fn mask(&self, mask: usize, mutable: bool) -> TokenStream {
         let field = format_ident!("mask{}", mask);
         if mutable {
-            quote!(ws.#field.slice_mut(::symgrad::ndarray::s![..rows, ..]))
+            quote!(ws.#field.slice_mut(::symgrad::__private::ndarray::s![..rows, ..]))
         } else {
-            quote!(ws.#field.slice(::symgrad::ndarray::s![..rows, ..]))
+            quote!(ws.#field.slice(::symgrad::__private::ndarray::s![..rows, ..]))
         }
     }
 
@@ -87,11 +91,11 @@ impl Emitter<'_> {
         match (target, dense) {
             (TargetRef::Labels(i), _) => {
                 let local = format_ident!("lb_{}", self.net.targets[i].name);
-                quote!(::symgrad::Target::Labels(#local))
+                quote!(::symgrad::__private::Target::Labels(#local))
             }
             (TargetRef::Dense, Some(t)) => {
                 let view = self.read(t);
-                quote!(::symgrad::Target::Dense(#view))
+                quote!(::symgrad::__private::Target::Dense(#view))
             }
             (TargetRef::Dense, None) => quote!(compile_error!("internal: dense target without a value")),
         }
