@@ -32,11 +32,24 @@ impl Emitter<'_> {
         quote! { Ok(#batch_name { #(#fields),* }) }
     }
 
-    pub(super) fn bind_batch(&self) -> TokenStream {
+    /// The network's inputs from a batch.
+    pub(super) fn inputs_of_batch(&self) -> TokenStream {
+        let inputs_name = format_ident!("{}Inputs", self.net.name);
+        let fields = self.net.inputs.iter().map(|i| &i.name);
+        quote! { #inputs_name { #( #fields: batch.#fields, )* } }
+    }
+
+    /// The locals of the inputs, from `inputs`.
+    pub(super) fn bind_inputs(&self) -> TokenStream {
         let inputs = self.net.inputs.iter().map(|i| {
             let (field, local) = (&i.name, format_ident!("in_{}", i.name));
-            quote! { let #local = batch.#field; }
+            quote! { let #local = inputs.#field; }
         });
+        quote! { #(#inputs)* }
+    }
+
+    /// The locals of the targets, from `batch`.
+    pub(super) fn bind_targets(&self) -> TokenStream {
         let targets = self.net.targets.iter().map(|t| {
             let field = &t.name;
             let local = match t.kind {
@@ -45,7 +58,7 @@ impl Emitter<'_> {
             };
             quote! { let #local = batch.#field; }
         });
-        quote! { #(#inputs)* #(#targets)* }
+        quote! { #(#targets)* }
     }
 
     pub(super) fn check_batch(&self) -> TokenStream {

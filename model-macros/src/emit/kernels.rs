@@ -4,18 +4,45 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::{Emitter, Mode, act_tokens, constant, float, loss_tokens, reduction_tokens};
+use super::{Emitter, act_tokens, constant, float, loss_tokens, reduction_tokens};
 use crate::graph::NodeId;
 use crate::ops::{Op, RowReduction, Shape};
 
 impl Emitter<'_> {
-    pub(super) fn schedule(&self, nodes: &[NodeId], mode: Mode) -> TokenStream {
-        let stmts = nodes.iter().map(|&id| self.stmt(id, mode));
+    /// The forward pass, once for every entry point: the values the output and the loss need,
+    /// in graph order. A value only the output needs runs `if output`, one only the loss needs
+    /// runs when there is a batch (its targets bound), one both need runs always; dropout is on
+    /// when there is an `rng`.
+    pub(super) fn forward_body(&self) -> TokenStream {
+        let (eval, loss) = (&self.plan.eval, &self.plan.loss);
+        let mut nodes: Vec<NodeId> = eval.iter().chain(loss).copied().collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        let bind_targets = self.bind_targets();
+        let stmts = nodes.iter().map(|&id| {
+            let stmt = self.stmt(id);
+            match (eval.contains(&id), loss.contains(&id)) {
+                (true, true) => stmt,
+                (true, false) => quote! { if output { #stmt } },
+                _ => quote! { if let Some(batch) = batch { #bind_targets #stmt } },
+            }
+        });
+        quote! { #(#stmts)* }
+    }
+
+    /// The backward pass: the training schedule after the forward values of the loss.
+    pub(super) fn backward_body(&self) -> TokenStream {
+        let stmts = self
+            .plan
+            .train
+            .iter()
+            .filter(|id| !self.plan.loss.contains(id))
+            .map(|&id| self.stmt(id));
         quote! { #(#stmts)* }
     }
 
     /// The kernel call computing one node.
-    fn stmt(&self, id: NodeId, mode: Mode) -> TokenStream {
+    fn stmt(&self, id: NodeId) -> TokenStream {
         let node = &self.graph.nodes[id];
         let ins = &node.inputs;
         let in_place = self.plan.in_place[id];
@@ -109,24 +136,31 @@ impl Emitter<'_> {
                 let (x, kind) = (r(0), reduction_tokens(kind));
                 quote! { ::symgrad::__private::kernels::row_reduce(#kind, #x, #out)?; }
             }
-            Op::Dropout { p, mask } => match mode {
-                Mode::Eval if in_place => quote! {},
-                Mode::Eval => {
+            Op::Dropout { p, mask } => {
+                let p = float(p);
+                let (mask_mut, mask) = (self.mask(mask, true), self.mask(mask, false));
+                let (apply, identity) = if in_place {
+                    (
+                        quote! { ::symgrad::__private::Binary::Mul.apply_assign(#out, #mask)?; },
+                        quote! {},
+                    )
+                } else {
                     let x = r(0);
-                    quote! { #out.assign(&#x); }
+                    (
+                        quote! { ::symgrad::__private::Binary::Mul.apply(#x, #mask, #out)?; },
+                        quote! { #out.assign(&#x); },
+                    )
+                };
+                quote! {
+                    match rng.as_mut() {
+                        Some(rng) => {
+                            ::symgrad::__private::kernels::dropout_mask(&mut **rng, #p, &mut #mask_mut)?;
+                            #apply
+                        }
+                        None => { #identity }
+                    }
                 }
-                Mode::Train => {
-                    let p = float(p);
-                    let (mask_mut, mask) = (self.mask(mask, true), self.mask(mask, false));
-                    let apply = if in_place {
-                        quote! { ::symgrad::__private::Binary::Mul.apply_assign(#out, #mask)?; }
-                    } else {
-                        let x = r(0);
-                        quote! { ::symgrad::__private::Binary::Mul.apply(#x, #mask, #out)?; }
-                    };
-                    quote! { ::symgrad::__private::kernels::dropout_mask(rng, #p, &mut #mask_mut)?; #apply }
-                }
-            },
+            }
             Op::ActGrad(act) => {
                 let f = act_tokens(act);
                 let saved = r(0);
@@ -195,7 +229,7 @@ impl Emitter<'_> {
     fn scalar_stmt(&self, id: NodeId) -> TokenStream {
         let node = &self.graph.nodes[id];
         let ins = &node.inputs;
-        let local = format_ident!("s{}", id);
+        let field = format_ident!("s{}", id);
         let value = match node.op {
             Op::Constant(_) | Op::Input(_) | Op::Target(_) | Op::Param(_) => return quote! {},
             Op::Sum => {
@@ -234,7 +268,7 @@ impl Emitter<'_> {
             }
             _ => quote! { compile_error!("internal: unsupported scalar operation") },
         };
-        quote! { let #local: T = #value; }
+        quote! { ws.#field = #value; }
     }
 }
 

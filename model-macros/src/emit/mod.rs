@@ -16,13 +16,6 @@ mod kernels;
 mod twin;
 mod views;
 
-/// Whether dropout is active.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Eval,
-    Train,
-}
-
 struct Emitter<'a> {
     net: &'a Lowered,
     graph: &'a Graph,
@@ -67,7 +60,6 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
         .iter()
         .map(|i| format!("Input `[batch, {}]`.", i.width))
         .collect();
-    let input_locals: Vec<Ident> = input_fields.iter().map(|f| format_ident!("in_{}", f)).collect();
     let target_fields: Vec<TokenStream> = net
         .targets
         .iter()
@@ -115,21 +107,20 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
     let mask_alloc: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(capacity))).collect();
     let mask_grow: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(rows))).collect();
 
-    let bind_batch = e.bind_batch();
     let check_batch = e.check_batch();
-    let eval_body = e.schedule(&plan.eval, Mode::Eval);
-    let loss_eval_body = e.schedule(&plan.loss, Mode::Eval);
-    let both: Vec<NodeId> = plan
-        .eval
+    let inputs_of_batch = e.inputs_of_batch();
+    let bind_inputs = e.bind_inputs();
+    let bind_targets = e.bind_targets();
+    let forward_body = e.forward_body();
+    let backward_body = e.backward_body();
+    let scalar_fields: Vec<Ident> = plan
+        .loc
         .iter()
-        .chain(&plan.loss)
-        .copied()
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
+        .filter_map(|loc| match loc {
+            Some(crate::plan::Loc::Scalar(id)) => Some(format_ident!("s{}", id)),
+            _ => None,
+        })
         .collect();
-    let output_and_loss_body = e.schedule(&both, Mode::Eval);
-    let loss_train_body = e.schedule(&plan.loss, Mode::Train);
-    let train_body = e.schedule(&plan.train, Mode::Train);
     let grad_copies: Vec<TokenStream> = plan
         .grad_copies
         .iter()
@@ -185,6 +176,7 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
             capacity: usize,
             #( #buffer_fields: ::symgrad::__private::ndarray::Array2<T>, )*
             #( #mask_fields: ::symgrad::__private::ndarray::Array2<T>, )*
+            #( #scalar_fields: T, )*
         }
 
         impl<T: ::symgrad::__private::Scalar> #ws_name<T> {
@@ -194,6 +186,7 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
                     capacity,
                     #( #buffer_fields: #buffer_alloc, )*
                     #( #mask_fields: #mask_alloc, )*
+                    #( #scalar_fields: T::ZERO, )*
                 }
             }
 
@@ -241,6 +234,24 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
                 #ws_name::new(capacity)
             }
 
+            /// The forward pass every entry point runs: the output's values if `output`, the
+            /// loss's if there is a `batch`, dropout on if there is an `rng`. Inputs are checked.
+            #[doc(hidden)]
+            #[allow(unused_variables, unused_mut, clippy::all)]
+            fn __forward<R: ::symgrad::__private::rand::Rng + ?Sized>(
+                &self,
+                ws: &mut #ws_name<T>,
+                inputs: &#inputs_name<'_, T>,
+                batch: ::core::option::Option<&#batch_name<'_, T>>,
+                mut rng: ::core::option::Option<&mut R>,
+                output: bool,
+            ) -> ::symgrad::__private::Result<()> {
+                let rows = inputs.#first_input.nrows();
+                #bind_inputs
+                #forward_body
+                Ok(())
+            }
+
             /// The output in evaluation mode (dropout off), as a view into the workspace.
             #[allow(unused_variables, clippy::all)]
             pub fn forward<'w>(
@@ -251,8 +262,7 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
                 let rows = inputs.#first_input.nrows();
                 #( #input_checks )*
                 ws.reserve(rows);
-                #( let #input_locals = inputs.#input_fields; )*
-                #eval_body
+                self.__forward::<::symgrad::__private::rand::rngs::StdRng>(ws, inputs, None, None, true)?;
                 Ok(#output_view)
             }
 
@@ -260,8 +270,8 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
             #[allow(unused_variables, clippy::all)]
             pub fn loss(&self, ws: &mut #ws_name<T>, batch: &#batch_name<'_, T>) -> ::symgrad::__private::Result<T> {
                 #check_batch
-                #bind_batch
-                #loss_eval_body
+                let inputs = #inputs_of_batch;
+                self.__forward::<::symgrad::__private::rand::rngs::StdRng>(ws, &inputs, Some(batch), None, false)?;
                 Ok(#loss_value)
             }
 
@@ -273,8 +283,8 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
                 batch: &#batch_name<'_, T>,
             ) -> ::symgrad::__private::Result<(::symgrad::__private::ndarray::ArrayView2<'w, T>, T)> {
                 #check_batch
-                #bind_batch
-                #output_and_loss_body
+                let inputs = #inputs_of_batch;
+                self.__forward::<::symgrad::__private::rand::rngs::StdRng>(ws, &inputs, Some(batch), None, true)?;
                 Ok((#output_view, #loss_value))
             }
 
@@ -287,8 +297,8 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
                 rng: &mut R,
             ) -> ::symgrad::__private::Result<T> {
                 #check_batch
-                #bind_batch
-                #loss_train_body
+                let inputs = #inputs_of_batch;
+                self.__forward(ws, &inputs, Some(batch), Some(rng), false)?;
                 Ok(#loss_value)
             }
 
@@ -303,8 +313,11 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
                 grads: &mut Self,
             ) -> ::symgrad::__private::Result<T> {
                 #check_batch
-                #bind_batch
-                #train_body
+                let inputs = #inputs_of_batch;
+                self.__forward(ws, &inputs, Some(batch), Some(rng), false)?;
+                #bind_inputs
+                #bind_targets
+                #backward_body
                 #( #grad_copies )*
                 Ok(#loss_value)
             }

@@ -81,8 +81,8 @@ impl Emitter<'_> {
         match self.graph.nodes[id].op {
             Op::Constant(c) => constant(c),
             _ => {
-                let local = format_ident!("s{}", id);
-                quote!(#local)
+                let field = format_ident!("s{}", id);
+                quote!(ws.#field)
             }
         }
     }
