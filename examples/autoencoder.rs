@@ -82,7 +82,11 @@ fn errors(reconstruction: &Array2<f64>, data: &Dataset<f64>) -> (f64, f64) {
 }
 
 /// Trains an autoencoder and returns its test reconstructions.
-fn reconstructions<M: Model<f64>>(train_set: &Dataset<f64>, test: &Dataset<f64>, epochs: usize) -> Result<Array2<f64>> {
+fn reconstructions<M: FromExamples<f64>>(
+    train_set: &Dataset<f64>,
+    test: &Dataset<f64>,
+    epochs: usize,
+) -> Result<Array2<f64>> {
     let mut rng = StdRng::seed_from_u64(0);
     let (fit_set, val) = train_set.split_stratified(0.1, &mut rng)?;
     let mut model = M::init(&mut rng);
@@ -104,7 +108,11 @@ fn reconstructions<M: Model<f64>>(train_set: &Dataset<f64>, test: &Dataset<f64>,
     train::outputs(&model, &mut ws, test, 256)
 }
 
-fn run<Mse: Model<f64>, Mae: Model<f64>, Tied: Model<f64>>(source: &Source, code: usize, epochs: usize) -> Result<()> {
+fn run<Mse: FromExamples<f64>, Mae: FromExamples<f64>, Tied: FromExamples<f64>>(
+    source: &Source,
+    code: usize,
+    epochs: usize,
+) -> Result<()> {
     let (train_set, test) = source.load::<f64>(0)?;
     let image = train_set.image.unwrap_or((1, train_set.width()));
     eprintln!("MSE autoencoder");

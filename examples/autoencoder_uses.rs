@@ -76,7 +76,7 @@ fn copy_matching<F: Parameters<f64>, T: Parameters<f64>>(from: &F, to: &mut T) {
     }
 }
 
-fn train_autoencoder<A: Model<f64>>(data: &Dataset<f64>, epochs: usize) -> Result<A> {
+fn train_autoencoder<A: FromExamples<f64>>(data: &Dataset<f64>, epochs: usize) -> Result<A> {
     let mut rng = StdRng::seed_from_u64(0);
     let (fit_set, val) = data.split_stratified(0.1, &mut rng)?;
     let mut ae = A::init(&mut rng);
@@ -91,14 +91,20 @@ fn train_autoencoder<A: Model<f64>>(data: &Dataset<f64>, epochs: usize) -> Resul
     Ok(ae)
 }
 
-fn codes<A: Model<f64>, E: Model<f64>>(ae: &A, data: &Dataset<f64>) -> Result<Array2<f64>> {
+fn codes<A: FromExamples<f64>, E: FromExamples<f64>>(ae: &A, data: &Dataset<f64>) -> Result<Array2<f64>> {
     let mut encoder = E::zeros();
     copy_matching(ae, &mut encoder);
     let mut ws = encoder.workspace(256);
     train::outputs(&encoder, &mut ws, data, 256)
 }
 
-fn run<A: Model<f64>, E: Model<f64>, D: Model<f64>, A2: Model<f64>, E2: Model<f64>>(
+fn run<
+    A: FromExamples<f64>,
+    E: FromExamples<f64>,
+    D: FromExamples<f64>,
+    A2: FromExamples<f64>,
+    E2: FromExamples<f64>,
+>(
     source: &Source,
     epochs: usize,
 ) -> Result<()> {

@@ -53,7 +53,7 @@ pair!(DigitsCe, DigitsSe, 64);
 pair!(FashionCe, FashionSe, 784);
 
 /// Per epoch: training loss, test accuracy and ‖∂L/∂W_out‖ on the whole training set.
-fn curve<M: Model<f64>>(
+fn curve<M: FromExamples<f64>>(
     start: &M,
     train_set: &symgrad::Dataset<f64>,
     test: &symgrad::Dataset<f64>,
@@ -96,7 +96,7 @@ fn curve<M: Model<f64>>(
 }
 
 /// Trains both networks from the same saturated start and reports.
-fn compare<C: Model<f64>, S: Model<f64>>(
+fn compare<C: FromExamples<f64>, S: FromExamples<f64>>(
     train_set: &symgrad::Dataset<f64>,
     test: &symgrad::Dataset<f64>,
 ) -> Result<()> {

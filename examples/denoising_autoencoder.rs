@@ -47,7 +47,7 @@ fn mse(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
 
 /// Trains a denoiser against `corruption` and returns the corrupted test images and their
 /// denoised versions.
-fn denoise<M: Model<f64>>(
+fn denoise<M: FromExamples<f64>>(
     train_set: &Dataset<f64>,
     test: &Dataset<f64>,
     corruption: Corruption,
@@ -78,7 +78,7 @@ fn denoise<M: Model<f64>>(
     Ok((noisy, denoised))
 }
 
-fn run<M: Model<f64>>(source: &Source, epochs: usize) -> Result<()> {
+fn run<M: FromExamples<f64>>(source: &Source, epochs: usize) -> Result<()> {
     let (train_set, test) = source.load::<f64>(0)?;
     let image = train_set.image.unwrap_or((1, train_set.width()));
     let corruptions = [

@@ -33,7 +33,7 @@ small!(SmallDigits, 64);
 small!(SmallFashion, 784);
 
 /// Runs the descent on `data` and prints each step.
-fn descend<M: Model<f64>>(data: &symgrad::Dataset<f64>) -> symgrad::Result<()> {
+fn descend<M: FromExamples<f64>>(data: &symgrad::Dataset<f64>) -> symgrad::Result<()> {
     let batch = M::batch(symgrad::Examples::new(data.features.view(), &data.labels))?;
     let mut net = M::init(&mut StdRng::seed_from_u64(0));
     // Start far too boldly: the first steps overshoot and are undone.

@@ -39,7 +39,7 @@ network! {
     }
 }
 
-fn run<M: Model<f32>>(source: &Source, epochs: usize) -> Result<()> {
+fn run<M: FromExamples<f32>>(source: &Source, epochs: usize) -> Result<()> {
     let (train_all, test) = source.load::<f32>(0)?;
     let mut rng = StdRng::seed_from_u64(0);
     let (train_set, val) = train_all.split_stratified(0.1, &mut rng)?;

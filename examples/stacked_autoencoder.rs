@@ -56,7 +56,7 @@ layer!(FashionLayer2, 256, 128, relu);
 classifier!(FashionClassifier, 784, 256, 128);
 
 /// Trains one denoising layer on `data` (labels unused) and returns it with the codes.
-fn pretrain<L: Model<f64>>(data: &Dataset<f64>, epochs: usize, seed: u64) -> Result<(L, Dataset<f64>)> {
+fn pretrain<L: FromExamples<f64>>(data: &Dataset<f64>, epochs: usize, seed: u64) -> Result<(L, Dataset<f64>)> {
     let mut rng = StdRng::seed_from_u64(seed);
     let (fit_set, val) = data.split_stratified(0.1, &mut rng)?;
     let mut layer = L::init(&mut rng);
@@ -95,7 +95,7 @@ fn copy<S: Parameters<f64>, T: Parameters<f64>>(source: &S, from: &str, target: 
 
 /// Test accuracy of the classifier fine-tuned on `labelled`, from the pretrained encoders or
 /// (if `stack` is `None`) from its own initialisation.
-fn fine_tune<C: Model<f64>, L1: Model<f64>, L2: Model<f64>>(
+fn fine_tune<C: FromExamples<f64>, L1: FromExamples<f64>, L2: FromExamples<f64>>(
     labelled: &Dataset<f64>,
     test: &Dataset<f64>,
     stack: Option<&(L1, L2)>,
@@ -134,7 +134,7 @@ fn mean_std(values: &[f64]) -> (f64, f64) {
     )
 }
 
-fn run<L1: Model<f64>, L2: Model<f64>, C: Model<f64>>(
+fn run<L1: FromExamples<f64>, L2: FromExamples<f64>, C: FromExamples<f64>>(
     source: &Source,
     few: usize,
     pretrain_epochs: usize,

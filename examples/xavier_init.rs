@@ -49,7 +49,7 @@ deep!(TanhNaive784, tanh, normal, 784);
 deep!(TanhXavier784, tanh, xavier_normal, 784);
 
 /// ‖∂L/∂W‖ of every weight matrix (the `_w` parameters), first layer first.
-fn layer_norms<M: Model<f64>>(data: &symgrad::Dataset<f64>) -> Result<Vec<f64>> {
+fn layer_norms<M: FromExamples<f64>>(data: &symgrad::Dataset<f64>) -> Result<Vec<f64>> {
     let model = M::init(&mut StdRng::seed_from_u64(0));
     let mut grads = M::zeros();
     let mut ws = model.workspace(data.len());

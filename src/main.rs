@@ -98,7 +98,7 @@ fn value<V: std::str::FromStr>(it: &mut impl Iterator<Item = String>, flag: &str
 }
 
 /// Trains `M` on `train` (holding out a stratified tenth for validation) and tests it.
-fn run<M: Model<f32>>(train: Dataset<f32>, test: Dataset<f32>, config: TrainConfig, args: &Args) -> Result<f64> {
+fn run<M: FromExamples<f32>>(train: Dataset<f32>, test: Dataset<f32>, config: TrainConfig, args: &Args) -> Result<f64> {
     let mut rng = StdRng::seed_from_u64(args.seed);
     let (train, val) = train.split_stratified(0.1, &mut rng)?;
     if !args.quiet {

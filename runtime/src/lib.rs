@@ -22,7 +22,7 @@ pub mod scalar;
 pub mod tape;
 pub mod train;
 
-pub use data::{Dataset, Examples};
+pub use data::{Dataset, Examples, FromExamples};
 pub use error::{Error, Result};
 pub use gemm::gemm;
 pub use init::{Fill, Init};
@@ -31,7 +31,7 @@ pub use model::Model;
 pub use optim::{Optim, Optimizer, Schedule};
 pub use params::{ParamList, Parameters};
 pub use scalar::{Real, Scalar};
-pub use tape::{Gradients, Tape, Var};
+pub use tape::{Gradients, Tape, TapeTwin, Var};
 
 /// Re-exported so that generated code and users name one version of each.
 pub use ndarray;

@@ -93,8 +93,14 @@ proptest! {
         };
         let report = check(&mut params, &build);
         prop_assert!(report.passed(), "{} / {}:\n{report}", act.name(), loss.name());
-        // Kinks are rare: only the entries with a kink and MAE have them, and only near one point.
-        prop_assert!(report.kinks() * 4 <= report.checked().max(4), "too many kinks:\n{report}");
+        // A smooth loss has no kinks, so none may be reported: the kink test swallows no error.
+        // With a kink (an activation's, or MAE's), one pre-activation within 2·10⁻⁴ of it spoils
+        // a whole column of `w1` and an element of `b1`, yet most elements are still compared.
+        if act.entry().kink.is_none() && loss != Loss::Mae {
+            prop_assert_eq!(report.kinks(), 0, "a smooth loss reported kinks:\n{}", report);
+        } else {
+            prop_assert!(report.kinks() <= report.checked(), "implausibly many kinks:\n{report}");
+        }
     }
 
     /// Transpose, subtraction, scaling, sum, mean and dropout with a seeded mask.

@@ -58,7 +58,7 @@ pub enum Kinks {
     Possible,
 }
 
-pub fn check<N: Model<f64> + Debug>(
+pub fn check<N: TapeTwin<f64> + Debug>(
     net: &mut N,
     batch: &N::Batch<'_>,
     mask_seed: u64,

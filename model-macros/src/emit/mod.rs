@@ -355,12 +355,6 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
             type Workspace = #ws_name<T>;
             type Batch<'a> = #batch_name<'a, T>;
 
-            fn batch(examples: ::symgrad::__private::Examples<'_, T>) -> ::symgrad::__private::Result<Self::Batch<'_>> {
-                #batch_from_examples
-            }
-            fn classifies() -> bool {
-                #classifies
-            }
             fn init<R: ::symgrad::__private::rand::Rng + ?Sized>(rng: &mut R) -> Self {
                 Self::new(rng)
             }
@@ -404,6 +398,18 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
             ) -> ::symgrad::__private::Result<T> {
                 self.loss_and_grad(ws, batch, rng, grads)
             }
+        }
+
+        impl<T: ::symgrad::__private::Scalar> ::symgrad::__private::FromExamples<T> for #name<T> {
+            fn batch(examples: ::symgrad::__private::Examples<'_, T>) -> ::symgrad::__private::Result<Self::Batch<'_>> {
+                #batch_from_examples
+            }
+            fn classifies() -> bool {
+                #classifies
+            }
+        }
+
+        impl<T: ::symgrad::__private::Scalar> ::symgrad::__private::TapeTwin<T> for #name<T> {
             fn tape_loss_and_grad<R: ::symgrad::__private::rand::Rng + ?Sized>(
                 &self,
                 tape: &mut ::symgrad::__private::Tape<T>,

@@ -12,6 +12,7 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 
 use crate::error::{Error, Result};
+use crate::model::Model;
 use crate::scalar::Scalar;
 
 pub use corrupt::Corruption;
@@ -43,6 +44,19 @@ pub struct Examples<'a, T> {
     pub labels: &'a [usize],
     /// The uncorrupted features: what a real-valued target is fed.
     pub clean: ArrayView2<'a, T>,
+}
+
+/// A model a data set can feed: the adaptor between the trainer's examples and the model's
+/// batch.
+pub trait FromExamples<T: Scalar>: Model<T> {
+    /// A batch of this network built from examples of a data set: the features feed the one
+    /// input, the labels a class-label target, the clean features a real-valued target. A
+    /// network with several inputs answers with an error.
+    fn batch(examples: Examples<'_, T>) -> Result<Self::Batch<'_>>;
+
+    /// Whether the network has a class-label target, so that its output scores classes and
+    /// an accuracy means something.
+    fn classifies() -> bool;
 }
 
 impl<'a, T> Examples<'a, T> {

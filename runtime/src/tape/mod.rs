@@ -14,7 +14,21 @@ use rand::Rng;
 use crate::error::{Error, Result};
 use crate::gemm::gemm;
 use crate::kernels::{self, Activation, Binary, Loss, LossKernel, RowReduction, Target};
+use crate::model::Model;
 use crate::scalar::Scalar;
+
+/// A model with a tape twin: the same definition recorded on the runtime's tape.
+pub trait TapeTwin<T: Scalar>: Model<T> {
+    /// The same loss and gradient computed by recording the network on the runtime's tape: an
+    /// oracle independent of the compiled backward pass, and the baseline it is measured against.
+    fn tape_loss_and_grad<R: Rng + ?Sized>(
+        &self,
+        tape: &mut Tape<T>,
+        batch: &Self::Batch<'_>,
+        rng: &mut R,
+        grads: &mut Self,
+    ) -> Result<T>;
+}
 
 pub use backward::Gradients;
 

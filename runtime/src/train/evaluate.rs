@@ -2,9 +2,9 @@
 
 use ndarray::{Array2, s};
 
+use crate::data::FromExamples;
 use crate::data::{Dataset, Examples};
 use crate::error::Result;
-use crate::model::Model;
 use crate::scalar::Scalar;
 
 /// Loss and accuracy on a data set.
@@ -30,7 +30,7 @@ fn spans(len: usize, batch_size: usize) -> impl Iterator<Item = (usize, usize)> 
 
 /// Loss and accuracy of `model` on `data`, in batches of `batch_size`, in evaluation mode.
 /// The accuracy is NaN for a network without class labels (an autoencoder).
-pub fn evaluate<T: Scalar, M: Model<T>>(
+pub fn evaluate<T: Scalar, M: FromExamples<T>>(
     model: &M,
     ws: &mut M::Workspace,
     data: &Dataset<T>,
@@ -56,7 +56,7 @@ pub fn evaluate<T: Scalar, M: Model<T>>(
 }
 
 /// The predicted class (the largest output) of every sample of `data`, in evaluation mode.
-pub fn predict<T: Scalar, M: Model<T>>(
+pub fn predict<T: Scalar, M: FromExamples<T>>(
     model: &M,
     ws: &mut M::Workspace,
     data: &Dataset<T>,
@@ -77,7 +77,7 @@ pub fn predict<T: Scalar, M: Model<T>>(
 
 /// The outputs of `model` for every sample of `data`, in evaluation mode, one row each (an
 /// autoencoder's reconstructions, an encoder's codes).
-pub fn outputs<T: Scalar, M: Model<T>>(
+pub fn outputs<T: Scalar, M: FromExamples<T>>(
     model: &M,
     ws: &mut M::Workspace,
     data: &Dataset<T>,

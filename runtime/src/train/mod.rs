@@ -23,9 +23,9 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use crate::data::FromExamples;
 use crate::data::{Corruption, Dataset, Examples};
 use crate::error::{Error, Result};
-use crate::model::Model;
 use crate::optim::{Optim, Optimizer, Schedule, grad_norm};
 use crate::scalar::Scalar;
 
@@ -157,7 +157,7 @@ impl<T: Scalar> Batcher<T> {
 }
 
 /// Trains `model` on `train` with mini-batches, validating on `val` after every epoch.
-pub fn fit<T: Scalar, M: Model<T>>(
+pub fn fit<T: Scalar, M: FromExamples<T>>(
     model: &mut M,
     train: &Dataset<T>,
     val: &Dataset<T>,
