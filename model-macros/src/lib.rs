@@ -61,5 +61,5 @@ fn compile(input: TokenStream) -> syn::Result<TokenStream> {
     let derivative = diff::differentiate(&mut graph, loss, &params, &labels);
     let plan = plan::plan(&graph, output, loss, &derivative.param_grads);
     let text = derivation::derivation(&lowered, &graph, &derivative, &plan);
-    Ok(emit::emit(&lowered, &graph, &plan, &derivative.adjoints, &text))
+    Ok(emit::emit(&lowered, &graph, &plan, &derivative, &text))
 }

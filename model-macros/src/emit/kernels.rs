@@ -37,7 +37,14 @@ impl Emitter<'_> {
             .train
             .iter()
             .filter(|id| !self.plan.loss.contains(id))
-            .map(|&id| self.stmt(id));
+            .map(|&id| {
+                let stmt = self.stmt(id);
+                match self.equations.get(&id) {
+                    // A block: attributes on other expression statements are unstable.
+                    Some(equation) if !stmt.is_empty() => quote! { #[doc = #equation] { #stmt } },
+                    _ => stmt,
+                }
+            });
         quote! { #(#stmts)* }
     }
 

@@ -2,10 +2,13 @@
 //! compiled schedules (`forward`, `loss`/`loss_train`, `loss_and_grad`), the tape twin, the
 //! derivation text and the runtime trait implementations.
 
+use std::collections::BTreeMap;
+
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::ast::TargetKind;
+use crate::diff::{Derivative, latex_name};
 use crate::graph::{Graph, NodeId};
 use crate::lower::Lowered;
 use crate::ops::{Activation, Init, Loss, RowReduction, Rows, Shape};
@@ -22,17 +25,28 @@ struct Emitter<'a> {
     plan: &'a Plan,
     /// The workspace field of each buffer.
     buffers: Vec<Ident>,
+    /// The chain-rule equation each adjoint node computes, in the derivation's LaTeX.
+    equations: BTreeMap<NodeId, String>,
 }
 
-/// The items of the network; `adjoints` pairs each value with its adjoint node.
-pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, NodeId)], derivation: &str) -> TokenStream {
+/// The items of the network.
+pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivative: &Derivative, derivation: &str) -> TokenStream {
     let mask_fields: Vec<Ident> = (0..net.masks.len()).map(|m| format_ident!("mask{}", m)).collect();
-    let buffers = buffer_names(graph, plan, adjoints, &mask_fields);
+    let buffers = buffer_names(graph, plan, &derivative.adjoints, &mask_fields);
+    let mut equations: BTreeMap<NodeId, String> = BTreeMap::new();
+    for (&(value, adjoint), (_, terms)) in derivative.adjoints.iter().zip(&derivative.equations) {
+        let equation = format!(" \\overline{{{}}} = {}", latex_name(graph, value), terms.join(" + "));
+        equations
+            .entry(adjoint)
+            .and_modify(|e| e.push_str(&format!(";{equation}")))
+            .or_insert(equation);
+    }
     let e = Emitter {
         net,
         graph,
         plan,
         buffers,
+        equations,
     };
     let name = &net.name;
     let vis = &net.vis;
@@ -303,8 +317,9 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, adjoints: &[(NodeId, Node
             }
 
             /// The training-mode loss, and its gradient with respect to every parameter written
-            /// into `grads`, by the backward pass derived at compile time.
-            #[allow(unused_variables, clippy::all)]
+            /// into `grads`, by the backward pass derived at compile time: each step of it is
+            /// annotated with the chain-rule equation it computes.
+            #[allow(unused_variables, unused_doc_comments, clippy::all)]
             pub fn loss_and_grad<R: ::symgrad::__private::rand::Rng + ?Sized>(
                 &self,
                 ws: &mut #ws_name<T>,
