@@ -316,6 +316,17 @@ fn every_derivation_mentions_every_parameter() {
 }
 
 #[test]
+fn products_are_added_onto_sums_of_adjoints() {
+    // e1 feeds two products, so its adjoint is a sum of two products; the tied weight w's
+    // gradient is a sum of two products written straight into the gradient.
+    for text in [TwoDepths::<f32>::derivation(), Tied::<f32>::derivation()] {
+        assert!(!text.contains(" 0 products added onto a sum"), "{text}");
+        assert!(text.contains("products added onto a sum of adjoints"), "{text}");
+    }
+    assert!(Mlp::<f32>::derivation().contains(" 0 products added onto a sum"));
+}
+
+#[test]
 fn softmax_cross_entropy_is_fused_and_transposes_are_strides() {
     let text = Mlp::<f32>::derivation();
     assert!(text.contains("softmax with cross-entropy"), "{text}");

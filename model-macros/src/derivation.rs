@@ -61,9 +61,11 @@ pub fn derivation(net: &Lowered, graph: &Graph, derivative: &Derivative, plan: &
         })
         .collect();
     let in_place = plan.in_place.iter().filter(|&&b| b).count();
+    let accumulated = plan.accumulates.iter().filter(|&&b| b).count();
     let _ = writeln!(
         text,
-        "\n## Compiled\n\n- fused: {}\n- training step: {} kernels, {} workspace buffers, {} computed in place\n",
+        "\n## Compiled\n\n- fused: {}\n- training step: {} kernels, {} workspace buffers, {} computed in place, \
+         {} products added onto a sum of adjoints (gemm with β = 1)\n",
         if counted.is_empty() {
             "nothing".to_owned()
         } else {
@@ -71,7 +73,8 @@ pub fn derivation(net: &Lowered, graph: &Graph, derivative: &Derivative, plan: &
         },
         plan.train.len(),
         plan.buffers.len(),
-        in_place
+        in_place,
+        accumulated
     );
     text
 }

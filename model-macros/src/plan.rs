@@ -28,7 +28,7 @@ pub enum Loc {
     Input(usize),
     /// Dense target `i` of the batch.
     Target(usize),
-    /// A scalar local variable named after the node.
+    /// A scalar in the workspace, named after the node.
     Scalar(NodeId),
     /// A scalar constant.
     Constant,
@@ -40,6 +40,9 @@ pub struct Plan {
     pub loc: Vec<Option<Loc>>,
     /// Whether the node overwrites the buffer of its in-place input.
     pub in_place: Vec<bool>,
+    /// Whether the node, a matrix product that is one term of a sum of adjoints, adds itself
+    /// onto the sum's buffer (gemm with `β = 1`) instead of being written and summed.
+    pub accumulates: Vec<bool>,
     /// The shape of each workspace buffer.
     pub buffers: Vec<Shape>,
     /// The values each buffer holds, in the order they are written.
@@ -70,6 +73,24 @@ fn ancestors(graph: &Graph, roots: &[NodeId]) -> Vec<NodeId> {
 }
 
 pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId]) -> Plan {
+    let plan = plan_with(graph, output, loss, param_grads, true);
+    // Accumulating relies on the sum running in place over its first term; where the planner
+    // decided otherwise, plan again without accumulation.
+    let consistent = (0..graph.nodes.len()).filter(|&t| plan.accumulates[t]).all(|t| {
+        graph
+            .nodes
+            .iter()
+            .position(|n| n.op == Op::AddN && n.inputs.contains(&t))
+            .is_some_and(|sum| plan.in_place[sum])
+    });
+    if consistent {
+        plan
+    } else {
+        plan_with(graph, output, loss, param_grads, false)
+    }
+}
+
+fn plan_with(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId], accumulate: bool) -> Plan {
     let n = graph.nodes.len();
     let eval = ancestors(graph, &[output]);
     let loss_schedule = ancestors(graph, &[loss]);
@@ -85,6 +106,15 @@ pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId])
         .into_iter()
         .collect();
 
+    let mut users: Vec<Vec<NodeId>> = vec![Vec::new(); n];
+    for &id in &union {
+        for &input in &graph.nodes[id].inputs {
+            if !users[input].contains(&id) {
+                users[input].push(id);
+            }
+        }
+    }
+    let forward: BTreeSet<NodeId> = eval.iter().chain(&loss_schedule).copied().collect();
     let mut last_use = vec![None::<usize>; n];
     for (pos, &id) in union.iter().enumerate() {
         for &input in &graph.nodes[id].inputs {
@@ -115,11 +145,53 @@ pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId])
     }
 
     let mut in_place = vec![false; n];
+    let mut accumulates = vec![false; n];
     let mut buffers: Vec<Shape> = Vec::new();
     let mut buffer_values: Vec<Vec<NodeId>> = Vec::new();
     let mut free: Vec<usize> = Vec::new();
     for (pos, &id) in union.iter().enumerate() {
         let node = &graph.nodes[id];
+        // The sums of adjoints that are a parameter's gradient run in place in the gradient:
+        // their first term is written there.
+        if accumulate
+            && loc[id].is_none()
+            && !forward.contains(&id)
+            && let [sum] = users[id][..]
+            && graph.nodes[sum].op == Op::AddN
+            && graph.nodes[sum].inputs.first() == Some(&id)
+            && graph.nodes[sum].inputs.iter().filter(|&&t| t == id).count() == 1
+            && let Some(grad @ Loc::Grad(_)) = loc[sum]
+        {
+            loc[id] = Some(grad);
+            in_place[sum] = true;
+        }
+        // A product whose one user is a sum of adjoints, not its first term, whose first term
+        // has no other user: it is added onto the first term's buffer or gradient (gemm with
+        // `β = 1`), over which the sum then runs in place.
+        if accumulate
+            && loc[id].is_none()
+            && matches!(node.op, Op::MatMul { .. })
+            && !forward.contains(&id)
+            && let [sum] = users[id][..]
+            && graph.nodes[sum].op == Op::AddN
+            && let Some(&first) = graph.nodes[sum].inputs.first()
+            && first != id
+            && users[first] == [sum]
+            && graph.nodes[sum].inputs.iter().filter(|&&t| t == first).count() == 1
+            && let Some(target) = loc[first]
+            && (loc[sum].is_none() || loc[sum] == Some(target))
+            && match target {
+                Loc::Buffer(b) => buffers[b] == node.shape,
+                Loc::Grad(_) => true,
+                _ => false,
+            }
+        {
+            accumulates[id] = true;
+            if let Loc::Buffer(b) = target {
+                buffer_values[b].push(id);
+            }
+            loc[id] = Some(target);
+        }
         if loc[id].is_none() {
             let reuse = node.op.in_place_input().and_then(|i| {
                 let input = node.inputs[i];
@@ -167,6 +239,7 @@ pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId])
         loss_node: loss,
         loc,
         in_place,
+        accumulates,
         buffers,
         buffer_values,
         eval,

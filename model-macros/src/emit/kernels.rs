@@ -62,7 +62,12 @@ impl Emitter<'_> {
             Op::Input(_) | Op::Target(_) | Op::Param(_) | Op::Constant(_) => quote! {},
             Op::MatMul { lhs_t, rhs_t } => {
                 let (a, b) = (transpose_if(r(0), lhs_t), transpose_if(r(1), rhs_t));
-                quote! { ::symgrad::__private::gemm(T::ONE, #a, #b, T::ZERO, #out)?; }
+                let beta = if self.plan.accumulates[id] {
+                    quote!(T::ONE)
+                } else {
+                    quote!(T::ZERO)
+                };
+                quote! { ::symgrad::__private::gemm(T::ONE, #a, #b, #beta, #out)?; }
             }
             Op::Affine { lhs_t, rhs_t } => {
                 let (a, b, bias) = (transpose_if(r(0), lhs_t), transpose_if(r(1), rhs_t), r(2));
@@ -103,10 +108,15 @@ impl Emitter<'_> {
                     let (a, b) = (r(0), r(1));
                     quote! { ::symgrad::__private::Binary::Add.apply(#a, #b, #out)?; }
                 };
-                let rest = ins.iter().skip(if in_place { 1 } else { 2 }).map(|&t| {
-                    let (out, t) = (self.write(id), self.read(t));
-                    quote! { ::symgrad::__private::Binary::Add.apply_assign(#out, #t)?; }
-                });
+                // Terms that added themselves onto the sum's buffer are already in it.
+                let rest = ins
+                    .iter()
+                    .skip(if in_place { 1 } else { 2 })
+                    .filter(|&&t| !self.plan.accumulates[t])
+                    .map(|&t| {
+                        let (out, t) = (self.write(id), self.read(t));
+                        quote! { ::symgrad::__private::Binary::Add.apply_assign(#out, #t)?; }
+                    });
                 quote! { #first #(#rest)* }
             }
             Op::Scale(c) => {
