@@ -8,8 +8,9 @@ use crate::graph::Graph;
 use crate::lower::Lowered;
 use crate::ops::Op;
 use crate::plan::Plan;
+use crate::schedule::Schedule;
 
-pub fn derivation(net: &Lowered, graph: &Graph, derivative: &Derivative, plan: &Plan) -> String {
+pub fn derivation(net: &Lowered, graph: &Graph, derivative: &Derivative, plan: &Plan, schedule: &Schedule) -> String {
     let mut text = String::new();
     let _ = writeln!(text, "# Backward pass of `{}`\n", net.name);
     let _ = writeln!(
@@ -65,7 +66,8 @@ pub fn derivation(net: &Lowered, graph: &Graph, derivative: &Derivative, plan: &
     let _ = writeln!(
         text,
         "\n## Compiled\n\n- fused: {}\n- training step: {} kernels, {} workspace buffers, {} computed in place, \
-         {} products added onto a sum of adjoints (gemm with β = 1)\n",
+         {} products added onto a sum of adjoints (gemm with β = 1)\n- schedule: {} kernel steps, the longest chain \
+         of dependent steps {} long (the others may run beside it)\n",
         if counted.is_empty() {
             "nothing".to_owned()
         } else {
@@ -74,7 +76,9 @@ pub fn derivation(net: &Lowered, graph: &Graph, derivative: &Derivative, plan: &
         plan.train.len(),
         plan.buffers.len(),
         in_place,
-        accumulated
+        accumulated,
+        schedule.steps.len(),
+        schedule.longest_chain()
     );
     text
 }

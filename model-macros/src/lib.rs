@@ -1,6 +1,7 @@
 //! The `network!` macro of symgrad. See the `symgrad` crate for the language and examples.
 //!
-//! `network! { ... }` = parse → lower (names, shapes) → fuse → differentiate → plan → emit.
+//! `network! { ... }` = parse → lower (names, shapes) → fuse → differentiate → plan → schedule
+//! → emit.
 
 mod ast;
 mod derivation;
@@ -17,6 +18,7 @@ mod plan;
 mod random_graphs;
 #[cfg(test)]
 mod reference;
+mod schedule;
 
 use proc_macro2::TokenStream;
 
@@ -60,6 +62,7 @@ fn compile(input: TokenStream) -> syn::Result<TokenStream> {
     let (output, loss) = (map[lowered.output], map[lowered.loss]);
     let derivative = diff::differentiate(&mut graph, loss, &params, &labels);
     let plan = plan::plan(&graph, output, loss, &derivative.param_grads);
-    let text = derivation::derivation(&lowered, &graph, &derivative, &plan);
-    Ok(emit::emit(&lowered, &graph, &plan, &derivative, &text))
+    let schedule = schedule::schedule(&graph, &plan);
+    let text = derivation::derivation(&lowered, &graph, &derivative, &plan, &schedule);
+    Ok(emit::emit(&lowered, &graph, &plan, &schedule, &derivative, &text))
 }

@@ -7,39 +7,39 @@ use quote::{format_ident, quote};
 use super::{Emitter, act_tokens, constant, float, loss_tokens, reduction_tokens};
 use crate::graph::NodeId;
 use crate::ops::{Op, RowReduction, Shape};
+use crate::schedule::Phase;
 
 impl Emitter<'_> {
-    /// The forward pass, once for every entry point: the values the output and the loss need,
-    /// in graph order. A value only the output needs runs `if output`, one only the loss needs
-    /// runs when there is a batch (its targets bound), one both need runs always; dropout is on
-    /// when there is an `rng`.
+    /// The forward steps of the schedule, once for every entry point. A step only the output
+    /// needs runs `if output`, one only the loss needs runs when there is a batch (its targets
+    /// bound), one both need runs always; dropout is on when there is an `rng`.
     pub(super) fn forward_body(&self) -> TokenStream {
-        let (eval, loss) = (&self.plan.eval, &self.plan.loss);
-        let mut nodes: Vec<NodeId> = eval.iter().chain(loss).copied().collect();
-        nodes.sort_unstable();
-        nodes.dedup();
         let bind_targets = self.bind_targets();
-        let stmts = nodes.iter().map(|&id| {
-            let stmt = self.stmt(id);
-            match (eval.contains(&id), loss.contains(&id)) {
+        let stmts = self.schedule.steps.iter().filter_map(|step| {
+            let Phase::Forward { output, loss } = step.phase else {
+                return None;
+            };
+            let stmt = self.stmt(step.node);
+            Some(match (output, loss) {
                 (true, true) => stmt,
                 (true, false) => quote! { if output { #stmt } },
                 _ => quote! { if let Some(batch) = batch { #bind_targets #stmt } },
-            }
+            })
         });
         quote! { #(#stmts)* }
     }
 
-    /// The backward pass: the training schedule after the forward values of the loss.
+    /// The backward steps of the schedule, each annotated with the chain-rule equation it
+    /// computes.
     pub(super) fn backward_body(&self) -> TokenStream {
         let stmts = self
-            .plan
-            .train
+            .schedule
+            .steps
             .iter()
-            .filter(|id| !self.plan.loss.contains(id))
-            .map(|&id| {
-                let stmt = self.stmt(id);
-                match self.equations.get(&id) {
+            .filter(|step| step.phase == Phase::Backward)
+            .map(|step| {
+                let stmt = self.stmt(step.node);
+                match self.equations.get(&step.node) {
                     // A block: attributes on other expression statements are unstable.
                     Some(equation) if !stmt.is_empty() => quote! { #[doc = #equation] { #stmt } },
                     _ => stmt,

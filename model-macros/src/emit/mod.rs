@@ -13,6 +13,7 @@ use crate::graph::{Graph, NodeId};
 use crate::lower::Lowered;
 use crate::ops::{Activation, Init, Loss, RowReduction, Rows, Shape};
 use crate::plan::Plan;
+use crate::schedule::Schedule;
 
 mod batch;
 mod kernels;
@@ -27,10 +28,18 @@ struct Emitter<'a> {
     buffers: Vec<Ident>,
     /// The chain-rule equation each adjoint node computes, in the derivation's LaTeX.
     equations: BTreeMap<NodeId, String>,
+    schedule: &'a Schedule,
 }
 
 /// The items of the network.
-pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivative: &Derivative, derivation: &str) -> TokenStream {
+pub fn emit(
+    net: &Lowered,
+    graph: &Graph,
+    plan: &Plan,
+    schedule: &Schedule,
+    derivative: &Derivative,
+    derivation: &str,
+) -> TokenStream {
     let mask_fields: Vec<Ident> = (0..net.masks.len()).map(|m| format_ident!("mask{}", m)).collect();
     let buffers = buffer_names(graph, plan, &derivative.adjoints, &mask_fields);
     let mut equations: BTreeMap<NodeId, String> = BTreeMap::new();
@@ -47,6 +56,7 @@ pub fn emit(net: &Lowered, graph: &Graph, plan: &Plan, derivative: &Derivative, 
         plan,
         buffers,
         equations,
+        schedule,
     };
     let name = &net.name;
     let vis = &net.vis;
