@@ -316,6 +316,13 @@ fn every_derivation_mentions_every_parameter() {
 }
 
 #[test]
+fn a_scaled_operand_of_a_product_is_the_gemms_factor() {
+    // z = b − x·w: the adjoint of x·w is −z̄, which the weight's gradient xᵀ(−z̄) takes as α = −1.
+    let text = Quotients::<f32>::derivation();
+    assert!(text.contains("matmul with a scaled operand"), "{text}");
+}
+
+#[test]
 fn products_are_added_onto_sums_of_adjoints() {
     // e1 feeds two products, so its adjoint is a sum of two products; the tied weight w's
     // gradient is a sum of two products written straight into the gradient.

@@ -39,6 +39,9 @@ pub fn derivation(net: &Lowered, graph: &Graph, derivative: &Derivative, plan: &
         .iter()
         .filter_map(|n| match n.op {
             Op::Affine { .. } => Some("matmul with bias add (bias broadcast, then gemm with β = 1)"),
+            Op::MatMul { alpha, .. } if alpha != 1.0 => {
+                Some("matmul with a scaled operand (the scale is the gemm's α)")
+            }
             Op::Loss {
                 kind: crate::ops::Loss::SoftmaxCrossEntropy,
                 ..

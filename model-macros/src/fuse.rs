@@ -25,11 +25,11 @@ pub fn fuse(original: &Graph) -> (Graph, Vec<NodeId>) {
         let inputs: Vec<NodeId> = node.inputs.iter().map(|&i| map[i]).collect();
         let new = match node.op {
             Op::Constant(c) => graph.constant(c),
-            Op::MatMul { lhs_t, rhs_t } => graph.matmul(inputs[0], lhs_t, inputs[1], rhs_t),
+            Op::MatMul { lhs_t, rhs_t, alpha } => graph.scaled_matmul(alpha, inputs[0], lhs_t, inputs[1], rhs_t),
             Op::Transpose => graph.transpose(inputs[0]),
             Op::Scale(c) => graph.scale(c, inputs[0]),
-            Op::AddRow if uses[node.inputs[0]] == 1 && matches!(graph.op(inputs[0]), Op::MatMul { .. }) => {
-                let Op::MatMul { lhs_t, rhs_t } = graph.op(inputs[0]) else {
+            Op::AddRow if uses[node.inputs[0]] == 1 && matches!(graph.op(inputs[0]), Op::MatMul { alpha: 1.0, .. }) => {
+                let Op::MatMul { lhs_t, rhs_t, .. } = graph.op(inputs[0]) else {
                     unreachable!()
                 };
                 let product = graph.nodes[inputs[0]].inputs.clone();

@@ -8,7 +8,7 @@
 //! summed value's shape (and divides by its size), so two fills of the same adjoint for
 //! values of different shapes are different values. The builders below also apply
 //! the algebraic identities the backward pass produces (`1·x = x`, `(xᵀ)ᵀ = x`, a transposed
-//! matmul operand becomes a stride flag).
+//! matmul operand becomes a stride flag, a scaled one the gemm's factor `α`).
 
 use proc_macro2::Span;
 
@@ -107,15 +107,30 @@ impl Graph {
     }
 
     /// `op(a) · op(b)`; a materialised transpose operand is replaced by its input with the
-    /// flag flipped, so transposes become strides.
-    pub fn matmul(&mut self, mut a: NodeId, mut lhs_t: bool, mut b: NodeId, mut rhs_t: bool) -> NodeId {
-        if self.op(a) == Op::Transpose {
-            a = self.nodes[a].inputs[0];
-            lhs_t = !lhs_t;
-        }
-        if self.op(b) == Op::Transpose {
-            b = self.nodes[b].inputs[0];
-            rhs_t = !rhs_t;
+    /// flag flipped, so transposes become strides, and a scaled operand `c·x` by `x` with `c`
+    /// in the gemm's factor `α`.
+    pub fn matmul(&mut self, a: NodeId, lhs_t: bool, b: NodeId, rhs_t: bool) -> NodeId {
+        self.scaled_matmul(1.0, a, lhs_t, b, rhs_t)
+    }
+
+    /// `α · op(a) · op(b)`, with the identities of [`Graph::matmul`].
+    pub fn scaled_matmul(
+        &mut self,
+        mut alpha: f64,
+        mut a: NodeId,
+        mut lhs_t: bool,
+        mut b: NodeId,
+        mut rhs_t: bool,
+    ) -> NodeId {
+        for (operand, flag) in [(&mut a, &mut lhs_t), (&mut b, &mut rhs_t)] {
+            loop {
+                match self.op(*operand) {
+                    Op::Transpose => *flag = !*flag,
+                    Op::Scale(c) => alpha *= c,
+                    _ => break,
+                }
+                *operand = self.nodes[*operand].inputs[0];
+            }
         }
         let rows = match (self.shape(a), lhs_t) {
             (Shape::Matrix(rows, _), false) => rows,
@@ -128,7 +143,12 @@ impl Graph {
             _ => 1,
         };
         let span = self.nodes[a].span;
-        self.add(Op::MatMul { lhs_t, rhs_t }, vec![a, b], Shape::Matrix(rows, cols), span)
+        self.add(
+            Op::MatMul { lhs_t, rhs_t, alpha },
+            vec![a, b],
+            Shape::Matrix(rows, cols),
+            span,
+        )
     }
 
     /// The sum of adjoint contributions: the single one itself, or an `AddN`.

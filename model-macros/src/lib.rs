@@ -60,7 +60,11 @@ fn compile(input: TokenStream) -> syn::Result<TokenStream> {
     let params: Vec<graph::NodeId> = lowered.params.iter().map(|p| map[p.node]).collect();
     let labels: Vec<String> = lowered.targets.iter().map(|t| t.name.to_string()).collect();
     let (output, loss) = (map[lowered.output], map[lowered.loss]);
-    let derivative = diff::differentiate(&mut graph, loss, &params, &labels);
+    let mut derivative = diff::differentiate(&mut graph, loss, &params, &labels);
+    // Fusion again, on the nodes the backward pass created.
+    let (graph, map) = fuse::fuse(&graph);
+    derivative.remap(&map);
+    let (output, loss) = (map[output], map[loss]);
     let plan = plan::plan(&graph, output, loss, &derivative.param_grads);
     let schedule = schedule::schedule(&graph, &plan);
     let text = derivation::derivation(&lowered, &graph, &derivative, &plan, &schedule);

@@ -77,10 +77,12 @@ pub enum Op {
     /// A scalar constant.
     Constant(f64),
 
-    /// `op(A) · op(B)`, `op` a transpose where the flag is set (a stride swap at run time).
+    /// `α · op(A) · op(B)`, `op` a transpose where the flag is set (a stride swap at run time),
+    /// `α` the gemm's own factor (a scaled operand folded in).
     MatMul {
         lhs_t: bool,
         rhs_t: bool,
+        alpha: f64,
     },
     /// `op(X) · op(W) + 1b`: a matmul with its bias add fused (the bias is written first and
     /// the gemm accumulates onto it).

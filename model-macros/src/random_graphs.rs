@@ -445,7 +445,12 @@ impl Case {
         }
         let names: Vec<String> = (0..bindings.labels.len()).map(|i| format!("y{i}")).collect();
         let nodes: Vec<NodeId> = params.iter().map(|&(node, _)| node).collect();
-        let grads = differentiate(&mut graph, loss, &nodes, &names).param_grads;
+        let mut derivative = differentiate(&mut graph, loss, &nodes, &names);
+        // As the compiler does: fusion again, on the nodes the backward pass created.
+        let (graph, map) = fuse(&graph);
+        derivative.remap(&map);
+        let params = params.into_iter().map(|(node, index)| (map[node], index)).collect();
+        let (loss, grads) = (map[loss], derivative.param_grads);
         Ok(Case {
             graph,
             bindings,

@@ -130,7 +130,7 @@ fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Resul
         Op::Target(i) => b.targets[i].clone(),
         Op::Param(i) => b.params[i].clone(),
         Op::Constant(c) => Mat::scalar(c),
-        Op::MatMul { lhs_t, rhs_t } => product(v(0), lhs_t, v(1), rhs_t)?,
+        Op::MatMul { lhs_t, rhs_t, alpha } => product(v(0), lhs_t, v(1), rhs_t)?.map(|x| alpha * x),
         Op::Affine { lhs_t, rhs_t } => product(v(0), lhs_t, v(1), rhs_t)?.plus_row(v(2))?,
         Op::AddRow => v(0).plus_row(v(1))?,
         Op::Add => v(0).zip(v(1), |a, b| a + b)?,

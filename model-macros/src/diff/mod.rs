@@ -32,6 +32,21 @@ pub struct Derivative {
     pub adjoints: Vec<(NodeId, NodeId)>,
 }
 
+impl Derivative {
+    /// The same derivative in a graph rebuilt with `map` from old nodes to new (fusion).
+    pub fn remap(&mut self, map: &[NodeId]) {
+        for grad in &mut self.param_grads {
+            *grad = map[*grad];
+        }
+        for (value, _) in &mut self.equations {
+            *value = map[*value];
+        }
+        for (value, adjoint) in &mut self.adjoints {
+            (*value, *adjoint) = (map[*value], map[*adjoint]);
+        }
+    }
+}
+
 /// Differentiates `loss` with respect to `params`; `labels` names the class-label targets.
 pub fn differentiate(graph: &mut Graph, loss: NodeId, params: &[NodeId], labels: &[String]) -> Derivative {
     let mut contributions: BTreeMap<NodeId, Vec<(NodeId, String)>> = BTreeMap::new();
@@ -113,8 +128,13 @@ fn local_terms(graph: &mut Graph, id: NodeId, grad: NodeId, labels: &[String]) -
         // C = op(A)·op(B): Ā = C̄·op(B)ᵀ (or op(B)·C̄ᵀ if A is used transposed),
         //                  B̄ = op(A)ᵀ·C̄ (or C̄ᵀ·op(A) if B is used transposed).
         // Affine adds the bias row b: b̄ = 1ᵀ C̄, the column sums.
-        Op::MatMul { lhs_t, rhs_t } | Op::Affine { lhs_t, rhs_t } => {
+        // With a factor, C = α op(A)·op(B): the terms are those of αC̄.
+        Op::MatMul { lhs_t, rhs_t, .. } | Op::Affine { lhs_t, rhs_t } => {
             let (a, b) = (inputs[0], inputs[1]);
+            let (grad, g) = match node.op {
+                Op::MatMul { alpha, .. } if alpha != 1.0 => (graph.scale(alpha, grad), format!("{alpha}\\,{g}")),
+                _ => (grad, g),
+            };
             let (an, bn) = (name(graph, 0), name(graph, 1));
             let grad_a = if lhs_t {
                 graph.matmul(b, rhs_t, grad, true)

@@ -60,14 +60,15 @@ impl Emitter<'_> {
         let r = |i: usize| self.read(ins[i]);
         match node.op {
             Op::Input(_) | Op::Target(_) | Op::Param(_) | Op::Constant(_) => quote! {},
-            Op::MatMul { lhs_t, rhs_t } => {
+            Op::MatMul { lhs_t, rhs_t, alpha } => {
                 let (a, b) = (transpose_if(r(0), lhs_t), transpose_if(r(1), rhs_t));
+                let alpha = if alpha == 1.0 { quote!(T::ONE) } else { constant(alpha) };
                 let beta = if self.plan.accumulates[id] {
                     quote!(T::ONE)
                 } else {
                     quote!(T::ZERO)
                 };
-                quote! { ::symgrad::__private::gemm(T::ONE, #a, #b, #beta, #out)?; }
+                quote! { ::symgrad::__private::gemm(#alpha, #a, #b, #beta, #out)?; }
             }
             Op::Affine { lhs_t, rhs_t } => {
                 let (a, b, bias) = (transpose_if(r(0), lhs_t), transpose_if(r(1), rhs_t), r(2));

@@ -45,11 +45,16 @@ impl Emitter<'_> {
                     let c = constant(c);
                     quote! { tape.input(::symgrad::__private::ndarray::Array2::from_elem((1, 1), #c)) }
                 }
-                Op::MatMul { lhs_t, rhs_t } => {
+                Op::MatMul { lhs_t, rhs_t, alpha } => {
                     let (a, b) = (&i[0], &i[1]);
                     let a = if lhs_t { quote!(tape.transpose(#a)) } else { quote!(#a) };
                     let b = if rhs_t { quote!(tape.transpose(#b)) } else { quote!(#b) };
-                    quote! { { let a = #a; let b = #b; tape.matmul(a, b)? } }
+                    if alpha == 1.0 {
+                        quote! { { let a = #a; let b = #b; tape.matmul(a, b)? } }
+                    } else {
+                        let alpha = float(alpha);
+                        quote! { { let a = #a; let b = #b; let p = tape.matmul(a, b)?; tape.scale(#alpha, p) } }
+                    }
                 }
                 Op::AddRow => {
                     let (a, b) = (&i[0], &i[1]);

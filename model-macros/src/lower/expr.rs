@@ -143,6 +143,7 @@ impl Lowering {
                     Op::MatMul {
                         lhs_t: false,
                         rhs_t: false,
+                        alpha: 1.0,
                     },
                     vec![a, b],
                     Shape::Matrix(rows, n),
