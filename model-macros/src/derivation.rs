@@ -69,8 +69,8 @@ pub fn derivation(net: &Lowered, graph: &Graph, derivative: &Derivative, plan: &
     let _ = writeln!(
         text,
         "\n## Compiled\n\n- fused: {}\n- training step: {} kernels, {} workspace buffers, {} computed in place, \
-         {} products added onto a sum of adjoints (gemm with β = 1)\n- schedule: {} kernel steps, the longest chain \
-         of dependent steps {} long (the others may run beside it)\n",
+         {} products added onto a sum of adjoints (gemm with β = 1)\n- schedule of the output, loss and backward steps: {} \
+         kernel steps, the longest chain of dependent steps {} long (the others may run beside it)\n",
         if counted.is_empty() {
             "nothing".to_owned()
         } else {
