@@ -31,6 +31,16 @@ const WORDS: &[&str] = &[
     "dropout",
     "transpose",
     "matmul",
+    "gelu",
+    "silu",
+    "elu",
+    "sqrt",
+    "max",
+    "min",
+    "log_softmax",
+    "sum_rows",
+    "max_rows",
+    "identity",
     "mse",
     "mae",
     "cross_entropy",
@@ -65,8 +75,9 @@ const WORDS: &[&str] = &[
 ];
 
 const VALID: &str = "pub struct Net { input x: [4]; target y: classes[3]; param w: [4, 5] = he; \
-    h = relu(x @ w); g = dropout(h, 0.5) + h * h; z = dense(g, 3); output softmax(z); \
-    loss cross_entropy(softmax(z), y) + 0.1 * mean(square(w)); }";
+    param b: [5]; h = relu(b - x @ w); g = dropout(h, 0.5) + h * h / exp(gelu(h)); \
+    z = dense(elu(g, 0.5), 3); output log_softmax(z); \
+    loss cross_entropy(softmax(z), y) + 0.1 * mean(square(w)) / mean(sum_rows(max(g, 0.1))); }";
 
 fn tree() -> impl Strategy<Value = String> {
     let leaf = prop::sample::select(WORDS).prop_map(str::to_owned);
