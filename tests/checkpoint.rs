@@ -78,7 +78,7 @@ fn loading_into_another_network_names_the_tensor_and_both_shapes() {
     let mut other = Other::<f32>::zeros();
     let error = loaded.restore("", &mut other, &path).unwrap_err().to_string();
     assert!(
-        error.contains("h_w") && error.contains("(64, 24)") && error.contains("(64, 16)"),
+        error.contains("h_w") && error.contains("[64, 24]") && error.contains("[64, 16]"),
         "{error}"
     );
     let error = loaded.restore("model.", &mut other, &path).unwrap_err().to_string();

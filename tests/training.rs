@@ -234,10 +234,10 @@ fn weight_decay_pulls_towards_zero() {
     let mut optim = Optim::new(Optimizer::Sgd, 1.0);
     for _ in 0..500 {
         let mut grads = params.zeros_like();
-        grads.param_mut(0).fill(params.param(0)[(0, 0)] - 4.0);
+        grads.param_mut(0).fill(params.param(0)[[0, 0]] - 4.0);
         optim.step(&mut params, &grads, 0.1);
     }
-    assert!((params.param(0)[(0, 0)] - 2.0).abs() < 1e-9);
+    assert!((params.param(0)[[0, 0]] - 2.0).abs() < 1e-9);
 }
 
 #[test]

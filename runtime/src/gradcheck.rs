@@ -26,7 +26,7 @@
 //! `K ≥ |e|` has a kink in its stencil: it is counted as a kink and skipped, never passed.
 //! A wrong gradient is flagged as long as its error exceeds `K`, i.e. `≈ 2h²|f‴|`.
 
-use ndarray::Array2;
+use ndarray::{ArrayD, Dimension, IxDyn};
 use rand::Rng;
 
 use crate::error::{Error, Result};
@@ -62,8 +62,8 @@ pub struct ParamReport {
     pub kinks: usize,
     /// Elements whose relative error exceeds the tolerance.
     pub failures: usize,
-    /// The largest relative error and the `(row, column)` where it occurs.
-    pub worst_relative: (f64, (usize, usize)),
+    /// The largest relative error and the index where it occurs (`[row, column]` for a matrix).
+    pub worst_relative: (f64, Vec<usize>),
     /// The largest absolute error.
     pub worst_absolute: f64,
 }
@@ -107,10 +107,10 @@ impl std::fmt::Display for Report {
             "parameter", "checked", "kinks", "failures", "worst rel", "worst abs"
         )?;
         for p in &self.params {
-            let (rel, (row, col)) = p.worst_relative;
+            let (rel, index) = &p.worst_relative;
             writeln!(
                 f,
-                "{:<16} {:>8} {:>6} {:>8} {:>12.3e} {:>12.3e}  [{row}, {col}]",
+                "{:<16} {:>8} {:>6} {:>8} {:>12.3e} {:>12.3e}  {index:?}",
                 p.name, p.checked, p.kinks, p.failures, rel, p.worst_absolute
             )?;
         }
@@ -137,47 +137,48 @@ where
     let mut reports = Vec::with_capacity(params.count());
     for index in 0..params.count() {
         let name = params.name(index).to_owned();
-        let (rows, cols) = params.param(index).dim();
+        let indices: Vec<IxDyn> = params.param(index).indexed_iter().map(|(at, _)| at).collect();
         let mut report = ParamReport {
             name: name.clone(),
             checked: 0,
             kinks: 0,
             failures: 0,
-            worst_relative: (0.0, (0, 0)),
+            worst_relative: (0.0, vec![0; indices.first().map_or(0, |at| at.ndim())]),
             worst_absolute: 0.0,
         };
-        for row in 0..rows {
-            for col in 0..cols {
-                let at = |offset: f64, params: &mut P, loss: &mut F| -> Result<f64> {
-                    let original = params.param(index)[(row, col)];
-                    params.param_mut(index)[(row, col)] = original + offset;
-                    let value = loss(params);
-                    params.param_mut(index)[(row, col)] = original;
-                    finite(value?, &format!("loss with {name}[{row}, {col}] moved by {offset:e}"))
-                };
-                let plus2 = at(2.0 * h, params, &mut loss)?;
-                let plus1 = at(h, params, &mut loss)?;
-                let minus1 = at(-h, params, &mut loss)?;
-                let minus2 = at(-2.0 * h, params, &mut loss)?;
-                let numeric = (-plus2 + 8.0 * plus1 - 8.0 * minus1 + minus2) / (12.0 * h);
-                let analytic = grads.param(index)[(row, col)];
-                let error = numeric - analytic;
-                let relative = error.abs() / analytic.abs().max(numeric.abs()).max(floor);
-                if relative > options.tolerance {
-                    let odd = plus2 - 2.0 * plus1 + 2.0 * minus1 - minus2;
-                    let even = plus2 - 4.0 * plus1 + 6.0 * f0 - 4.0 * minus1 + minus2;
-                    if odd.abs().max(even.abs()) / h >= error.abs() {
-                        report.kinks += 1;
-                        continue;
-                    }
-                    report.failures += 1;
+        for element in indices {
+            let at = |offset: f64, params: &mut P, loss: &mut F| -> Result<f64> {
+                let original = params.param(index)[&element];
+                params.param_mut(index)[&element] = original + offset;
+                let value = loss(params);
+                params.param_mut(index)[&element] = original;
+                finite(
+                    value?,
+                    &format!("loss with {name}{:?} moved by {offset:e}", element.slice()),
+                )
+            };
+            let plus2 = at(2.0 * h, params, &mut loss)?;
+            let plus1 = at(h, params, &mut loss)?;
+            let minus1 = at(-h, params, &mut loss)?;
+            let minus2 = at(-2.0 * h, params, &mut loss)?;
+            let numeric = (-plus2 + 8.0 * plus1 - 8.0 * minus1 + minus2) / (12.0 * h);
+            let analytic = grads.param(index)[&element];
+            let error = numeric - analytic;
+            let relative = error.abs() / analytic.abs().max(numeric.abs()).max(floor);
+            if relative > options.tolerance {
+                let odd = plus2 - 2.0 * plus1 + 2.0 * minus1 - minus2;
+                let even = plus2 - 4.0 * plus1 + 6.0 * f0 - 4.0 * minus1 + minus2;
+                if odd.abs().max(even.abs()) / h >= error.abs() {
+                    report.kinks += 1;
+                    continue;
                 }
-                report.checked += 1;
-                if relative > report.worst_relative.0 {
-                    report.worst_relative = (relative, (row, col));
-                }
-                report.worst_absolute = report.worst_absolute.max(error.abs());
+                report.failures += 1;
             }
+            report.checked += 1;
+            if relative > report.worst_relative.0 {
+                report.worst_relative = (relative, element.slice().to_vec());
+            }
+            report.worst_absolute = report.worst_absolute.max(error.abs());
         }
         reports.push(report);
     }
@@ -214,7 +215,7 @@ where
     R: Rng + ?Sized,
 {
     check_shapes(params, grads)?;
-    let mut direction: Vec<Array2<f64>> = (0..params.count())
+    let mut direction: Vec<ArrayD<f64>> = (0..params.count())
         .map(|i| params.param(i).mapv(|_| normal(rng)))
         .collect();
     let norm = direction
@@ -236,7 +237,7 @@ where
         .sum();
     let f0 = finite(loss(params)?, "loss at the unperturbed point")?;
     let mut along = |t: f64| -> Result<f64> {
-        let originals: Vec<Array2<f64>> = (0..params.count()).map(|i| params.param(i).to_owned()).collect();
+        let originals: Vec<ArrayD<f64>> = (0..params.count()).map(|i| params.param(i).to_owned()).collect();
         for (i, d) in direction.iter().enumerate() {
             params.param_mut(i).scaled_add(t, d);
         }

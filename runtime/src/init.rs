@@ -1,7 +1,7 @@
 //! Parameter initialisers: the op table's [`Init`] sampled. Every random draw comes from the
 //! RNG passed in, so a seed fixes the network bit for bit.
 
-use ndarray::ArrayViewMut2;
+use ndarray::{ArrayViewMut, Dimension};
 use rand::Rng;
 
 use crate::scalar::Scalar;
@@ -11,13 +11,13 @@ pub use symgrad_ops::Init;
 
 /// Sampling an initialiser of the op table.
 pub trait Fill {
-    /// Fills `param` (rows = `fan_in`, columns = `fan_out`).
-    fn fill<T: Scalar, R: Rng + ?Sized>(self, rng: &mut R, param: ArrayViewMut2<'_, T>);
+    /// Fills `param`, of any rank, with its fans from its shape ([`Init::fans`]).
+    fn fill<T: Scalar, R: Rng + ?Sized, D: Dimension>(self, rng: &mut R, param: ArrayViewMut<'_, T, D>);
 }
 
 impl Fill for Init {
-    fn fill<T: Scalar, R: Rng + ?Sized>(self, rng: &mut R, mut param: ArrayViewMut2<'_, T>) {
-        let (fan_in, fan_out) = param.dim();
+    fn fill<T: Scalar, R: Rng + ?Sized, D: Dimension>(self, rng: &mut R, mut param: ArrayViewMut<'_, T, D>) {
+        let (fan_in, fan_out) = Init::fans(param.shape());
         match self.distribution(fan_in, fan_out) {
             Distribution::Normal { std } => param.map_inplace(|w| *w = T::from_f64(std * normal(rng))),
             Distribution::Uniform { bound } => param.map_inplace(|w| *w = T::from_f64(rng.random_range(-bound..bound))),

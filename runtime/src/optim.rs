@@ -6,7 +6,7 @@
 //! bias corrections `m̂ = m/(1 − β₁ᵗ)`, `ŝ = s/(1 − β₂ᵗ)`. Weight decay adds `λ w` to `g`
 //! (an L2 penalty `λ‖w‖²/2` on the loss).
 
-use ndarray::{Array2, Zip};
+use ndarray::{ArrayD, Zip};
 
 use crate::params::Parameters;
 use crate::scalar::Scalar;
@@ -39,9 +39,9 @@ pub struct Optim<T> {
     /// `λ`, added to the gradient as `λ w`.
     pub weight_decay: f64,
     /// First moments (momentum's velocity, Adam's `m`), created at the first step.
-    pub first: Vec<Array2<T>>,
+    pub first: Vec<ArrayD<T>>,
     /// Adam's second moments `s`.
-    pub second: Vec<Array2<T>>,
+    pub second: Vec<ArrayD<T>>,
     /// Steps taken.
     pub steps: u64,
 }
@@ -64,7 +64,7 @@ impl<T: Scalar> Optim<T> {
         let has_moments = !matches!(self.kind, Optimizer::Sgd);
         if has_moments && self.first.len() != params.count() {
             self.first = (0..params.count())
-                .map(|i| Array2::zeros(params.param(i).raw_dim()))
+                .map(|i| ArrayD::zeros(params.param(i).raw_dim()))
                 .collect();
             self.second = if matches!(self.kind, Optimizer::Adam { .. }) {
                 self.first.clone()

@@ -1,23 +1,25 @@
 //! Named parameter sets: what optimisers, the gradient checker and checkpoints walk over.
+//! A parameter may have any rank: a bias row, a weight matrix, a convolution kernel.
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayViewD, ArrayViewMutD};
 
 use crate::scalar::Scalar;
 
-/// An ordered set of named matrices. A gradient has the same names and shapes as the
-/// parameters it belongs to, so it is a value of the same type.
+/// An ordered set of named arrays of any rank. A gradient has the same names and shapes as
+/// the parameters it belongs to, so it is a value of the same type.
 pub trait Parameters<T: Scalar> {
     /// How many parameters there are.
     fn count(&self) -> usize;
     /// The name of parameter `index`.
     fn name(&self, index: usize) -> &str;
     /// Parameter `index`.
-    fn param(&self, index: usize) -> ArrayView2<'_, T>;
+    fn param(&self, index: usize) -> ArrayViewD<'_, T>;
     /// Parameter `index`, mutably.
-    fn param_mut(&mut self, index: usize) -> ArrayViewMut2<'_, T>;
+    fn param_mut(&mut self, index: usize) -> ArrayViewMutD<'_, T>;
 }
 
-/// A [`Parameters`] held as a list: for hand-written models and tape experiments.
+/// A [`Parameters`] held as a list of matrices: for hand-written models and tape experiments
+/// (the tape computes on matrices).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ParamList<T> {
     names: Vec<String>,
@@ -61,10 +63,10 @@ impl<T: Scalar> Parameters<T> for ParamList<T> {
     fn name(&self, index: usize) -> &str {
         &self.names[index]
     }
-    fn param(&self, index: usize) -> ArrayView2<'_, T> {
-        self.values[index].view()
+    fn param(&self, index: usize) -> ArrayViewD<'_, T> {
+        self.values[index].view().into_dyn()
     }
-    fn param_mut(&mut self, index: usize) -> ArrayViewMut2<'_, T> {
-        self.values[index].view_mut()
+    fn param_mut(&mut self, index: usize) -> ArrayViewMutD<'_, T> {
+        self.values[index].view_mut().into_dyn()
     }
 }

@@ -44,9 +44,8 @@ pub fn probabilities(rng: &mut StdRng, rows: usize, cols: usize, normalise: bool
 pub fn network<N: Model<f64>>(rng: &mut StdRng) -> N {
     let mut net = N::init(rng);
     for i in 0..net.count() {
-        let noise = random(rng, net.param(i).nrows(), net.param(i).ncols(), 0.3);
         let mut p = net.param_mut(i);
-        p += &noise;
+        p.mapv_inplace(|v| v + 0.3 * symgrad::init::normal(rng));
     }
     net
 }

@@ -362,15 +362,15 @@ pub fn emit(
             fn name(&self, index: usize) -> &str {
                 Self::PARAMETERS[index].0
             }
-            fn param(&self, index: usize) -> ::symgrad::__private::ndarray::ArrayView2<'_, T> {
+            fn param(&self, index: usize) -> ::symgrad::__private::ndarray::ArrayViewD<'_, T> {
                 match index {
-                    #( #indices => self.#fields.view(), )*
+                    #( #indices => self.#fields.view().into_dyn(), )*
                     _ => panic!("parameter index {index} out of range for {} parameters", #count),
                 }
             }
-            fn param_mut(&mut self, index: usize) -> ::symgrad::__private::ndarray::ArrayViewMut2<'_, T> {
+            fn param_mut(&mut self, index: usize) -> ::symgrad::__private::ndarray::ArrayViewMutD<'_, T> {
                 match index {
-                    #( #indices => self.#fields.view_mut(), )*
+                    #( #indices => self.#fields.view_mut().into_dyn(), )*
                     _ => panic!("parameter index {index} out of range for {} parameters", #count),
                 }
             }

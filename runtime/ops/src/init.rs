@@ -65,6 +65,21 @@ impl Init {
         Init::NAMED.iter().map(|i| i.names()[0]).collect()
     }
 
+    /// The fans of a parameter of `shape`: a vector `[n]` is a row, `(1, n)`; a matrix
+    /// `[fan_in, fan_out]` maps rows by `X·W`; a kernel `[out, in, k₁, …]` (a convolution's,
+    /// OIHW) has `fan_in = in·k₁⋯` and `fan_out = out·k₁⋯`, as its receptive field sees them.
+    pub fn fans(shape: &[usize]) -> (usize, usize) {
+        match shape {
+            [] => (1, 1),
+            [n] => (1, *n),
+            [rows, cols] => (*rows, *cols),
+            [out, input, kernel @ ..] => {
+                let field: usize = kernel.iter().product();
+                (input * field, out * field)
+            }
+        }
+    }
+
     /// The distribution for a parameter whose fans are `fan_in` and `fan_out` (a row vector
     /// has `fan_in = 1`).
     pub fn distribution(self, fan_in: usize, fan_out: usize) -> Distribution {

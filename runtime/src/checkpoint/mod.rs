@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
 
 use crate::error::{Error, Result};
 use crate::params::Parameters;
@@ -25,7 +25,7 @@ use json::Json;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint<T> {
     /// Tensors by name.
-    pub tensors: BTreeMap<String, Array2<T>>,
+    pub tensors: BTreeMap<String, ArrayD<T>>,
     /// String metadata (`__metadata__`).
     pub metadata: BTreeMap<String, String>,
 }
@@ -42,25 +42,32 @@ impl<T: Scalar> Checkpoint<T> {
                     format!("no tensor `{name}`: the checkpoint is of another network"),
                 )
             })?;
-            let expected = params.param(i).dim();
-            if tensor.dim() != expected {
+            let expected = params.param(i).shape().to_vec();
+            // A vector `[n]` (as other tools write a bias) fills a `[1, n]` row.
+            let fits = tensor.shape() == expected
+                || (expected.len() == 2 && expected[0] == 1 && tensor.shape() == [expected[1]]);
+            if !fits {
                 return Err(Error::format(
                     source.display().to_string(),
                     format!(
                         "tensor `{name}` is {:?} in the checkpoint but {:?} in the network",
-                        tensor.dim(),
+                        tensor.shape(),
                         expected
                     ),
                 ));
             }
-            params.param_mut(i).assign(tensor);
+            let tensor = tensor
+                .view()
+                .into_shape_with_order(IxDyn(&expected))
+                .map_err(|e| Error::format(source.display().to_string(), format!("tensor `{name}`: {e}")))?;
+            params.param_mut(i).assign(&tensor);
         }
         Ok(())
     }
 }
 
 /// The tensors of `params` named `prefix + name`, for [`save`].
-pub fn named<'a, T: Scalar, P: Parameters<T>>(prefix: &str, params: &'a P) -> Vec<(String, ArrayView2<'a, T>)> {
+pub fn named<'a, T: Scalar, P: Parameters<T>>(prefix: &str, params: &'a P) -> Vec<(String, ArrayViewD<'a, T>)> {
     (0..params.count())
         .map(|i| (format!("{prefix}{}", params.name(i)), params.param(i)))
         .collect()
@@ -74,7 +81,7 @@ fn dtype<T: Scalar>() -> &'static str {
 /// NaN never reaches a checkpoint.
 pub fn save<T: Scalar>(
     path: &Path,
-    tensors: &[(String, ArrayView2<'_, T>)],
+    tensors: &[(String, ArrayViewD<'_, T>)],
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
     let mut header = String::from("{");
@@ -89,20 +96,20 @@ pub fn save<T: Scalar>(
     let width = std::mem::size_of::<T>();
     let mut offset = 0;
     for (name, tensor) in tensors {
-        if let Some(((row, col), value)) = tensor.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        if let Some((index, value)) = tensor.indexed_iter().find(|(_, v)| !v.is_finite()) {
             return Err(Error::NonFinite {
                 what: format!("tensor `{name}`"),
-                location: format!("[{row}, {col}], not saved to {}", path.display()),
+                location: format!("{:?}, not saved to {}", index.slice(), path.display()),
                 value: value.to_f64(),
             });
         }
         let bytes = tensor.len() * width;
+        let shape: Vec<String> = tensor.shape().iter().map(usize::to_string).collect();
         header += &format!(
-            ",{}:{{\"dtype\":\"{}\",\"shape\":[{},{}],\"data_offsets\":[{},{}]}}",
+            ",{}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
             json::quote(name),
             dtype::<T>(),
-            tensor.nrows(),
-            tensor.ncols(),
+            shape.join(","),
             offset,
             offset + bytes
         );
@@ -214,16 +221,12 @@ pub fn load<T: Scalar>(path: &Path) -> Result<Checkpoint<T>> {
                 )));
             }
         };
-        let (rows, cols) = match shape[..] {
-            [r, c] => (r, c),
-            [n] => (1, n),
-            _ => return Err(bad(format!("tensor `{name}` has shape {shape:?}; expected a matrix"))),
-        };
         let [begin, end] = offsets[..] else {
             return Err(bad(format!("tensor `{name}` needs two data offsets")));
         };
-        let count = rows
-            .checked_mul(cols)
+        let count = shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
             .ok_or_else(|| bad(format!("tensor `{name}`: shape overflows")))?;
         if end < begin || end > data.len() || end - begin != count * width {
             return Err(bad(format!(
@@ -242,7 +245,7 @@ pub fn load<T: Scalar>(path: &Path) -> Result<Checkpoint<T>> {
             .collect();
         checkpoint.tensors.insert(
             name,
-            Array2::from_shape_vec((rows, cols), values).expect("size checked"),
+            ArrayD::from_shape_vec(IxDyn(&shape), values).expect("size checked"),
         );
     }
     Ok(checkpoint)

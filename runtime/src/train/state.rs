@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ndarray::Array2;
+use ndarray::ArrayD;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -87,7 +87,7 @@ impl<M> TrainingState<M> {
         let meta = |key: &str| file.metadata.get(key).ok_or_else(|| bad(key));
         let number = |key: &str| -> Result<f64> { meta(key)?.parse().map_err(|_| bad(key)) };
         file.restore("model.", model, path)?;
-        let moments = |kind: &str| -> Vec<Array2<T>> {
+        let moments = |kind: &str| -> Vec<ArrayD<T>> {
             (0..model.count())
                 .filter_map(|i| file.tensors.get(&format!("optim.{kind}.{}", model.name(i))).cloned())
                 .collect()
