@@ -1,5 +1,6 @@
-//! Code generation: the parameter struct, its batch, inputs and workspace types, the three
-//! compiled schedules (`forward`, `loss`/`loss_train`, `loss_and_grad`), the tape twin, the
+//! Code generation, a printer of the schedule: the parameter struct, its batch, inputs and
+//! workspace types, the forward body that `forward`, `loss`, `output_and_loss`, `loss_train`
+//! and `loss_and_grad` share, the backward body of `loss_and_grad`, the tape twin, the
 //! derivation text and the runtime trait implementations.
 
 use std::collections::BTreeMap;
