@@ -82,8 +82,8 @@ impl ActivationKernel for Activation {
         dispatch!(self, f => { map_inplace(xy, f) });
     }
 
-    /// `grad_in = grad_out ⊙ f′(saved)` (chain rule), `saved` as named by
-    /// [`derivative_from`](Self::derivative_from). Panics if the lengths differ.
+    /// `grad_in = grad_out ⊙ f′(saved)` (chain rule), `saved` as the table names it
+    /// ([`Activation::saved`]). Panics if the lengths differ.
     fn backward<T: Scalar>(self, saved: &[T], grad_out: &[T], grad_in: &mut [T]) {
         assert_eq!(
             grad_out.len(),
