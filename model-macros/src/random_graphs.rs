@@ -119,33 +119,28 @@ impl Builder {
         }
     }
 
+    /// A random value among those `keep` accepts (the builder always holds an input, so the
+    /// filters below never come up empty).
+    fn value_where(&mut self, keep: impl Fn(&Graph, NodeId) -> bool) -> NodeId {
+        let candidates: Vec<NodeId> = self.values.iter().copied().filter(|&v| keep(&self.graph, v)).collect();
+        self.rng.pick(&candidates)
+    }
+
     fn any_value(&mut self) -> NodeId {
-        let values = self.values.clone();
-        self.rng.pick(&values)
+        self.value_where(|_, _| true)
     }
 
     fn batch_value(&mut self) -> NodeId {
-        let batch: Vec<NodeId> = self
-            .values
-            .iter()
-            .copied()
-            .filter(|&v| matches!(self.graph.shape(v), Shape::Matrix(Rows::Batch, _)))
-            .collect();
-        self.rng.pick(&batch)
+        self.value_where(|g, v| matches!(g.shape(v), Shape::Matrix(Rows::Batch, _)))
     }
 
     /// A batch value that depends on a parameter, if there is one.
     fn tracked_batch_value(&mut self) -> NodeId {
-        let tracked: Vec<NodeId> = self
-            .values
-            .iter()
-            .copied()
-            .filter(|&v| self.graph.nodes[v].tracked && matches!(self.graph.shape(v), Shape::Matrix(Rows::Batch, _)))
-            .collect();
-        if tracked.is_empty() {
-            self.batch_value()
+        let tracked = |g: &Graph, v: NodeId| g.nodes[v].tracked && matches!(g.shape(v), Shape::Matrix(Rows::Batch, _));
+        if self.values.iter().any(|&v| tracked(&self.graph, v)) {
+            self.value_where(tracked)
         } else {
-            self.rng.pick(&tracked)
+            self.batch_value()
         }
     }
 
