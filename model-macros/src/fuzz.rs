@@ -134,3 +134,18 @@ fn the_valid_definition_expands_to_code() {
     assert!(!tokens.contains("compile_error"), "{tokens}");
     assert!(tokens.contains("fn loss_and_grad"));
 }
+
+#[test]
+fn the_generated_code_reads_like_the_derivation() {
+    let tokens = crate::expand(TokenStream::from_str(VALID).unwrap()).to_string();
+    let backward = &tokens[tokens.find("pub fn loss_and_grad").expect("loss_and_grad")..];
+    // Each backward step carries its chain-rule equation, and buffers are named after values.
+    assert!(
+        backward.contains(r#"# [doc = " \\overline{\\mathrm{z}} = "#),
+        "{backward}"
+    );
+    assert!(backward.contains("ws . grad_z"), "{backward}");
+    assert!(tokens.contains("ws . h "), "{tokens}");
+    // The forward body exists once, in the function every entry point calls.
+    assert_eq!(tokens.matches("dropout_mask").count(), 1, "{tokens}");
+}
