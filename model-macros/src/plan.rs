@@ -6,8 +6,9 @@
 //! scan over the union of the three: a buffer returns to a pool of its shape after the last
 //! read of its value, an elementwise op overwrites its input in place when that input is read
 //! for the last time, and each parameter's adjoint is written straight into the gradient
-//! struct. Since each schedule is a subsequence of the union, lifetimes in it are sub-intervals
-//! of those planned, so the assignment is valid for all three. The forward values the backward
+//! struct; a matrix product that is a term of a sum of adjoints adds itself onto the sum's
+//! buffer (gemm with `β = 1`). Since each schedule is a subsequence of the union, lifetimes in
+//! it are sub-intervals of those planned, so the assignment is valid for all three. The forward values the backward
 //! pass reads are exactly those whose lifetime reaches into it; everything else is reused.
 
 use std::collections::BTreeSet;
@@ -73,24 +74,6 @@ fn ancestors(graph: &Graph, roots: &[NodeId]) -> Vec<NodeId> {
 }
 
 pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId]) -> Plan {
-    let plan = plan_with(graph, output, loss, param_grads, true);
-    // Accumulating relies on the sum running in place over its first term; where the planner
-    // decided otherwise, plan again without accumulation.
-    let consistent = (0..graph.nodes.len()).filter(|&t| plan.accumulates[t]).all(|t| {
-        graph
-            .nodes
-            .iter()
-            .position(|n| n.op == Op::AddN && n.inputs.contains(&t))
-            .is_some_and(|sum| plan.in_place[sum])
-    });
-    if consistent {
-        plan
-    } else {
-        plan_with(graph, output, loss, param_grads, false)
-    }
-}
-
-fn plan_with(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId], accumulate: bool) -> Plan {
     let n = graph.nodes.len();
     let eval = ancestors(graph, &[output]);
     let loss_schedule = ancestors(graph, &[loss]);
@@ -153,8 +136,7 @@ fn plan_with(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId]
         let node = &graph.nodes[id];
         // The sums of adjoints that are a parameter's gradient run in place in the gradient:
         // their first term is written there.
-        if accumulate
-            && loc[id].is_none()
+        if loc[id].is_none()
             && !forward.contains(&id)
             && let [sum] = users[id][..]
             && graph.nodes[sum].op == Op::AddN
@@ -167,9 +149,8 @@ fn plan_with(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId]
         }
         // A product whose one user is a sum of adjoints, not its first term, whose first term
         // has no other user: it is added onto the first term's buffer or gradient (gemm with
-        // `β = 1`), over which the sum then runs in place.
-        if accumulate
-            && loc[id].is_none()
+        // `β = 1`), and the sum is that buffer or gradient, in place.
+        if loc[id].is_none()
             && matches!(node.op, Op::MatMul { .. })
             && !forward.contains(&id)
             && let [sum] = users[id][..]
@@ -189,8 +170,13 @@ fn plan_with(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId]
             accumulates[id] = true;
             if let Loc::Buffer(b) = target {
                 buffer_values[b].push(id);
+                if loc[sum].is_none() {
+                    buffer_values[b].push(sum);
+                }
             }
             loc[id] = Some(target);
+            loc[sum] = Some(target);
+            in_place[sum] = true;
         }
         if loc[id].is_none() {
             let reuse = node.op.in_place_input().and_then(|i| {
