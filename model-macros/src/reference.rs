@@ -88,6 +88,17 @@ pub struct Bindings {
     pub masks: Vec<Mat>,
 }
 
+impl Bindings {
+    /// The rows and columns of a value of `shape` (a scalar is 1 × 1).
+    fn dims(&self, shape: Shape) -> (usize, usize) {
+        match shape {
+            Shape::Matrix(Rows::Batch, c) => (self.batch, c),
+            Shape::Matrix(Rows::Fixed(r), c) => (r, c),
+            Shape::Scalar => (1, 1),
+        }
+    }
+}
+
 /// The values of nodes `0..=last`, and on which side of its kink every element of every
 /// kinked op lies (`relu`, `leaky_relu`, `abs`: `x > 0`; `mae`: `x > t`). Two evaluations
 /// with equal sides are on one smooth piece of the function.
@@ -103,11 +114,7 @@ pub fn evaluate(graph: &Graph, bindings: &Bindings, last: NodeId) -> Result<Eval
     };
     for id in 0..=last {
         let value = node(graph, bindings, &mut eval, id).map_err(|e| format!("node {id} ({:?}): {e}", graph.op(id)))?;
-        let (rows, cols) = match graph.shape(id) {
-            Shape::Scalar => (1, 1),
-            Shape::Matrix(Rows::Batch, c) => (bindings.batch, c),
-            Shape::Matrix(Rows::Fixed(r), c) => (r, c),
-        };
+        let (rows, cols) = bindings.dims(graph.shape(id));
         if (value.rows, value.cols) != (rows, cols) {
             return Err(format!(
                 "node {id} ({:?}) declares {} but computes {}×{}",
@@ -198,11 +205,7 @@ fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Resul
             Mat::from_fn(y.rows, y.cols, |r, c| g.at(r, c) - y.at(r, c).exp() * total[r])
         }
         Op::RowReduceGrad(kind) => {
-            let (rows, cols) = match n.shape {
-                Shape::Matrix(Rows::Batch, c) => (b.batch, c),
-                Shape::Matrix(Rows::Fixed(r), c) => (r, c),
-                Shape::Scalar => (1, 1),
-            };
+            let (rows, cols) = b.dims(n.shape);
             match kind {
                 RowReduction::Sum => Mat::from_fn(rows, cols, |r, _| v(0).at(r, 0)),
                 RowReduction::Mean => Mat::from_fn(rows, cols, |r, _| v(0).at(r, 0) / cols as f64),
@@ -221,11 +224,7 @@ fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Resul
             Mat::from_fn(1, g.cols, |_, c| (0..g.rows).map(|r| g.at(r, c)).sum())
         }
         Op::Fill { mean } => {
-            let (rows, cols) = match n.shape {
-                Shape::Matrix(Rows::Batch, c) => (b.batch, c),
-                Shape::Matrix(Rows::Fixed(r), c) => (r, c),
-                Shape::Scalar => (1, 1),
-            };
+            let (rows, cols) = b.dims(n.shape);
             let s = v(0).at(0, 0);
             let s = if mean { s / (rows * cols) as f64 } else { s };
             Mat::from_fn(rows, cols, |_, _| s)
