@@ -42,7 +42,7 @@ fn main() -> Result<()> {
         let loss = tape.loss_labels(Loss::SoftmaxCrossEntropy, logits, &labels)?;
         let grads = tape.backward(loss)?;
         let mut out = params.zeros_like();
-        grads.write_into(&p, &mut out);
+        grads.write_into(&p, &mut out)?;
         Ok((tape.scalar(loss), out))
     };
 

@@ -28,7 +28,7 @@ pub use symgrad_runtime::*;
 /// }
 ///
 /// let net = Mlp::<f32>::new(&mut symgrad::rand::rngs::StdRng::seed_from_u64(0));
-/// assert_eq!(Mlp::<f32>::PARAMETERS[0], ("h_w", 64, 32));
+/// assert_eq!(Mlp::<f32>::PARAMETERS[0], ("h_w", &[64, 32][..]));
 /// # use symgrad::rand::SeedableRng;
 /// ```
 ///
@@ -118,7 +118,7 @@ pub mod __private {
     pub use symgrad_runtime::model::{check_batch_labels, check_batch_matrix};
     pub use symgrad_runtime::{
         Activation, ActivationKernel, Binary, Error, Examples, Fill, FromExamples, Init, Loss, LossKernel, Model,
-        Parameters, Result, Scalar, Tape, TapeTwin, Target, Var, gemm, kernels, ndarray, rand,
+        Parameters, Result, Scalar, Tape, TapeTwin, Target, Var, as_matrix, gemm, kernels, ndarray, rand,
     };
 }
 

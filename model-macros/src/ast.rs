@@ -41,10 +41,16 @@ pub struct Network {
     pub items: Vec<Item>,
 }
 
-/// A size written in the definition, with its span for diagnostics.
+/// A size written in the definition.
 #[derive(Clone, Copy)]
 pub struct Width {
     pub value: usize,
+}
+
+/// The sizes of a declared shape, `[d1, …, dk]`, with the span of its brackets.
+pub struct Dims {
+    pub sizes: Vec<usize>,
+    pub span: Span,
 }
 
 /// What a target holds.
@@ -52,7 +58,7 @@ pub struct Width {
 pub enum TargetKind {
     /// One class index per row (`classes[n]`).
     Classes,
-    /// A real-valued row per sample (`[n]`).
+    /// Real values of a shape per sample (`[n]`, `[c, h, w]`).
     Dense,
 }
 
@@ -69,18 +75,17 @@ pub enum InitSpec {
 pub enum Item {
     Input {
         name: Ident,
-        width: Width,
+        dims: Dims,
     },
     Target {
         name: Ident,
         kind: TargetKind,
-        width: Width,
+        dims: Dims,
     },
     Param {
         name: Ident,
-        shape: Vec<Width>,
+        dims: Dims,
         init: Option<InitSpec>,
-        span: Span,
     },
     Let {
         name: Ident,
@@ -171,13 +176,8 @@ impl Parse for Item {
             input.parse::<kw::input>()?;
             let name: Ident = input.parse()?;
             input.parse::<Token![:]>()?;
-            let content;
-            bracketed!(content in input);
-            let width = parse_width(&content)?;
-            if !content.is_empty() {
-                return Err(content.error("an input has one size: its number of features, `[n]`"));
-            }
-            Item::Input { name, width }
+            let dims = parse_dims(input, "an input")?;
+            Item::Input { name, dims }
         } else if lookahead.peek(kw::target) {
             input.parse::<kw::target>()?;
             let name: Ident = input.parse()?;
@@ -188,34 +188,26 @@ impl Parse for Item {
             } else {
                 TargetKind::Dense
             };
-            let content;
-            bracketed!(content in input);
-            let width = parse_width(&content)?;
-            if !content.is_empty() {
-                return Err(content.error("a target has one size: `classes[n]` or `[n]`"));
+            let dims = parse_dims(input, "a target")?;
+            if kind == TargetKind::Classes && dims.sizes.len() != 1 {
+                return Err(syn::Error::new(
+                    dims.span,
+                    "class labels have one size, the number of classes: `classes[n]`",
+                ));
             }
-            Item::Target { name, kind, width }
+            Item::Target { name, kind, dims }
         } else if lookahead.peek(kw::param) {
-            let keyword = input.parse::<kw::param>()?;
+            input.parse::<kw::param>()?;
             let name: Ident = input.parse()?;
             input.parse::<Token![:]>()?;
-            let content;
-            let brackets = bracketed!(content in input);
-            let dims = Punctuated::<Width, Token![,]>::parse_terminated_with(&content, parse_width)?;
-            let shape: Vec<Width> = dims.into_iter().collect();
+            let dims = parse_dims(input, "a parameter")?;
             let init = if input.peek(Token![=]) {
                 input.parse::<Token![=]>()?;
                 Some(parse_init(input)?)
             } else {
                 None
             };
-            let span = keyword.span.join(brackets.span.close()).unwrap_or(name.span());
-            Item::Param {
-                name,
-                shape,
-                init,
-                span,
-            }
+            Item::Param { name, dims, init }
         } else if lookahead.peek(kw::output) {
             let keyword = input.parse::<kw::output>()?.span;
             Item::Output {
@@ -252,6 +244,24 @@ impl Parse for Item {
         input.parse::<Token![;]>()?;
         Ok(item)
     }
+}
+
+/// `[d1, …, dk]`, at least one size.
+fn parse_dims(input: ParseStream, what: &str) -> syn::Result<Dims> {
+    let content;
+    let brackets = bracketed!(content in input);
+    let sizes = Punctuated::<Width, Token![,]>::parse_terminated_with(&content, parse_width)?;
+    let span = brackets.span.join();
+    if sizes.is_empty() {
+        return Err(syn::Error::new(
+            span,
+            format!("{what} needs at least one size, e.g. `[n]`"),
+        ));
+    }
+    Ok(Dims {
+        sizes: sizes.into_iter().map(|w| w.value).collect(),
+        span,
+    })
 }
 
 fn parse_width(input: ParseStream) -> syn::Result<Width> {

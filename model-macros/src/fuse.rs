@@ -9,7 +9,7 @@
 //!   equal subexpressions are shared.
 
 use crate::graph::{Graph, NodeId};
-use crate::ops::{Activation, Loss, Op};
+use crate::ops::{Activation, Loss, Op, Rows};
 
 /// The rewritten graph and, for each node of the original, its node in the new one.
 pub fn fuse(original: &Graph) -> (Graph, Vec<NodeId>) {
@@ -28,7 +28,12 @@ pub fn fuse(original: &Graph) -> (Graph, Vec<NodeId>) {
             Op::MatMul { lhs_t, rhs_t, alpha } => graph.scaled_matmul(alpha, inputs[0], lhs_t, inputs[1], rhs_t),
             Op::Transpose => graph.transpose(inputs[0]),
             Op::Scale(c) => graph.scale(c, inputs[0]),
-            Op::AddRow if uses[node.inputs[0]] == 1 && matches!(graph.op(inputs[0]), Op::MatMul { alpha: 1.0, .. }) => {
+            // A bias row over the product's rows: written first, the gemm accumulating onto it.
+            Op::AddBroadcast { inner: 1 }
+                if uses[node.inputs[0]] == 1
+                    && matches!(graph.op(inputs[0]), Op::MatMul { alpha: 1.0, .. })
+                    && graph.shape(inputs[1]).matrix() == (Rows::Fixed(1), node.shape.matrix().1) =>
+            {
                 let Op::MatMul { lhs_t, rhs_t, .. } = graph.op(inputs[0]) else {
                     unreachable!()
                 };

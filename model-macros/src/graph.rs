@@ -88,7 +88,7 @@ impl Graph {
         self.nodes.push(Node {
             op: Op::Constant(c),
             inputs: Vec::new(),
-            shape: Shape::Scalar,
+            shape: Shape::SCALAR,
             span: Span::call_site(),
             tracked: false,
             label: None,
@@ -132,23 +132,22 @@ impl Graph {
                 *operand = self.nodes[*operand].inputs[0];
             }
         }
-        let rows = match (self.shape(a), lhs_t) {
-            (Shape::Matrix(rows, _), false) => rows,
-            (Shape::Matrix(_, cols), true) => Rows::Fixed(cols),
-            (Shape::Scalar, _) => Rows::Fixed(1),
+        // Operands are matrices (a batch of vectors on the left only): the product's shape
+        // follows from the stored matrices.
+        let (a_rows, a_cols) = self.shape(a).matrix();
+        let (b_rows, b_cols) = self.shape(b).matrix();
+        let rows = if lhs_t { Rows::Fixed(a_cols) } else { a_rows };
+        let cols = match (rhs_t, b_rows) {
+            (false, _) => b_cols,
+            (true, Rows::Fixed(r)) => r,
+            (true, Rows::Batch) => 1,
         };
-        let cols = match (self.shape(b), rhs_t) {
-            (Shape::Matrix(_, cols), false) => cols,
-            (Shape::Matrix(Rows::Fixed(rows), _), true) => rows,
-            _ => 1,
+        let shape = match rows {
+            Rows::Batch => Shape::batch(cols),
+            Rows::Fixed(r) => Shape::fixed(r, cols),
         };
         let span = self.nodes[a].span;
-        self.add(
-            Op::MatMul { lhs_t, rhs_t, alpha },
-            vec![a, b],
-            Shape::Matrix(rows, cols),
-            span,
-        )
+        self.add(Op::MatMul { lhs_t, rhs_t, alpha }, vec![a, b], shape, span)
     }
 
     /// The sum of adjoint contributions: the single one itself, or an `AddN`.

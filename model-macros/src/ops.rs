@@ -3,55 +3,189 @@
 
 use std::fmt;
 
-pub use symgrad_ops::{Activation, Init, Loss, RowReduction, Saved};
+pub use symgrad_ops::{Activation, Init, Loss, Normaliser, RowReduction, Saved};
 
-/// How many rows a matrix has: the batch size (known at run time) or a fixed number.
+/// How many rows a value's matrix has: the batch size (known at run time) or a fixed number.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum Rows {
     Batch,
     Fixed(usize),
 }
 
-/// The shape of a value: a matrix, or a scalar (a loss).
+/// The most axes a value has besides the batch.
+pub const MAX_RANK: usize = 6;
+
+/// The shape of a value: `[batch, d1, …, dk]` for a batch of samples (the batch size is
+/// known at run time), `[d1, …, dk]` for a value fixed at compile time (a parameter and what
+/// is computed from parameters alone), or `[]`, a scalar (a loss). `k ≤` [`MAX_RANK`].
+///
+/// Every value is stored row-major as the matrix [`Shape::matrix`] names: one row per sample
+/// for a batch; the first axis as rows and the others as columns for a fixed value (a row for
+/// `[n]`). Elementwise kernels see only that matrix, so they work at any rank.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
-pub enum Shape {
-    Matrix(Rows, usize),
-    Scalar,
+pub struct Shape {
+    batch: bool,
+    rank: u8,
+    dims: [usize; MAX_RANK],
 }
 
 impl Shape {
-    pub fn batch(cols: usize) -> Shape {
-        Shape::Matrix(Rows::Batch, cols)
+    /// A scalar, `[]`.
+    pub const SCALAR: Shape = Shape {
+        batch: false,
+        rank: 0,
+        dims: [0; MAX_RANK],
+    };
+
+    /// `[batch, d1, …, dk]`; `None` past [`MAX_RANK`] axes.
+    pub fn of_batch(dims: &[usize]) -> Option<Shape> {
+        Shape::new(true, dims)
     }
 
+    /// `[d1, …, dk]`; `None` past [`MAX_RANK`] axes.
+    pub fn of(dims: &[usize]) -> Option<Shape> {
+        Shape::new(false, dims)
+    }
+
+    fn new(batch: bool, dims: &[usize]) -> Option<Shape> {
+        let mut shape = Shape {
+            batch,
+            rank: u8::try_from(dims.len()).ok()?,
+            dims: [0; MAX_RANK],
+        };
+        shape.dims.get_mut(..dims.len())?.copy_from_slice(dims);
+        Some(shape)
+    }
+
+    /// `[batch, n]`: a batch of vectors.
+    pub fn batch(n: usize) -> Shape {
+        Shape::new(true, &[n]).expect("one axis")
+    }
+
+    /// `[rows, cols]`.
     pub fn fixed(rows: usize, cols: usize) -> Shape {
-        Shape::Matrix(Rows::Fixed(rows), cols)
+        Shape::new(false, &[rows, cols]).expect("two axes")
     }
 
-    /// The shape of the transpose; `None` for batch matrices, whose rows must stay samples.
+    /// The axes after the batch.
+    pub fn dims(&self) -> &[usize] {
+        &self.dims[..usize::from(self.rank)]
+    }
+
+    /// Whether the value holds one slice per sample of the batch.
+    pub fn is_batch(self) -> bool {
+        self.batch
+    }
+
+    /// Whether the value is a batch of vectors, `[batch, n]`: what row-wise ops, products
+    /// and class losses take.
+    pub fn is_batch_of_vectors(self) -> bool {
+        self.batch && self.rank == 1
+    }
+
+    /// Whether the value is a matrix fixed at compile time (or a row `[n]`): what the right
+    /// side of a product takes.
+    pub fn is_fixed_matrix(self) -> bool {
+        !self.batch && (1..=2).contains(&self.rank)
+    }
+
+    /// How many elements one sample (or the whole value, if fixed) has.
+    pub fn size(self) -> usize {
+        self.dims().iter().product()
+    }
+
+    /// The matrix the value is stored as: `[batch, d1⋯dk]`, `[d1, d2⋯dk]`, `[1, n]` for a row
+    /// `[n]`, `[1, 1]` for a scalar.
+    pub fn matrix(self) -> (Rows, usize) {
+        match (self.batch, self.dims()) {
+            (true, dims) => (Rows::Batch, dims.iter().product()),
+            (false, []) => (Rows::Fixed(1), 1),
+            (false, [n]) => (Rows::Fixed(1), *n),
+            (false, [rows, rest @ ..]) => (Rows::Fixed(*rows), rest.iter().product()),
+        }
+    }
+
+    /// The shape with its last axis replaced by `n` (a product's or a row reduction's result).
+    pub fn with_last(self, n: usize) -> Shape {
+        let mut shape = self;
+        if let Some(last) = shape.dims.get_mut(usize::from(self.rank).wrapping_sub(1)) {
+            *last = n;
+        }
+        shape
+    }
+
+    /// The shape of the transpose of a fixed matrix, `None` for anything else (a batch's rows
+    /// must stay samples).
     pub fn transposed(self) -> Option<Shape> {
-        match self {
-            Shape::Matrix(Rows::Fixed(r), c) => Some(Shape::fixed(c, r)),
-            Shape::Scalar => Some(Shape::Scalar),
-            Shape::Matrix(Rows::Batch, _) => None,
+        match (self.batch, self.dims()) {
+            (false, []) => Some(self),
+            (false, [r, c]) => Some(Shape::fixed(*c, *r)),
+            (false, [n]) => Some(Shape::fixed(*n, 1)),
+            _ => None,
         }
     }
 
-    pub fn cols(self) -> Option<usize> {
-        match self {
-            Shape::Matrix(_, c) => Some(c),
-            Shape::Scalar => None,
+    /// The last axis, `None` for a scalar.
+    pub fn last(self) -> Option<usize> {
+        self.dims().last().copied()
+    }
+
+    /// How `small` broadcasts over `self` by numpy's rule, as the factor `inner` of the
+    /// layout it implies; `None` if it does not.
+    ///
+    /// The rule: align `small`'s axes with the last axes of `self` (the batch axis counted
+    /// first); each of `small`'s sizes is either the aligned size or 1, and `small` repeats
+    /// along the axes where it is 1 or missing. A row `[n]` over `[batch, n]`, a per-channel
+    /// vector `[c, 1, 1]` over `[batch, c, h, w]`, a plane `[h, w]` over it. `small` is fixed
+    /// (no batch axis), and the axes it is repeated along must not fall between two it is
+    /// not (axes of size 1 count as either), so that `self` reads as `[outer, mid, inner]`
+    /// (row-major) with `small` the `mid`, repeated over `outer` and `inner`.
+    pub fn broadcast(self, small: Shape) -> Option<usize> {
+        if small.batch {
+            return None;
         }
+        // Axes of `self`, the batch axis as size 0 (no fixed size equals it).
+        let axes: Vec<usize> = self
+            .batch
+            .then_some(0)
+            .into_iter()
+            .chain(self.dims().iter().copied())
+            .collect();
+        let theirs = small.dims();
+        let skip = theirs.iter().take_while(|&&d| d == 1).count();
+        let theirs = &theirs[skip..];
+        let offset = axes.len().checked_sub(theirs.len())?;
+        // Each axis of `self`: whether `small` is repeated along it, or `None` for size 1.
+        let mut repeated = Vec::with_capacity(axes.len());
+        for (axis, &n) in axes.iter().enumerate() {
+            let d = axis.checked_sub(offset).map_or(1, |i| theirs[i]);
+            repeated.push(match (n, d) {
+                (1, 1) => None,
+                _ if d == n => Some(false),
+                (_, 1) => Some(true),
+                _ => return None,
+            });
+        }
+        let first = repeated.iter().position(|&r| r == Some(false));
+        let last = repeated.iter().rposition(|&r| r == Some(false));
+        let Some((first, last)) = first.zip(last) else {
+            return Some(1);
+        };
+        if repeated[first..=last].contains(&Some(true)) {
+            return None;
+        }
+        Some(axes[last + 1..].iter().product())
     }
 }
 
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Shape::Matrix(Rows::Batch, c) => write!(f, "[batch, {c}]"),
-            Shape::Matrix(Rows::Fixed(r), c) => write!(f, "[{r}, {c}]"),
-            Shape::Scalar => write!(f, "a scalar"),
+        if !self.batch && self.rank == 0 {
+            return write!(f, "a scalar");
         }
+        let dims = self.dims().iter().map(usize::to_string);
+        let axes: Vec<String> = self.batch.then(|| "batch".to_owned()).into_iter().chain(dims).collect();
+        write!(f, "[{}]", axes.join(", "))
     }
 }
 
@@ -90,8 +224,11 @@ pub enum Op {
         lhs_t: bool,
         rhs_t: bool,
     },
-    /// `X + 1b`: a row broadcast over the batch.
-    AddRow,
+    /// `[x, b] ↦ x + b`, `b` broadcast over `x` (see [`Shape::broadcast`]): `x` read as
+    /// `[outer, mid, inner]` and `b` as `[mid]`; a row over a batch is `inner = 1`.
+    AddBroadcast {
+        inner: usize,
+    },
     Add,
     Sub,
     /// Elementwise product.
@@ -135,8 +272,11 @@ pub enum Op {
     MaskMul {
         mask: usize,
     },
-    /// `[grad] ↦ 1ᵀ grad`: the column sums, a bias gradient.
-    ColSum,
+    /// `[grad] ↦ Σ_{outer, inner} grad`: `grad` read as `[outer, mid, inner]` and summed to
+    /// `[mid]`, the gradient of a broadcast operand (column sums for a bias row).
+    BroadcastSum {
+        inner: usize,
+    },
     /// `[s] ↦ s · 1` (or `s/N · 1` for a mean) in the node's shape.
     Fill {
         mean: bool,
@@ -157,7 +297,7 @@ impl Op {
     /// The input whose buffer the result may overwrite (elementwise ops of one shape).
     pub fn in_place_input(self) -> Option<usize> {
         match self {
-            Op::AddRow
+            Op::AddBroadcast { .. }
             | Op::Add
             | Op::Sub
             | Op::Mul

@@ -3,7 +3,8 @@
 //! Three schedules run over one graph: evaluation (the ancestors of the output), the loss (the
 //! ancestors of the loss) and the training step (the loss and every parameter's adjoint). Each
 //! is the graph's own order restricted to what it needs. Buffers are assigned once, by a linear
-//! scan over the union of the three: a buffer returns to a pool of its shape after the last
+//! scan over the union of the three: a buffer returns to a pool of its stored matrix's shape
+//! ([`Shape::matrix`]: `[batch, 2, 3]` and `[batch, 6]` share) after the last
 //! read of its value, an elementwise op overwrites its input in place when that input is read
 //! for the last time, and each parameter's adjoint is written straight into the gradient
 //! struct; a matrix product that is a term of a sum of adjoints adds itself onto the sum's
@@ -44,7 +45,7 @@ pub struct Plan {
     /// Whether the node, a matrix product that is one term of a sum of adjoints, adds itself
     /// onto the sum's buffer (gemm with `β = 1`) instead of being written and summed.
     pub accumulates: Vec<bool>,
-    /// The shape of each workspace buffer.
+    /// The shape of each workspace buffer (of its first value; see [`Shape::matrix`]).
     pub buffers: Vec<Shape>,
     /// The values each buffer holds, in the order they are written.
     pub buffer_values: Vec<Vec<NodeId>>,
@@ -114,7 +115,7 @@ pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId])
             Op::Target(i) => Some(Loc::Target(i)),
             Op::Param(i) => Some(Loc::Param(i)),
             Op::Constant(_) => Some(Loc::Constant),
-            _ if node.shape == Shape::Scalar => Some(Loc::Scalar(id)),
+            _ if node.shape == Shape::SCALAR => Some(Loc::Scalar(id)),
             _ => None,
         })
         .collect();
@@ -162,7 +163,7 @@ pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId])
             && let Some(target) = loc[first]
             && (loc[sum].is_none() || loc[sum] == Some(target))
             && match target {
-                Loc::Buffer(b) => buffers[b] == node.shape,
+                Loc::Buffer(b) => buffers[b].matrix() == node.shape.matrix(),
                 Loc::Grad(_) => true,
                 _ => false,
             }
@@ -185,7 +186,9 @@ pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId])
                 // never overwritten in place.
                 let sole_read = node.inputs.iter().filter(|&&j| j == input).count() == 1 && input != output;
                 match loc[input] {
-                    Some(Loc::Buffer(b)) if sole_read && last_use[input] == Some(pos) && buffers[b] == node.shape => {
+                    Some(Loc::Buffer(b))
+                        if sole_read && last_use[input] == Some(pos) && buffers[b].matrix() == node.shape.matrix() =>
+                    {
                         Some(b)
                     }
                     _ => None,
@@ -196,7 +199,7 @@ pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId])
                     in_place[id] = true;
                     b
                 }
-                None => match free.iter().position(|&b| buffers[b] == node.shape) {
+                None => match free.iter().position(|&b| buffers[b].matrix() == node.shape.matrix()) {
                     Some(slot) => free.swap_remove(slot),
                     None => {
                         buffers.push(node.shape);

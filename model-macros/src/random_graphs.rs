@@ -14,7 +14,7 @@ use proc_macro2::Span;
 use crate::diff::differentiate;
 use crate::fuse::fuse;
 use crate::graph::{Graph, NodeId};
-use crate::ops::{Activation, Loss, Op, RowReduction, Rows, Saved, Shape, TargetRef};
+use crate::ops::{Activation, Loss, Op, RowReduction, Saved, Shape, TargetRef};
 use crate::reference::{Bindings, Mat, evaluate};
 use symgrad_ops::Domain;
 
@@ -87,35 +87,34 @@ impl Builder {
         Mat::from_fn(rows, cols, |_, _| self.rng.normal(sigma))
     }
 
-    fn input(&mut self, cols: usize) -> NodeId {
-        let value = self.random(self.bindings.batch, cols, 1.0);
+    /// An input `[batch, dims…]`.
+    fn input(&mut self, dims: &[usize]) -> NodeId {
+        let shape = Shape::of_batch(dims).expect("a few axes");
+        let value = self.random(self.bindings.batch, shape.size(), 1.0);
         self.bindings.inputs.push(value);
-        let node = self.add(Op::Input(self.bindings.inputs.len() - 1), vec![], Shape::batch(cols));
+        let node = self.add(Op::Input(self.bindings.inputs.len() - 1), vec![], shape);
         self.values.push(node);
         node
     }
 
-    fn param(&mut self, rows: usize, cols: usize) -> NodeId {
+    fn param(&mut self, shape: Shape) -> NodeId {
+        let (rows, cols) = self.bindings.dims(shape);
         let value = self.random(rows, cols, 0.5);
         self.bindings.params.push(value);
-        let node = self.add(
-            Op::Param(self.bindings.params.len() - 1),
-            vec![],
-            Shape::fixed(rows, cols),
-        );
+        let node = self.add(Op::Param(self.bindings.params.len() - 1), vec![], shape);
         self.values.push(node);
         node
     }
 
     /// An existing parameter of this shape (shared weights) or a new one.
-    fn param_like(&mut self, rows: usize, cols: usize) -> NodeId {
+    fn param_like(&mut self, shape: Shape) -> NodeId {
         let existing: Vec<NodeId> = (0..self.graph.nodes.len())
-            .filter(|&id| matches!(self.graph.op(id), Op::Param(_)) && self.graph.shape(id) == Shape::fixed(rows, cols))
+            .filter(|&id| matches!(self.graph.op(id), Op::Param(_)) && self.graph.shape(id) == shape)
             .collect();
         if !existing.is_empty() && self.rng.below(2) == 0 {
             self.rng.pick(&existing)
         } else {
-            self.param(rows, cols)
+            self.param(shape)
         }
     }
 
@@ -131,21 +130,57 @@ impl Builder {
     }
 
     fn batch_value(&mut self) -> NodeId {
-        self.value_where(|g, v| matches!(g.shape(v), Shape::Matrix(Rows::Batch, _)))
+        self.value_where(|g, v| g.shape(v).is_batch())
     }
 
-    /// A batch value that depends on a parameter, if there is one.
-    fn tracked_batch_value(&mut self) -> NodeId {
-        let tracked = |g: &Graph, v: NodeId| g.nodes[v].tracked && matches!(g.shape(v), Shape::Matrix(Rows::Batch, _));
+    /// A batch of vectors, `[batch, n]` (the first input is one).
+    fn vectors(&mut self) -> NodeId {
+        self.value_where(|g, v| g.shape(v).is_batch_of_vectors())
+    }
+
+    /// A batch value (a batch of vectors if `vectors`) that depends on a parameter, if there
+    /// is one.
+    fn tracked_batch_value(&mut self, vectors: bool) -> NodeId {
+        let tracked = |g: &Graph, v: NodeId| {
+            let shape = g.shape(v);
+            g.nodes[v].tracked && shape.is_batch() && (!vectors || shape.is_batch_of_vectors())
+        };
         if self.values.iter().any(|&v| tracked(&self.graph, v)) {
             self.value_where(tracked)
+        } else if vectors {
+            self.vectors()
         } else {
             self.batch_value()
         }
     }
 
+    /// The last axis of a value.
     fn cols(&self, id: NodeId) -> usize {
-        self.graph.shape(id).cols().expect("a matrix")
+        self.graph.shape(id).last().expect("not a scalar")
+    }
+
+    /// A shape that broadcasts over `shape` (see [`Shape::broadcast`]): a row of its last
+    /// axis, a vector along its first axis (per channel) or a trailing block, sometimes with
+    /// leading 1s, or a single element.
+    fn broadcast_shape(&mut self, shape: Shape) -> Shape {
+        let dims = shape.dims();
+        let k = dims.len();
+        let first = self.rng.below(k);
+        let last = first + self.rng.below(k - first);
+        let mut small: Vec<usize> = (0..k)
+            .map(|a| if (first..=last).contains(&a) { dims[a] } else { 1 })
+            .collect();
+        // Leading 1s may be dropped (numpy aligns from the right) or one more added.
+        let leading = small.iter().take_while(|&&d| d == 1).count();
+        match self.rng.below(3) {
+            0 => small.drain(..leading).for_each(drop),
+            1 if !shape.is_batch() || small.len() < k => small.insert(0, 1),
+            _ => {}
+        }
+        if self.rng.below(8) == 0 {
+            small = vec![1];
+        }
+        Shape::of(&small).expect("a few axes")
     }
 
     fn act(&mut self, act: Activation, x: NodeId) -> NodeId {
@@ -157,28 +192,30 @@ impl Builder {
     fn step(&mut self, op: usize) {
         let node = match op {
             0 => {
-                // X·W or X·Wᵀ, X a batch value or a parameter product.
-                let a = self.any_value();
-                let (k, n) = (self.cols(a), 2 + self.rng.below(3));
+                // X·W or X·Wᵀ, X a batch of vectors or a parameter product.
+                let a = self.value_where(|g, v| g.shape(v).is_batch_of_vectors() || g.shape(v).is_fixed_matrix());
+                let (k, n) = (self.graph.shape(a).matrix().1, 2 + self.rng.below(3));
                 let b = if self.rng.below(3) == 0 {
-                    let w = self.param_like(n, k);
+                    let w = self.param_like(Shape::fixed(n, k));
                     self.graph.transpose(w)
                 } else {
-                    self.param_like(k, n)
+                    self.param_like(Shape::fixed(k, n))
                 };
                 self.graph.matmul(a, false, b, false)
             }
             1 => {
-                // X ± 1b.
-                let a = self.batch_value();
-                let row = self.param_like(1, self.cols(a));
-                let row = if self.rng.below(2) == 0 {
-                    self.graph.scale(-1.0, row)
-                } else {
-                    row
-                };
+                // X ± b, b broadcast: a bias row, a per-channel vector, a block, an element.
+                let a = self.value_where(|g, v| g.shape(v) != Shape::SCALAR);
                 let shape = self.graph.shape(a);
-                self.add(Op::AddRow, vec![a, row], shape)
+                let small = self.broadcast_shape(shape);
+                let inner = shape.broadcast(small).unwrap_or_else(|| panic!("{small} over {shape}"));
+                let b = self.param_like(small);
+                let b = if self.rng.below(2) == 0 {
+                    self.graph.scale(-1.0, b)
+                } else {
+                    b
+                };
+                self.add(Op::AddBroadcast { inner }, vec![a, b], shape)
             }
             2 => {
                 // A + B, A − B, A ⊙ B or A ⊘ B; B another value of A's shape, or a function of A.
@@ -231,23 +268,21 @@ impl Builder {
                 }
             }
             5 => {
-                let a = self.batch_value();
+                let a = self.vectors();
                 let shape = self.graph.shape(a);
                 let op = self.rng.pick(&[Op::Softmax, Op::LogSoftmax]);
                 self.add(op, vec![a], shape)
             }
             8 => {
-                // A row reduction of any value, to a column.
-                let a = self.any_value();
+                // A row reduction of a batch of vectors or a matrix, to a column.
+                let a = self.value_where(|g, v| g.shape(v).is_batch_of_vectors() || g.shape(v).is_fixed_matrix());
                 let kind = self.rng.pick(&RowReduction::ALL);
-                let Shape::Matrix(rows, _) = self.graph.shape(a) else {
-                    return;
-                };
-                self.add(Op::RowReduce(kind), vec![a], Shape::Matrix(rows, 1))
+                let shape = self.graph.shape(a).with_last(1);
+                self.add(Op::RowReduce(kind), vec![a], shape)
             }
             6 => {
                 let a = self.batch_value();
-                let (p, cols) = (0.3, self.cols(a));
+                let (p, cols) = (0.3, self.graph.shape(a).size());
                 let batch = self.bindings.batch;
                 let mask = Mat::from_fn(
                     batch,
@@ -265,7 +300,7 @@ impl Builder {
                     .values
                     .iter()
                     .copied()
-                    .filter(|&v| matches!(self.graph.shape(v), Shape::Matrix(Rows::Fixed(_), _)))
+                    .filter(|&v| self.graph.shape(v).is_fixed_matrix())
                     .collect();
                 if fixed.is_empty() {
                     return;
@@ -279,7 +314,8 @@ impl Builder {
 
     /// A dense target of `x`'s shape: probabilities in (0, 1) or real values.
     fn dense_target(&mut self, x: NodeId, probabilities: bool) -> NodeId {
-        let (rows, cols) = (self.bindings.batch, self.cols(x));
+        let shape = self.graph.shape(x);
+        let (rows, cols) = (self.bindings.batch, shape.size());
         let value = Mat::from_fn(rows, cols, |_, _| {
             if probabilities {
                 0.05 + 0.9 * self.rng.unit()
@@ -288,7 +324,7 @@ impl Builder {
             }
         });
         self.bindings.targets.push(value);
-        self.add(Op::Target(self.bindings.targets.len() - 1), vec![], Shape::batch(cols))
+        self.add(Op::Target(self.bindings.targets.len() - 1), vec![], shape)
     }
 
     fn labels(&mut self, classes: usize) -> TargetRef {
@@ -300,7 +336,7 @@ impl Builder {
     fn loss(&mut self, kind: Loss, x: NodeId, probabilities: bool, labels_allowed: bool) -> NodeId {
         if labels_allowed && self.rng.below(2) == 0 {
             let target = self.labels(self.cols(x));
-            self.add(Op::Loss { kind, target }, vec![x], Shape::Scalar)
+            self.add(Op::Loss { kind, target }, vec![x], Shape::SCALAR)
         } else {
             let t = self.dense_target(x, probabilities);
             self.add(
@@ -309,16 +345,18 @@ impl Builder {
                     target: TargetRef::Dense,
                 },
                 vec![x, t],
-                Shape::Scalar,
+                Shape::SCALAR,
             )
         }
     }
 
     /// One scalar term of the loss.
     fn term(&mut self) -> NodeId {
-        let x = self.tracked_batch_value();
+        let choice = self.rng.below(9);
+        // Class losses and softmax read rows of a batch of vectors.
+        let x = self.tracked_batch_value(matches!(choice, 2 | 3 | 5));
         let shape = self.graph.shape(x);
-        match self.rng.below(9) {
+        match choice {
             0 => self.loss(Loss::Mse, x, false, false),
             1 => self.loss(Loss::Mae, x, false, false),
             2 => self.loss(Loss::SquaredError, x, false, true),
@@ -346,16 +384,20 @@ impl Builder {
                 // A sum or mean of any value, parameters included.
                 let v = self.any_value();
                 let op = self.rng.pick(&[Op::Sum, Op::Mean]);
-                self.add(op, vec![v], Shape::Scalar)
+                self.add(op, vec![v], Shape::SCALAR)
             }
         }
     }
 
     /// A random graph and its loss node.
     fn build(mut self) -> (Graph, Bindings, NodeId) {
-        for _ in 0..1 + self.rng.below(2) {
-            let cols = 1 + self.rng.below(4);
-            self.input(cols);
+        // A batch of vectors, sometimes a batch of images `[c, h, w]` or planes besides.
+        let cols = 1 + self.rng.below(4);
+        self.input(&[cols]);
+        if self.rng.below(2) == 0 {
+            let rank = 1 + self.rng.below(3);
+            let dims: Vec<usize> = (0..rank).map(|_| 1 + self.rng.below(3)).collect();
+            self.input(&dims);
         }
         // The first layer reads an input; then anything.
         self.step(0);
@@ -367,20 +409,20 @@ impl Builder {
         for _ in 0..self.rng.below(4) {
             let t = self.term();
             loss = match self.rng.below(5) {
-                0 => self.add(Op::Add, vec![loss, t], Shape::Scalar),
-                1 => self.add(Op::Sub, vec![loss, t], Shape::Scalar),
-                2 => self.add(Op::Mul, vec![loss, t], Shape::Scalar),
+                0 => self.add(Op::Add, vec![loss, t], Shape::SCALAR),
+                1 => self.add(Op::Sub, vec![loss, t], Shape::SCALAR),
+                2 => self.add(Op::Mul, vec![loss, t], Shape::SCALAR),
                 3 => {
                     // A quotient by a cross-entropy, which stays near ln(classes) for these
                     // moderate logits.
-                    let sum = self.add(Op::Add, vec![loss, t], Shape::Scalar);
-                    let x = self.tracked_batch_value();
+                    let sum = self.add(Op::Add, vec![loss, t], Shape::SCALAR);
+                    let x = self.tracked_batch_value(true);
                     let ce = self.loss(Loss::SoftmaxCrossEntropy, x, true, true);
-                    self.add(Op::Div, vec![sum, ce], Shape::Scalar)
+                    self.add(Op::Div, vec![sum, ce], Shape::SCALAR)
                 }
                 _ => {
                     let scaled = self.graph.scale(0.1, t);
-                    self.add(Op::Add, vec![loss, scaled], Shape::Scalar)
+                    self.add(Op::Add, vec![loss, scaled], Shape::SCALAR)
                 }
             };
         }
@@ -546,14 +588,14 @@ fn check_hessian(seed: u64) -> Result<Outcome, String> {
     let (graph, bindings) = (&mut case.graph, &mut case.bindings);
     let mut rng = Rng(seed ^ 0x5EED);
     let (mut directions, mut products) = (Vec::new(), Vec::new());
-    for (&(_, index), &grad) in case.params.iter().zip(&case.grads) {
+    for (&(node, index), &grad) in case.params.iter().zip(&case.grads) {
         let (rows, cols) = (bindings.params[index].rows, bindings.params[index].cols);
         directions.push(Mat::from_fn(rows, cols, |_, _| rng.normal(1.0)));
         bindings.inputs.push(directions[directions.len() - 1].clone());
-        let shape = Shape::fixed(rows, cols);
+        let shape = graph.shape(node);
         let v = graph.add(Op::Input(bindings.inputs.len() - 1), vec![], shape, Span::call_site());
         let product = graph.add(Op::Mul, vec![grad, v], shape, Span::call_site());
-        products.push(graph.add(Op::Sum, vec![product], Shape::Scalar, Span::call_site()));
+        products.push(graph.add(Op::Sum, vec![product], Shape::SCALAR, Span::call_site()));
     }
     let inner = graph.sum_of(products);
     let nodes: Vec<NodeId> = case.params.iter().map(|&(node, _)| node).collect();
@@ -726,7 +768,7 @@ fn expected_kinds() -> Vec<String> {
         "Constant",
         "MatMul",
         "Affine",
-        "AddRow",
+        "AddBroadcast",
         "Add",
         "Sub",
         "Mul",
@@ -742,7 +784,7 @@ fn expected_kinds() -> Vec<String> {
         "AddN",
         "SoftmaxGrad",
         "MaskMul",
-        "ColSum",
+        "BroadcastSum",
         "Fill",
     ]
     .map(str::to_owned)

@@ -89,14 +89,44 @@ pub struct Bindings {
 }
 
 impl Bindings {
-    /// The rows and columns of a value of `shape` (a scalar is 1 × 1).
-    fn dims(&self, shape: Shape) -> (usize, usize) {
-        match shape {
-            Shape::Matrix(Rows::Batch, c) => (self.batch, c),
-            Shape::Matrix(Rows::Fixed(r), c) => (r, c),
-            Shape::Scalar => (1, 1),
+    /// The rows and columns of a value of `shape` as it is stored (a scalar is 1 × 1).
+    pub fn dims(&self, shape: Shape) -> (usize, usize) {
+        match shape.matrix() {
+            (Rows::Batch, c) => (self.batch, c),
+            (Rows::Fixed(r), c) => (r, c),
         }
     }
+
+    /// The sizes of every axis of `shape`, the batch's included.
+    fn axes(&self, shape: Shape) -> Vec<usize> {
+        shape
+            .is_batch()
+            .then_some(self.batch)
+            .into_iter()
+            .chain(shape.dims().iter().copied())
+            .collect()
+    }
+}
+
+/// The element of `small` that element `k` (row-major) of `big` reads when `small` broadcasts
+/// over it by numpy's rule, from the multi-indices themselves: `small`'s axes aligned with the
+/// last of `big`'s, index 0 along its axes of size 1. Independent of the `[outer, mid, inner]`
+/// reading [`Shape::broadcast`] derives for the kernels.
+pub fn broadcast_source(big: &[usize], small: &[usize], k: usize) -> usize {
+    let mut index = vec![0; big.len()];
+    let mut rest = k;
+    for (i, &n) in big.iter().enumerate().rev() {
+        index[i] = rest % n;
+        rest /= n;
+    }
+    small.iter().enumerate().fold(0, |flat, (j, &n)| {
+        let aligned = big.len().checked_sub(small.len() - j);
+        let coordinate = match aligned {
+            Some(i) if n != 1 => index[i],
+            _ => 0,
+        };
+        flat * n + coordinate
+    })
 }
 
 /// The values of nodes `0..=last`, and on which side of its kink every element of every
@@ -139,7 +169,13 @@ fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Resul
         Op::Constant(c) => Mat::scalar(c),
         Op::MatMul { lhs_t, rhs_t, alpha } => product(v(0), lhs_t, v(1), rhs_t)?.map(|x| alpha * x),
         Op::Affine { lhs_t, rhs_t } => product(v(0), lhs_t, v(1), rhs_t)?.plus_row(v(2))?,
-        Op::AddRow => v(0).plus_row(v(1))?,
+        Op::AddBroadcast { .. } => {
+            let (x, s) = (v(0), v(1));
+            let (big, small) = (b.axes(n.shape), b.axes(graph.shape(n.inputs[1])));
+            Mat::from_fn(x.rows, x.cols, |r, c| {
+                x.at(r, c) + s.data[broadcast_source(&big, &small, r * x.cols + c)]
+            })
+        }
         Op::Add => v(0).zip(v(1), |a, b| a + b)?,
         Op::Sub => v(0).zip(v(1), |a, b| a - b)?,
         Op::Mul => v(0).zip(v(1), |a, b| a * b)?,
@@ -219,9 +255,15 @@ fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Resul
             }
         }
         Op::MaskMul { mask } => v(0).zip(&b.masks[mask], |g, m| g * m)?,
-        Op::ColSum => {
+        Op::BroadcastSum { .. } => {
             let g = v(0);
-            Mat::from_fn(1, g.cols, |_, c| (0..g.rows).map(|r| g.at(r, c)).sum())
+            let (big, small) = (b.axes(graph.shape(n.inputs[0])), b.axes(n.shape));
+            let (rows, cols) = b.dims(n.shape);
+            let mut sums = vec![0.0; rows * cols];
+            for (k, &x) in g.data.iter().enumerate() {
+                sums[broadcast_source(&big, &small, k)] += x;
+            }
+            Mat::from_fn(rows, cols, |r, c| sums[r * cols + c])
         }
         Op::Fill { mean } => {
             let (rows, cols) = b.dims(n.shape);
@@ -305,5 +347,82 @@ fn loss_gradient(kind: Loss, x: &Mat, t: &Mat) -> Result<Mat, String> {
         Loss::Mae => x.zip(t, |x, t| (x - t).signum() * f64::from(u8::from(x != t)) / bn),
         Loss::Bce => x.zip(t, |p, t| (p - t) / (p * (1.0 - p) * bn)),
         Loss::BceWithLogits => x.zip(t, |z, t| (sigmoid(z) - t) / bn),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::broadcast_source;
+    use crate::ops::Shape;
+
+    /// Every shape of up to `rank` axes of sizes in `sizes`.
+    fn shapes(rank: usize, sizes: &[usize]) -> Vec<Vec<usize>> {
+        let mut all = vec![vec![]];
+        for _ in 0..rank {
+            let longer: Vec<Vec<usize>> = all
+                .iter()
+                .filter(|s| s.len() < rank)
+                .flat_map(|s| sizes.iter().map(move |&d| [s.clone(), vec![d]].concat()))
+                .collect();
+            all.extend(longer);
+            all.sort();
+            all.dedup();
+        }
+        all
+    }
+
+    /// Whether `small` broadcasts over `big` by numpy's rule (aligned from the right, equal or
+    /// 1), with no axis of `small` beyond `big`'s but leading 1s.
+    fn numpy_accepts(big: &[usize], small: &[usize]) -> bool {
+        let skip = small.iter().take_while(|&&d| d == 1).count();
+        let small = &small[skip..];
+        small.len() <= big.len()
+            && small
+                .iter()
+                .rev()
+                .zip(big.iter().rev())
+                .all(|(&s, &b)| s == 1 || s == b)
+    }
+
+    #[test]
+    fn the_kernels_reading_of_a_broadcast_is_numpys() {
+        // A batch of 5 (a size no fixed axis has, as the batch is unknown at compile time).
+        let batch = 5;
+        let mut accepted = 0;
+        for big in shapes(3, &[1, 2, 3]).into_iter().filter(|b| !b.is_empty()) {
+            for batched in [true, false] {
+                let big_shape = if batched {
+                    Shape::of_batch(&big)
+                } else {
+                    Shape::of(&big)
+                }
+                .unwrap();
+                let axes: Vec<usize> = batched
+                    .then_some(batch)
+                    .into_iter()
+                    .chain(big.iter().copied())
+                    .collect();
+                let len: usize = axes.iter().product();
+                for small in shapes(4, &[1, 2, 3]).into_iter().filter(|s| !s.is_empty()) {
+                    let mid: usize = small.iter().product();
+                    // Numpy's answer, element by element; whether an `inner` reproduces it.
+                    let numpy = numpy_accepts(&axes, &small);
+                    let expressible =
+                        |inner: usize| (0..len).all(|k| broadcast_source(&axes, &small, k) == (k / inner) % mid);
+                    match Shape::of(&small).and_then(|s| big_shape.broadcast(s)) {
+                        Some(inner) => {
+                            assert!(numpy, "{small:?} over {axes:?} is no numpy broadcast");
+                            assert!(expressible(inner), "{small:?} over {axes:?}: inner {inner} is wrong");
+                            accepted += 1;
+                        }
+                        None => assert!(
+                            !numpy || !(1..=len).any(expressible),
+                            "{small:?} over {axes:?} is a broadcast the kernels could read, but is refused"
+                        ),
+                    }
+                }
+            }
+        }
+        assert!(accepted > 100, "only {accepted} broadcasts accepted");
     }
 }

@@ -67,6 +67,16 @@ pub enum Error {
         /// What is wrong, and what was expected.
         message: String,
     },
+    /// An array is not laid out as an operation needs.
+    #[error("{what} of shape {shape:?} is not in standard (row-major) layout; {needed}")]
+    Layout {
+        /// The array (a parameter's name, ...).
+        what: String,
+        /// Its shape.
+        shape: Vec<usize>,
+        /// Why the layout matters and what to do.
+        needed: &'static str,
+    },
     /// A value that must be finite is not.
     #[error("{what} is not finite ({value}) at {location}")]
     NonFinite {

@@ -29,7 +29,7 @@ pub use init::{Fill, Init};
 pub use kernels::{Activation, ActivationKernel, Binary, Loss, LossKernel, Target};
 pub use model::Model;
 pub use optim::{Optim, Optimizer, Schedule};
-pub use params::{ParamList, Parameters};
+pub use params::{ParamList, Parameters, as_matrix};
 pub use scalar::{Real, Scalar};
 pub use tape::{Gradients, Tape, TapeTwin, Var};
 

@@ -1,8 +1,9 @@
 //! Named parameter sets: what optimisers, the gradient checker and checkpoints walk over.
 //! A parameter may have any rank: a bias row, a weight matrix, a convolution kernel.
 
-use ndarray::{Array2, ArrayViewD, ArrayViewMutD};
+use ndarray::{Array2, ArrayBase, ArrayViewD, ArrayViewMutD, Axis, Dimension, Ix1, Ix2, RawData};
 
+use crate::error::{Error, Result};
 use crate::scalar::Scalar;
 
 /// An ordered set of named arrays of any rank. A gradient has the same names and shapes as
@@ -16,6 +17,40 @@ pub trait Parameters<T: Scalar> {
     fn param(&self, index: usize) -> ArrayViewD<'_, T>;
     /// Parameter `index`, mutably.
     fn param_mut(&mut self, index: usize) -> ArrayViewMutD<'_, T>;
+}
+
+/// The rows and columns of the matrix an array of `shape` is computed on: `[n]` is the row
+/// `[1, n]`, `[d1, d2, …, dk]` is `[d1, d2⋯dk]` (row-major), a scalar `[1, 1]`.
+fn matrix_dims(shape: &[usize]) -> (usize, usize) {
+    match shape {
+        [] => (1, 1),
+        [n] => (1, *n),
+        [rows, rest @ ..] => (*rows, rest.iter().product()),
+    }
+}
+
+/// A parameter (or its gradient) of any rank as the matrix the compiled passes compute on:
+/// `[n]` as the row `[1, n]`, `[d1, d2, …, dk]` as `[d1, d2⋯dk]`. A view, never a copy, and
+/// no allocation. Rows and matrices of any strides are read as they are; an array of three or
+/// more axes must be in standard layout, as arrays are when created, and is an
+/// [`Error::Layout`] naming `name` otherwise.
+pub fn as_matrix<S: RawData, D: Dimension>(p: ArrayBase<S, D>, name: &str) -> Result<ArrayBase<S, Ix2>> {
+    let layout = |shape: Vec<usize>| Error::Layout {
+        what: name.to_owned(),
+        shape,
+        needed: "a parameter of three or more axes is computed on as a matrix of its first axis by the others, which needs that layout: replace it with `p.as_standard_layout().into_owned()`",
+    };
+    if p.ndim() > 2 && !p.is_standard_layout() {
+        return Err(layout(p.shape().to_vec()));
+    }
+    let (rows, cols) = matrix_dims(p.shape());
+    let matrix = match p.ndim() {
+        0 => p.into_shape_with_order((1, 1)).ok(),
+        1 => p.into_dimensionality::<Ix1>().ok().map(|row| row.insert_axis(Axis(0))),
+        2 => p.into_dimensionality::<Ix2>().ok(),
+        _ => p.into_shape_with_order((rows, cols)).ok(),
+    };
+    matrix.ok_or_else(|| layout(vec![rows, cols]))
 }
 
 /// A [`Parameters`] held as a list of matrices: for hand-written models and tape experiments

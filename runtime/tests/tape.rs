@@ -18,7 +18,7 @@ fn loss_and_grad(params: &ParamList<f64>, build: &Build) -> Result<(f64, ParamLi
     let loss = build(&mut tape, &vars)?;
     let grads = tape.backward(loss)?;
     let mut out = params.zeros_like();
-    grads.write_into(&vars, &mut out);
+    grads.write_into(&vars, &mut out)?;
     Ok((tape.scalar(loss), out))
 }
 

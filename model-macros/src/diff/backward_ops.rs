@@ -10,7 +10,7 @@ use symgrad_ops::Expr;
 
 use super::{Term, bar, latex_name};
 use crate::graph::{Graph, NodeId};
-use crate::ops::{Activation, Loss, Op, RowReduction, Rows, Shape, TargetRef};
+use crate::ops::{Activation, Loss, Op, RowReduction, Shape, TargetRef};
 
 /// The chain-rule terms of the backward op `id`, given its adjoint `grad`.
 pub(super) fn terms(graph: &mut Graph, id: NodeId, grad: NodeId) -> Vec<Term> {
@@ -91,17 +91,17 @@ pub(super) fn terms(graph: &mut Graph, id: NodeId, grad: NodeId) -> Vec<Term> {
             let back = b.add(Op::MaskMul { mask }, vec![grad], node.shape);
             vec![term(inputs[0], back, format!("{g} \\odot M_{{{mask}}}"))]
         }
-        // y = 1ᵀG: Ḡ = 1ȳ, the row broadcast over the batch.
-        Op::ColSum => {
+        // y = G summed over the broadcast axes (1ᵀG for a row): Ḡ = ȳ broadcast back.
+        Op::BroadcastSum { inner } => {
             let shape = b.graph.shape(inputs[0]);
             let zeros = b.fill(0.0, shape);
-            let back = b.add(Op::AddRow, vec![zeros, grad], shape);
+            let back = b.add(Op::AddBroadcast { inner }, vec![zeros, grad], shape);
             vec![term(inputs[0], back, format!("\\mathbf{{1}}{g}"))]
         }
         // Y = s·1 (or s/N·1): s̄ = Σ Ȳ (or the mean).
         Op::Fill { mean } => {
             let op = if mean { Op::Mean } else { Op::Sum };
-            let back = b.add(op, vec![grad], Shape::Scalar);
+            let back = b.add(op, vec![grad], Shape::SCALAR);
             let latex = if mean {
                 format!("\\tfrac{{1}}{{N}}\\mathbf{{1}}^\\top {g}\\mathbf{{1}}")
             } else {
@@ -134,7 +134,7 @@ pub(super) fn terms(graph: &mut Graph, id: NodeId, grad: NodeId) -> Vec<Term> {
             args.extend(t);
             let unit = b.add(Op::LossGrad { kind, target }, args, node.shape);
             let product = b.add(Op::Mul, vec![grad, unit], node.shape);
-            let grad_s = b.add(Op::Sum, vec![product], Shape::Scalar);
+            let grad_s = b.add(Op::Sum, vec![product], Shape::SCALAR);
             let mut terms = vec![term(s, grad_s, format!("\\langle {g}, \\nabla\\ell \\rangle"))];
             if let Some(back) = b.loss_hessian(kind, target, id, x, s, t, grad) {
                 terms.push(term(x, back, format!("s\\,H_\\ell\\,{g}")));
@@ -165,11 +165,7 @@ impl Builder<'_> {
     /// `rowsum(x)1ᵀ`: each row's sum in every column of the row.
     fn spread_row_sums(&mut self, x: NodeId) -> NodeId {
         let shape = self.graph.shape(x);
-        let rows = match shape {
-            Shape::Matrix(rows, _) => rows,
-            Shape::Scalar => Rows::Fixed(1),
-        };
-        let sums = self.add(Op::RowReduce(RowReduction::Sum), vec![x], Shape::Matrix(rows, 1));
+        let sums = self.add(Op::RowReduce(RowReduction::Sum), vec![x], shape.with_last(1));
         self.add(Op::RowReduceGrad(RowReduction::Sum), vec![sums], shape)
     }
 
@@ -217,7 +213,7 @@ impl Builder<'_> {
         v: NodeId,
     ) -> Option<NodeId> {
         let shape = self.graph.shape(x);
-        let n = shape.cols().unwrap_or(1) as f64;
+        let n = shape.size() as f64;
         let zeros = self.fill(0.0, shape);
         // `s·2W/(Bn)`: the MSE gradient of `W` against zeros.
         let mse = |this: &mut Self, w: NodeId| {

@@ -159,18 +159,21 @@ fn local_terms(graph: &mut Graph, id: NodeId, grad: NodeId, labels: &[String]) -
                 ),
             ];
             if let Op::Affine { .. } = node.op {
-                let sums = column_sums(graph, grad, inputs[2]);
+                let sums = broadcast_sum(graph, grad, inputs[2], 1);
                 terms.push(term(inputs[2], sums, format!("\\mathbf{{1}}^\\top {g}")));
             }
             terms
         }
-        // Y = X + 1b: X̄ = Ȳ, b̄ = 1ᵀȲ.
-        Op::AddRow => {
-            let sums = column_sums(graph, grad, inputs[1]);
-            vec![
-                term(inputs[0], grad, g.clone()),
-                term(inputs[1], sums, format!("\\mathbf{{1}}^\\top {g}")),
-            ]
+        // Y = X + b, b broadcast (repeated) along the axes where it is missing or 1:
+        // X̄ = Ȳ, b̄ = Ȳ summed over those axes (1ᵀȲ for a row over a batch).
+        Op::AddBroadcast { inner } => {
+            let sums = broadcast_sum(graph, grad, inputs[1], inner);
+            let latex = if inner == 1 {
+                format!("\\mathbf{{1}}^\\top {g}")
+            } else {
+                format!("\\textstyle\\sum_{{\\text{{broadcast}}}} {g}")
+            };
+            vec![term(inputs[0], grad, g.clone()), term(inputs[1], sums, latex)]
         }
         // Y = A ± B: Ā = Ȳ, B̄ = ±Ȳ.
         Op::Add => vec![term(inputs[0], grad, g.clone()), term(inputs[1], grad, g)],
@@ -296,14 +299,15 @@ fn local_terms(graph: &mut Graph, id: NodeId, grad: NodeId, labels: &[String]) -
         | Op::LogSoftmaxGrad
         | Op::RowReduceGrad(_)
         | Op::MaskMul { .. }
-        | Op::ColSum
+        | Op::BroadcastSum { .. }
         | Op::Fill { .. }
         | Op::LossGrad { .. } => backward_ops::terms(graph, id, grad),
     }
 }
 
-fn column_sums(graph: &mut Graph, grad: NodeId, row: NodeId) -> NodeId {
-    let shape: Shape = graph.shape(row);
-    let span = graph.nodes[row].span;
-    graph.add(Op::ColSum, vec![grad], shape, span)
+/// The adjoint of an operand broadcast with factor `inner`: `grad` summed to its shape.
+fn broadcast_sum(graph: &mut Graph, grad: NodeId, small: NodeId, inner: usize) -> NodeId {
+    let shape: Shape = graph.shape(small);
+    let span = graph.nodes[small].span;
+    graph.add(Op::BroadcastSum { inner }, vec![grad], shape, span)
 }

@@ -67,7 +67,7 @@ impl Emitter<'_> {
             .net
             .inputs
             .iter()
-            .map(|i| (&i.name, i.width, TargetKind::Dense))
+            .map(|i| (&i.name, i.shape.size(), TargetKind::Dense))
             .chain(self.net.targets.iter().map(|t| (&t.name, t.width, t.kind)))
             .map(|(name, width, kind)| {
                 let label = name.to_string();

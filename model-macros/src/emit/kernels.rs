@@ -53,7 +53,7 @@ impl Emitter<'_> {
         let node = &self.graph.nodes[id];
         let ins = &node.inputs;
         let in_place = self.plan.in_place[id];
-        if node.shape == Shape::Scalar {
+        if node.shape == Shape::SCALAR {
             return self.scalar_stmt(id);
         }
         let out = self.write(id);
@@ -78,13 +78,13 @@ impl Emitter<'_> {
                     ::symgrad::__private::gemm(T::ONE, #a, #b, T::ONE, #out2)?;
                 }
             }
-            Op::AddRow => {
-                let row = r(1);
+            Op::AddBroadcast { inner } => {
+                let small = r(1);
                 if in_place {
-                    quote! { ::symgrad::__private::kernels::add_row(#out, #row)?; }
+                    quote! { ::symgrad::__private::kernels::add_broadcast(#out, #small, #inner)?; }
                 } else {
                     let x = r(0);
-                    quote! { { let mut out = #out; out.assign(&#x); ::symgrad::__private::kernels::add_row(out, #row)?; } }
+                    quote! { { let mut out = #out; out.assign(&#x); ::symgrad::__private::kernels::add_broadcast(out, #small, #inner)?; } }
                 }
             }
             Op::Add | Op::Sub | Op::Mul | Op::Div => {
@@ -200,7 +200,7 @@ impl Emitter<'_> {
             Op::RowReduceGrad(kind) => match kind {
                 RowReduction::Sum | RowReduction::Mean => {
                     let g = r(0);
-                    let n = node.shape.cols().unwrap_or(1);
+                    let n = node.shape.last().unwrap_or(1);
                     let scale = if kind == RowReduction::Mean {
                         quote!(T::ONE / T::from_usize(#n))
                     } else {
@@ -222,9 +222,9 @@ impl Emitter<'_> {
                     quote! { ::symgrad::__private::Binary::Mul.apply(#g, #mask, #out)?; }
                 }
             }
-            Op::ColSum => {
+            Op::BroadcastSum { inner } => {
                 let g = r(0);
-                quote! { ::symgrad::__private::kernels::column_sums(#g, T::ZERO, #out)?; }
+                quote! { ::symgrad::__private::kernels::broadcast_sum(#g, #inner, T::ZERO, #out)?; }
             }
             Op::Fill { mean } => {
                 let s = r(0);

@@ -67,24 +67,35 @@ pub fn emit(
     let ws_name = format_ident!("{}Workspace", name);
 
     let fields: Vec<&Ident> = net.params.iter().map(|p| &p.name).collect();
+    let dims_text = |dims: &[usize]| dims.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
     let field_docs: Vec<String> = net
         .params
         .iter()
-        .map(|p| format!("`[{}, {}]`", p.rows, p.cols))
+        .map(|p| format!("`[{}]`", dims_text(&p.dims)))
+        .collect();
+    let field_types: Vec<TokenStream> = net
+        .params
+        .iter()
+        .map(|p| {
+            let rank = format_ident!("Ix{}", p.dims.len());
+            quote!(::symgrad::__private::ndarray::Array<T, ::symgrad::__private::ndarray::#rank>)
+        })
+        .collect();
+    let param_dims: Vec<TokenStream> = net
+        .params
+        .iter()
+        .map(|p| {
+            let dims = &p.dims;
+            quote!([#(#dims),*])
+        })
         .collect();
     let param_names: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
     let indices: Vec<usize> = (0..fields.len()).collect();
     let count = fields.len();
-    let rows: Vec<usize> = net.params.iter().map(|p| p.rows).collect();
-    let cols: Vec<usize> = net.params.iter().map(|p| p.cols).collect();
     let inits: Vec<TokenStream> = net.params.iter().map(|p| init_tokens(p.init)).collect();
 
     let input_fields: Vec<&Ident> = net.inputs.iter().map(|i| &i.name).collect();
-    let input_docs: Vec<String> = net
-        .inputs
-        .iter()
-        .map(|i| format!("Input `[batch, {}]`.", i.width))
-        .collect();
+    let input_docs: Vec<String> = net.inputs.iter().map(|i| per_sample("Input", i.shape)).collect();
     let target_fields: Vec<TokenStream> = net
         .targets
         .iter()
@@ -96,7 +107,7 @@ pub fn emit(
                     quote! { #[doc = #doc] pub #n: &'a [usize] }
                 }
                 TargetKind::Dense => {
-                    let doc = format!("Target `[batch, {}]`.", t.width);
+                    let doc = per_sample("Target", t.shape);
                     quote! { #[doc = #doc] pub #n: ::symgrad::__private::ndarray::ArrayView2<'a, T> }
                 }
             }
@@ -120,13 +131,13 @@ pub fn emit(
     let batch_buffers: Vec<&Ident> = buffer_fields
         .iter()
         .zip(&plan.buffers)
-        .filter(|(_, s)| matches!(s, Shape::Matrix(Rows::Batch, _)))
+        .filter(|(_, s)| s.is_batch())
         .map(|(f, _)| f)
         .collect();
     let batch_buffer_alloc: Vec<TokenStream> = plan
         .buffers
         .iter()
-        .filter(|s| matches!(s, Shape::Matrix(Rows::Batch, _)))
+        .filter(|s| s.is_batch())
         .map(|s| alloc_tokens(*s, quote!(rows)))
         .collect();
     let mask_alloc: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(capacity))).collect();
@@ -150,9 +161,9 @@ pub fn emit(
         .grad_copies
         .iter()
         .map(|&(param, node)| {
-            let field = &net.params[param].name;
             let value = e.read(node);
-            quote! { grads.#field.assign(&#value); }
+            let slot = e.param_matrix(param, quote!(grads), true);
+            quote! { #slot.assign(&#value); }
         })
         .collect();
     let output_view = e.read(plan.output);
@@ -162,7 +173,7 @@ pub fn emit(
         .inputs
         .iter()
         .map(|i| {
-            let (n, w, label) = (&i.name, i.width, i.name.to_string());
+            let (n, w, label) = (&i.name, i.shape.size(), i.name.to_string());
             quote! { ::symgrad::__private::check_batch_matrix(#label, inputs.#n.dim(), rows, #w)?; }
         })
         .collect();
@@ -179,7 +190,7 @@ pub fn emit(
         #[doc = #doc]
         #[derive(Clone, Debug, PartialEq)]
         #vis struct #name<T = f32> {
-            #( #[doc = #field_docs] pub #fields: ::symgrad::__private::ndarray::Array2<T>, )*
+            #( #[doc = #field_docs] pub #fields: #field_types, )*
         }
 
         #[doc = "A batch for the network: its inputs and targets, one sample per row."]
@@ -232,8 +243,8 @@ pub fn emit(
         }
 
         impl<T: ::symgrad::__private::Scalar> #name<T> {
-            /// Each parameter's name, rows and columns, in declaration order.
-            pub const PARAMETERS: [(&'static str, usize, usize); #count] = [ #( (#param_names, #rows, #cols), )* ];
+            /// Each parameter's name and shape, in declaration order.
+            pub const PARAMETERS: [(&'static str, &'static [usize]); #count] = [ #( (#param_names, &#param_dims), )* ];
 
             /// How many matrices the workspace holds (dropout masks not counted): the values the
             /// compiled passes compute share them wherever their lifetimes do not overlap.
@@ -251,7 +262,7 @@ pub fn emit(
 
             /// All parameters zero: a gradient buffer.
             pub fn zeros() -> Self {
-                #name { #( #fields: ::symgrad::__private::ndarray::Array2::zeros((#rows, #cols)), )* }
+                #name { #( #fields: ::symgrad::__private::ndarray::Array::zeros(::symgrad::__private::ndarray::Dim(#param_dims)), )* }
             }
 
             /// A workspace for batches of up to `capacity` rows.
@@ -526,11 +537,25 @@ fn buffer_names(graph: &Graph, plan: &Plan, adjoints: &[(NodeId, NodeId)], masks
         .collect()
 }
 
+/// A buffer holding a value of `shape` as its matrix ([`Shape::matrix`]).
 fn alloc_tokens(shape: Shape, batch_rows: TokenStream) -> TokenStream {
-    match shape {
-        Shape::Matrix(Rows::Batch, c) => quote!(::symgrad::__private::ndarray::Array2::zeros((#batch_rows, #c))),
-        Shape::Matrix(Rows::Fixed(r), c) => quote!(::symgrad::__private::ndarray::Array2::zeros((#r, #c))),
-        Shape::Scalar => quote!(::symgrad::__private::ndarray::Array2::zeros((1, 1))),
+    let (rows, cols) = shape.matrix();
+    let rows = match rows {
+        Rows::Batch => batch_rows,
+        Rows::Fixed(r) => quote!(#r),
+    };
+    quote!(::symgrad::__private::ndarray::Array2::zeros((#rows, #cols)))
+}
+
+/// The doc of an input or dense target: its shape, and how a batch of it is passed.
+fn per_sample(what: &str, shape: Shape) -> String {
+    if shape.is_batch_of_vectors() {
+        format!("{what} `{shape}`.")
+    } else {
+        format!(
+            "{what} `{shape}`, passed as `[batch, {}]`: each sample's values in row-major order.",
+            shape.size()
+        )
     }
 }
 

@@ -38,8 +38,8 @@ impl Emitter<'_> {
                     quote! { tape.input(batch.#f.to_owned()) }
                 }
                 Op::Param(k) => {
-                    let f = &net.params[k].name;
-                    quote! { tape.param(self.#f.clone()) }
+                    let value = self.param_matrix(k, quote!(self), false);
+                    quote! { tape.param(#value.to_owned()) }
                 }
                 Op::Constant(c) => {
                     let c = constant(c);
@@ -56,9 +56,9 @@ impl Emitter<'_> {
                         quote! { { let a = #a; let b = #b; let p = tape.matmul(a, b)?; tape.scale(#alpha, p) } }
                     }
                 }
-                Op::AddRow => {
+                Op::AddBroadcast { inner } => {
                     let (a, b) = (&i[0], &i[1]);
-                    quote! { tape.add_row(#a, #b)? }
+                    quote! { tape.add_broadcast(#a, #b, #inner)? }
                 }
                 Op::Add | Op::Sub | Op::Mul | Op::Div => {
                     let (a, b) = (&i[0], &i[1]);
@@ -151,7 +151,7 @@ impl Emitter<'_> {
             ) -> ::symgrad::__private::Result<T> {
                 tape.clear();
                 let (loss, params) = self.record(tape, batch, rng)?;
-                tape.backward(loss)?.write_into(&params, grads);
+                tape.backward(loss)?.write_into(&params, grads)?;
                 Ok(tape.scalar(loss))
             }
         }

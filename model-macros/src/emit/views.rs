@@ -5,7 +5,7 @@ use quote::{format_ident, quote};
 
 use super::{Emitter, constant};
 use crate::graph::NodeId;
-use crate::ops::{Op, Rows, Shape, TargetRef};
+use crate::ops::{Op, TargetRef};
 use crate::plan::Loc;
 
 impl Emitter<'_> {
@@ -18,21 +18,14 @@ impl Emitter<'_> {
         match self.loc(id) {
             Loc::Buffer(b) => {
                 let field = &self.buffers[b];
-                match self.plan.buffers[b] {
-                    Shape::Matrix(Rows::Batch, _) => {
-                        quote!(ws.#field.slice(::symgrad::__private::ndarray::s![..rows, ..]))
-                    }
-                    _ => quote!(ws.#field.view()),
+                if self.plan.buffers[b].is_batch() {
+                    quote!(ws.#field.slice(::symgrad::__private::ndarray::s![..rows, ..]))
+                } else {
+                    quote!(ws.#field.view())
                 }
             }
-            Loc::Param(i) => {
-                let field = &self.net.params[i].name;
-                quote!(self.#field.view())
-            }
-            Loc::Grad(i) => {
-                let field = &self.net.params[i].name;
-                quote!(grads.#field.view())
-            }
+            Loc::Param(i) => self.param_matrix(i, quote!(self), false),
+            Loc::Grad(i) => self.param_matrix(i, quote!(grads), false),
             Loc::Input(i) => {
                 let local = format_ident!("in_{}", self.net.inputs[i].name);
                 quote!(#local)
@@ -50,20 +43,37 @@ impl Emitter<'_> {
         match self.loc(id) {
             Loc::Buffer(b) => {
                 let field = &self.buffers[b];
-                match self.plan.buffers[b] {
-                    Shape::Matrix(Rows::Batch, _) => {
-                        quote!(ws.#field.slice_mut(::symgrad::__private::ndarray::s![..rows, ..]))
-                    }
-                    _ => quote!(ws.#field.view_mut()),
+                if self.plan.buffers[b].is_batch() {
+                    quote!(ws.#field.slice_mut(::symgrad::__private::ndarray::s![..rows, ..]))
+                } else {
+                    quote!(ws.#field.view_mut())
                 }
             }
-            Loc::Grad(i) => {
-                let field = &self.net.params[i].name;
-                quote!(grads.#field.view_mut())
-            }
+            Loc::Grad(i) => self.param_matrix(i, quote!(grads), true),
             other => {
                 let message = format!("internal: node {id} at {other:?} is not writable");
                 quote!(compile_error!(#message))
+            }
+        }
+    }
+
+    /// Parameter `i` of `owner` (the network or its gradient) as the matrix the kernels
+    /// compute on: a matrix as it is, a row `[n]` as `[1, n]`, higher ranks through
+    /// `as_matrix` (which needs them in standard layout).
+    pub(super) fn param_matrix(&self, i: usize, owner: TokenStream, mutable: bool) -> TokenStream {
+        let param = &self.net.params[i];
+        let field = &param.name;
+        let view = if mutable {
+            quote!(#owner.#field.view_mut())
+        } else {
+            quote!(#owner.#field.view())
+        };
+        match param.dims.len() {
+            1 => quote!(#view.insert_axis(::symgrad::__private::ndarray::Axis(0))),
+            2 => view,
+            _ => {
+                let label = field.to_string();
+                quote!(::symgrad::__private::as_matrix(#view, #label)?)
             }
         }
     }

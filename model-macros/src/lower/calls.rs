@@ -5,7 +5,7 @@ use syn::Ident;
 use super::{Lowering, Value};
 use crate::ast::Expr;
 use crate::graph::NodeId;
-use crate::ops::{Activation, Init, Loss, Op, RowReduction, Rows, Shape, TargetRef};
+use crate::ops::{Activation, Init, Loss, Normaliser, Op, RowReduction, Shape, TargetRef};
 
 impl Lowering {
     pub(super) fn call(&mut self, func: &Ident, args: &[Expr], line: &str) -> Option<Value> {
@@ -62,8 +62,11 @@ impl Lowering {
                 },
                 None => act,
             };
-            if self.graph.shape(x) == Shape::Scalar {
-                self.error(args[0].span(), format!("`{name}` applies to a matrix, not a scalar"));
+            if self.graph.shape(x) == Shape::SCALAR {
+                self.error(
+                    args[0].span(),
+                    format!("`{name}` applies elementwise to an array, not a scalar"),
+                );
                 return None;
             }
             let shape = self.graph.shape(x);
@@ -83,8 +86,8 @@ impl Lowering {
                 let x = self.operand(values[0]?, args[0].span(), &format!("the argument of `{name}`"))?;
                 let shape = self.graph.shape(x);
                 let (op, out) = match name.as_str() {
-                    "softmax" if matches!(shape, Shape::Matrix(Rows::Batch, _)) => (Op::Softmax, shape),
-                    "log_softmax" if matches!(shape, Shape::Matrix(Rows::Batch, _)) => (Op::LogSoftmax, shape),
+                    "softmax" if shape.is_batch_of_vectors() => (Op::Softmax, shape),
+                    "log_softmax" if shape.is_batch_of_vectors() => (Op::LogSoftmax, shape),
                     "softmax" | "log_softmax" => {
                         self.error(
                             args[0].span(),
@@ -93,31 +96,36 @@ impl Lowering {
                         return None;
                     }
                     "transpose" => {
-                        if !matches!(shape, Shape::Matrix(Rows::Fixed(_), _)) {
+                        if !shape.is_fixed_matrix() {
                             self.error(
                                 args[0].span(),
-                                format!("only weight-like matrices can be transposed; this is {shape}"),
+                                format!("only weight-like matrices (`[rows, cols]` or `[n]`) can be transposed; this is {shape}"),
                             );
                             return None;
                         }
                         return Some(Value::Node(self.graph.transpose(x)));
                     }
-                    _ if shape == Shape::Scalar => {
+                    _ if shape == Shape::SCALAR => {
                         self.error(
                             args[0].span(),
                             format!("`{name}` reduces a matrix, but this is already a scalar"),
                         );
                         return None;
                     }
-                    "sum" => (Op::Sum, Shape::Scalar),
-                    "mean" => (Op::Mean, Shape::Scalar),
+                    "sum" => (Op::Sum, Shape::SCALAR),
+                    "mean" => (Op::Mean, Shape::SCALAR),
                     reduction => {
-                        let rows = match shape {
-                            Shape::Matrix(rows, _) => rows,
-                            Shape::Scalar => Rows::Fixed(1),
-                        };
+                        if !shape.is_batch_of_vectors() && !shape.is_fixed_matrix() {
+                            self.error(
+                                args[0].span(),
+                                format!(
+                                    "`{name}` reduces each row of `[batch, n]` or `[rows, cols]`, but this is {shape}"
+                                ),
+                            );
+                            return None;
+                        }
                         let kind = RowReduction::from_name(reduction)?;
-                        (Op::RowReduce(kind), Shape::Matrix(rows, 1))
+                        (Op::RowReduce(kind), shape.with_last(1))
                     }
                 };
                 Some(Value::Node(self.graph.add(op, vec![x], out, span)))
@@ -150,10 +158,10 @@ impl Lowering {
                     }
                 };
                 let shape = self.graph.shape(x);
-                if !matches!(shape, Shape::Matrix(Rows::Batch, _)) {
+                if !shape.is_batch() {
                     self.error(
                         args[0].span(),
-                        format!("dropout applies to a batch `[batch, n]`, but this is {shape}"),
+                        format!("dropout applies to a batch `[batch, …]`, but this is {shape}"),
                     );
                     return None;
                 }
@@ -215,8 +223,12 @@ impl Lowering {
             }
         };
         let x = self.operand(x?, args[0].span(), "the input of `dense`")?;
-        let Shape::Matrix(_, fan_in) = self.graph.shape(x) else {
-            self.error(args[0].span(), "`dense` maps a matrix, not a scalar");
+        let shape = self.graph.shape(x);
+        let (true, Some(fan_in)) = (shape.is_batch_of_vectors() || shape.is_fixed_matrix(), shape.last()) else {
+            self.error(
+                args[0].span(),
+                format!("`dense` maps a batch of vectors `[batch, n]` or a matrix, but this is {shape}"),
+            );
             return None;
         };
         let suffix = (1..)
@@ -227,13 +239,15 @@ impl Lowering {
             .unwrap_or_default();
         let w_name = Ident::new(&format!("{line}_w{suffix}"), func.span());
         let b_name = Ident::new(&format!("{line}_b{suffix}"), func.span());
-        let w = self.push_param(w_name.clone(), fan_in, units, init)?;
-        let b = self.push_param(b_name.clone(), 1, units, Init::Zeros)?;
+        let w = self.push_param(w_name.clone(), Shape::fixed(fan_in, units), init)?;
+        let b = self.push_param(b_name.clone(), Shape::of(&[units])?, Init::Zeros)?;
         self.used.insert(w_name.to_string());
         self.used.insert(b_name.to_string());
         let xw = self.matmul(func.span(), x, w)?;
         let shape = self.graph.shape(xw);
-        let affine = self.graph.add(Op::AddRow, vec![xw, b], shape, func.span());
+        let affine = self
+            .graph
+            .add(Op::AddBroadcast { inner: 1 }, vec![xw, b], shape, func.span());
         self.graph.nodes[affine].label = Some(format!("{line}_pre{suffix}"));
         Some(affine)
     }
@@ -242,13 +256,16 @@ impl Lowering {
         let name = kind.name();
         let x = self.operand(prediction, args[0].span(), &format!("the prediction of `{name}`"))?;
         let shape = self.graph.shape(x);
-        let Shape::Matrix(Rows::Batch, cols) = shape else {
+        let rows = kind.entry().normaliser == Normaliser::Rows;
+        if !shape.is_batch() || (rows && !shape.is_batch_of_vectors()) {
+            let expected = if rows { "`[batch, n]`" } else { "`[batch, …]`" };
             self.error(
                 args[0].span(),
-                format!("`{name}` compares a batch `[batch, n]` with its target, but the prediction is {shape}"),
+                format!("`{name}` compares a batch {expected} with its target, but the prediction is {shape}"),
             );
             return None;
-        };
+        }
+        let cols = shape.size();
         match target {
             Value::Labels(index) => {
                 let classes = self.targets[index].width;
@@ -265,7 +282,7 @@ impl Lowering {
                         target: TargetRef::Labels(index),
                     },
                     vec![x],
-                    Shape::Scalar,
+                    Shape::SCALAR,
                     func.span(),
                 ))
             }
@@ -293,7 +310,7 @@ impl Lowering {
                         target: TargetRef::Dense,
                     },
                     vec![x, t],
-                    Shape::Scalar,
+                    Shape::SCALAR,
                     func.span(),
                 ))
             }

@@ -110,17 +110,17 @@ impl Lowering {
         if sa == sb {
             return Some(self.graph.add(elementwise, vec![a, b], sa, span));
         }
-        // A 1×n row broadcast over a batch: the bias add.
-        let is_row = |s: Shape, cols: Option<usize>| s == Shape::Matrix(Rows::Fixed(1), cols.unwrap_or(0));
-        if op != BinOp::Mul && matches!(sa, Shape::Matrix(Rows::Batch, _)) && is_row(sb, sa.cols()) {
-            let row = if op == BinOp::Sub { self.graph.scale(-1.0, b) } else { b };
-            return Some(self.graph.add(Op::AddRow, vec![a, row], sa, span));
-        }
-        // `b + X` as `X + b`, and `b − X` as `(−X) + b`.
-        if matches!(op, BinOp::Add | BinOp::Sub) && matches!(sb, Shape::Matrix(Rows::Batch, _)) && is_row(sa, sb.cols())
-        {
-            let x = if op == BinOp::Sub { self.graph.scale(-1.0, b) } else { b };
-            return Some(self.graph.add(Op::AddRow, vec![x, a], sb, span));
+        // A smaller operand broadcast over the other (a bias row, a per-channel vector): `X ± b`
+        // is `X + (±b)`, `b + X` is `X + b` and `b − X` is `(−X) + b`.
+        if matches!(op, BinOp::Add | BinOp::Sub) {
+            if let Some(inner) = sa.broadcast(sb) {
+                let small = if op == BinOp::Sub { self.graph.scale(-1.0, b) } else { b };
+                return Some(self.graph.add(Op::AddBroadcast { inner }, vec![a, small], sa, span));
+            }
+            if let Some(inner) = sb.broadcast(sa) {
+                let big = if op == BinOp::Sub { self.graph.scale(-1.0, b) } else { b };
+                return Some(self.graph.add(Op::AddBroadcast { inner }, vec![big, a], sb, span));
+            }
         }
         let symbol = match op {
             BinOp::Add => "+",
@@ -128,47 +128,52 @@ impl Lowering {
             BinOp::Mul => "*",
             _ => "/",
         };
+        let hint = match op {
+            BinOp::Add | BinOp::Sub if !(sa.is_batch() && sb.is_batch()) => {
+                "; a smaller operand broadcasts when its sizes match the other's last axes or are 1 (a per-channel vector over `[batch, c, h, w]` is `[c, 1, 1]`)"
+            }
+            BinOp::Mul | BinOp::Div => "; `*` and `/` take operands of one shape",
+            _ => "",
+        };
         self.error(
             span,
-            format!("shape mismatch in `{symbol}`: the left side is {sa} but the right side is {sb}"),
+            format!("shape mismatch in `{symbol}`: the left side is {sa} but the right side is {sb}{hint}"),
         );
         None
     }
 
     pub(super) fn matmul(&mut self, span: Span, a: NodeId, b: NodeId) -> Option<NodeId> {
         let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
-        match (sa, sb) {
-            (Shape::Matrix(rows, k), Shape::Matrix(Rows::Fixed(k2), n)) if k == k2 => {
-                let node = self.graph.add(
-                    Op::MatMul {
-                        lhs_t: false,
-                        rhs_t: false,
-                        alpha: 1.0,
-                    },
-                    vec![a, b],
-                    Shape::Matrix(rows, n),
-                    span,
-                );
-                Some(node)
-            }
-            (Shape::Matrix(_, k), Shape::Matrix(Rows::Fixed(k2), _)) => {
-                self.error(
-                    span,
-                    format!("shape mismatch in matrix product: the left side is {sa} but the right side is {sb}; the inner sizes {k} and {k2} differ"),
-                );
-                None
-            }
-            (_, Shape::Matrix(Rows::Batch, _)) => {
-                self.error(span, format!("the right side of a matrix product must be a weight-like matrix, but it is {sb}: batch rows must stay rows"));
-                None
-            }
-            _ => {
-                self.error(
-                    span,
-                    format!("a matrix product needs two matrices, found {sa} and {sb}"),
-                );
-                None
-            }
+        if sb.is_batch() {
+            self.error(span, format!("the right side of a matrix product must be a weight-like matrix, but it is {sb}: batch rows must stay rows"));
+            return None;
         }
+        if !(sa.is_batch_of_vectors() || sa.is_fixed_matrix()) || !sb.is_fixed_matrix() {
+            self.error(
+                span,
+                format!("a matrix product takes a batch of vectors `[batch, n]` or a matrix on the left and a matrix on the right, found {sa} and {sb}"),
+            );
+            return None;
+        }
+        // As stored: a row `[n]` is the matrix `[1, n]`.
+        let ((rows, k), (k2, n)) = (sa.matrix(), sb.matrix());
+        if k2 != Rows::Fixed(k) {
+            let k2 = if let Rows::Fixed(k2) = k2 { k2 } else { 0 };
+            self.error(
+                span,
+                format!("shape mismatch in matrix product: the left side is {sa} but the right side is {sb}; the inner sizes {k} and {k2} differ"),
+            );
+            return None;
+        }
+        let shape = match rows {
+            Rows::Batch => Shape::batch(n),
+            Rows::Fixed(r) => Shape::fixed(r, n),
+        };
+        let op = Op::MatMul {
+            lhs_t: false,
+            rhs_t: false,
+            alpha: 1.0,
+        };
+        Some(self.graph.add(op, vec![a, b], shape, span))
     }
 }

@@ -8,28 +8,31 @@ use std::collections::{HashMap, HashSet};
 use proc_macro2::Span;
 use syn::{Attribute, Ident, Visibility};
 
-use crate::ast::{InitSpec, Item, Network, TargetKind, Width};
+use crate::ast::{Dims, InitSpec, Item, Network, TargetKind};
 
 mod calls;
 mod expr;
 use crate::graph::{Graph, NodeId};
-use crate::ops::{Init, Op, Rows, Shape};
+use crate::ops::{Init, MAX_RANK, Op, Shape};
 
 pub struct InputDecl {
     pub name: Ident,
-    pub width: usize,
+    /// `[batch, d1, …, dk]`.
+    pub shape: Shape,
 }
 
 pub struct TargetDecl {
     pub name: Ident,
     pub kind: TargetKind,
+    /// The number of classes, or the values per sample of a dense target.
     pub width: usize,
+    /// `[batch, d1, …, dk]` for a dense target.
+    pub shape: Shape,
 }
 
 pub struct ParamDecl {
     pub name: Ident,
-    pub rows: usize,
-    pub cols: usize,
+    pub dims: Vec<usize>,
     pub init: Init,
     pub node: NodeId,
 }
@@ -99,29 +102,30 @@ pub fn lower(network: Network) -> syn::Result<Lowered> {
     let mut loss = None;
     for item in &network.items {
         match item {
-            Item::Input { name, width } => {
-                let node = cx.graph.add(
-                    Op::Input(cx.inputs.len()),
-                    vec![],
-                    Shape::batch(width.value),
-                    name.span(),
-                );
+            Item::Input { name, dims } => {
+                let Some(shape) = cx.shape(dims, true) else {
+                    cx.failed.insert(name.to_string());
+                    continue;
+                };
+                let node = cx.graph.add(Op::Input(cx.inputs.len()), vec![], shape, name.span());
                 cx.graph.nodes[node].label = Some(name.to_string());
                 if cx.define(name, Value::Node(node)) {
                     cx.inputs.push(InputDecl {
                         name: name.clone(),
-                        width: width.value,
+                        shape,
                     });
                 }
             }
-            Item::Target { name, kind, width } => {
+            Item::Target { name, kind, dims } => {
+                let Some(shape) = cx.shape(dims, true) else {
+                    cx.failed.insert(name.to_string());
+                    continue;
+                };
                 let index = cx.targets.len();
                 let value = match kind {
                     TargetKind::Classes => Value::Labels(index),
                     TargetKind::Dense => {
-                        let node = cx
-                            .graph
-                            .add(Op::Target(index), vec![], Shape::batch(width.value), name.span());
+                        let node = cx.graph.add(Op::Target(index), vec![], shape, name.span());
                         cx.graph.nodes[node].label = Some(name.to_string());
                         Value::Node(node)
                     }
@@ -130,17 +134,13 @@ pub fn lower(network: Network) -> syn::Result<Lowered> {
                     cx.targets.push(TargetDecl {
                         name: name.clone(),
                         kind: *kind,
-                        width: width.value,
+                        width: shape.size(),
+                        shape,
                     });
                 }
             }
-            Item::Param {
-                name,
-                shape,
-                init,
-                span,
-            } => {
-                if !cx.declare_param(name, shape, init.as_ref(), *span) {
+            Item::Param { name, dims, init } => {
+                if !cx.declare_param(name, dims, init.as_ref()) {
                     cx.failed.insert(name.to_string());
                 }
             }
@@ -171,10 +171,11 @@ pub fn lower(network: Network) -> syn::Result<Lowered> {
                             expr.span(),
                             "the output must be computed from the inputs, not be an input or target itself",
                         ),
-                        Some(node) if matches!(cx.graph.shape(node), Shape::Matrix(Rows::Batch, _)) => {
-                            output = Some(Some(node))
-                        }
-                        _ => cx.error(expr.span(), "the output must be a batch of rows, `[batch, n]`"),
+                        Some(node) if cx.graph.shape(node).is_batch() => output = Some(Some(node)),
+                        _ => cx.error(
+                            expr.span(),
+                            "the output must hold one value per sample, `[batch, n]` or `[batch, d1, …, dk]`",
+                        ),
                     }
                 }
             }
@@ -189,7 +190,7 @@ pub fn lower(network: Network) -> syn::Result<Lowered> {
                 loss = Some(None);
                 if let Some(value) = cx.expr(expr, "loss") {
                     match cx.node_of(value) {
-                        Some(node) if cx.graph.shape(node) == Shape::Scalar => {
+                        Some(node) if cx.graph.shape(node) == Shape::SCALAR => {
                             if cx.graph.nodes[node].tracked {
                                 if cx.named.insert(node) {
                                     cx.graph.nodes[node].label = Some("L".to_owned());
@@ -216,7 +217,8 @@ pub fn lower(network: Network) -> syn::Result<Lowered> {
         }
     }
     let end = network.name.span();
-    if cx.inputs.is_empty() {
+    let declared = |item: &Item| matches!(item, Item::Input { .. });
+    if !network.items.iter().any(declared) {
         cx.error(end, "the network has no `input`: declare one with `input x: [n];`");
     }
     if output.is_none() {
@@ -297,20 +299,31 @@ impl Lowering {
     }
 
     /// Declares a parameter; false if the declaration was reported as wrong.
-    fn declare_param(&mut self, name: &Ident, shape: &[Width], init: Option<&InitSpec>, span: Span) -> bool {
-        let (rows, cols) = match shape {
-            [n] => (1, n.value),
-            [r, c] => (r.value, c.value),
-            _ => {
-                self.error(
-                    span,
-                    "a parameter is `[n]` (a row, e.g. a bias) or `[rows, cols]` (a weight)",
-                );
-                return false;
-            }
+    /// The shape `[batch, d1, …, dk]` (or `[d1, …, dk]`) of declared sizes.
+    fn shape(&mut self, dims: &Dims, batch: bool) -> Option<Shape> {
+        let shape = if batch {
+            Shape::of_batch(&dims.sizes)
+        } else {
+            Shape::of(&dims.sizes)
+        };
+        if shape.is_none() {
+            self.error(
+                dims.span,
+                format!(
+                    "{} sizes are more than a value may have: at most {MAX_RANK} besides the batch",
+                    dims.sizes.len()
+                ),
+            );
+        }
+        shape
+    }
+
+    fn declare_param(&mut self, name: &Ident, dims: &Dims, init: Option<&InitSpec>) -> bool {
+        let Some(shape) = self.shape(dims, false) else {
+            return false;
         };
         let init = match init {
-            None if rows == 1 => Init::Zeros,
+            None if dims.sizes.len() == 1 => Init::Zeros,
             None => Init::XavierNormal,
             Some(InitSpec::Constant(c)) => Init::Constant(*c),
             Some(InitSpec::Named(ident)) => match Init::from_name(&ident.to_string()) {
@@ -329,24 +342,18 @@ impl Lowering {
                 }
             },
         };
-        self.push_param(name.clone(), rows, cols, init).is_some()
+        self.push_param(name.clone(), shape, init).is_some()
     }
 
-    fn push_param(&mut self, name: Ident, rows: usize, cols: usize, init: Init) -> Option<NodeId> {
-        let node = self.graph.add(
-            Op::Param(self.params.len()),
-            vec![],
-            Shape::fixed(rows, cols),
-            name.span(),
-        );
+    fn push_param(&mut self, name: Ident, shape: Shape, init: Init) -> Option<NodeId> {
+        let node = self.graph.add(Op::Param(self.params.len()), vec![], shape, name.span());
         self.graph.nodes[node].label = Some(name.to_string());
         if !self.define(&name, Value::Node(node)) {
             return None;
         }
         self.params.push(ParamDecl {
             name,
-            rows,
-            cols,
+            dims: shape.dims().to_vec(),
             init,
             node,
         });

@@ -43,9 +43,14 @@ impl<T: Scalar> Checkpoint<T> {
                 )
             })?;
             let expected = params.param(i).shape().to_vec();
-            // A vector `[n]` (as other tools write a bias) fills a `[1, n]` row.
+            // A vector `[n]` and a row `[1, n]` fill each other: other tools write a bias as
+            // the one, matrix-only code (and older checkpoints of ours) as the other.
+            let row_of = |shape: &[usize]| match shape {
+                [1, n] | [n] => Some(*n),
+                _ => None,
+            };
             let fits = tensor.shape() == expected
-                || (expected.len() == 2 && expected[0] == 1 && tensor.shape() == [expected[1]]);
+                || (row_of(tensor.shape()).is_some() && row_of(tensor.shape()) == row_of(&expected));
             if !fits {
                 return Err(Error::format(
                     source.display().to_string(),

@@ -1,12 +1,17 @@
-//! Broadcasting and reductions between a batch matrix and a row (bias add, column sums) and
-//! row-wise reductions to a column (`sum_rows`, `mean_rows`, `max_rows`).
+//! Broadcasting and its reverse (a bias row or a per-channel vector added to a batch, the sums
+//! that are its gradient) and row-wise reductions to a column (`sum_rows`, `mean_rows`,
+//! `max_rows`).
+//!
+//! A broadcast reads the large value row-major as `[outer, mid, inner]` and the small one as
+//! its `mid` values: a row `[n]` over `[batch, n]` is `inner = 1`, a per-channel vector
+//! `[c, 1, 1]` over `[batch, c, h, w]` is `inner = h·w`.
 
 use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
 
 pub use symgrad_ops::RowReduction;
 
 use super::softmax::row_max;
-use crate::error::{Result, expect_same_shape};
+use crate::error::{Error, Result, expect_same_shape};
 use crate::scalar::Scalar;
 
 /// `out[b, j] = row[j]` for every row `b`: the bias written before a `β = 1` gemm adds `X·W`.
@@ -33,6 +38,66 @@ pub fn add_row<T: Scalar>(mut x: ArrayViewMut2<'_, T>, row: ArrayView2<'_, T>) -
         Zip::from(&mut x_row).and(&row).for_each(|x, &r| *x += r);
     }
     Ok(())
+}
+
+/// `x[o, m, i] += b[m]`, `x` read as `[outer, mid, inner]` and `b` (of any shape) as its
+/// `mid` values in row-major order: the forward of a broadcast add, in place.
+pub fn add_broadcast<T: Scalar>(mut x: ArrayViewMut2<'_, T>, b: ArrayView2<'_, T>, inner: usize) -> Result<()> {
+    if inner == 1 && b.shape() == [1, x.ncols()] {
+        return add_row(x, b);
+    }
+    let outer = blocks("add_broadcast", x.shape(), b.shape(), inner)?;
+    let mut xs = x.iter_mut();
+    for _ in 0..outer {
+        for &v in &b {
+            xs.by_ref().take(inner).for_each(|x| *x += v);
+        }
+    }
+    Ok(())
+}
+
+/// `out[m] ← β·out[m] + Σ_{o, i} g[o, m, i]`: the gradient of an operand broadcast by
+/// [`add_broadcast`]. It feeds every element it was repeated into, so by the chain rule its
+/// adjoint is the sum of theirs, `∂L/∂b_m = Σ_{o,i} ∂L/∂Y_{o,m,i}`.
+pub fn broadcast_sum<T: Scalar>(
+    g: ArrayView2<'_, T>,
+    inner: usize,
+    beta: T,
+    mut out: ArrayViewMut2<'_, T>,
+) -> Result<()> {
+    if inner == 1 && out.shape() == [1, g.ncols()] {
+        return column_sums(g, beta, out);
+    }
+    let outer = blocks("broadcast_sum", g.shape(), out.shape(), inner)?;
+    if beta == T::ZERO {
+        out.fill(T::ZERO);
+    } else if beta != T::ONE {
+        out.map_inplace(|o| *o *= beta);
+    }
+    let mut gs = g.iter();
+    for _ in 0..outer {
+        for o in &mut out {
+            *o += gs.by_ref().take(inner).fold(T::ZERO, |sum, &g| sum + g);
+        }
+    }
+    Ok(())
+}
+
+/// How many `[mid, inner]` blocks a value of `large` elements holds, `mid` the elements of
+/// `small`; an error if they do not tile it.
+fn blocks(op: &'static str, large: &[usize], small: &[usize], inner: usize) -> Result<usize> {
+    let block = small.iter().product::<usize>() * inner;
+    let len: usize = large.iter().product();
+    if block == 0 || !len.is_multiple_of(block) {
+        return Err(Error::Shape {
+            op,
+            lhs_name: "the broadcast value",
+            lhs: large.to_vec(),
+            rhs_name: "the broadcast operand (times the inner factor)",
+            rhs: vec![small.iter().product(), inner],
+        });
+    }
+    Ok(len / block)
 }
 
 /// `out ← β·out + Σ_b x[b, :]`: the bias gradient. A bias broadcast over the rows of a batch

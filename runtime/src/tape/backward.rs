@@ -7,10 +7,10 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::{Op, Tape, TargetRef, Var};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, expect_same_shape};
 use crate::gemm::gemm;
 use crate::kernels::{self, Binary, LossKernel, RowReduction, Saved, Target};
-use crate::params::Parameters;
+use crate::params::{Parameters, as_matrix};
 use crate::scalar::Scalar;
 
 /// The adjoints of the tracked leaves after [`Tape::backward`].
@@ -26,13 +26,26 @@ impl<T: Scalar> Gradients<T> {
     }
 
     /// Writes `∂L/∂vars[i]` into parameter `i` of `out`, zeros where `L` does not depend on it.
-    pub fn write_into<P: Parameters<T>>(&self, vars: &[Var], out: &mut P) {
+    /// The tape computes on matrices: a parameter of any other rank receives the gradient of
+    /// the matrix it is read as ([`as_matrix`]).
+    pub fn write_into<P: Parameters<T>>(&self, vars: &[Var], out: &mut P) -> Result<()> {
         for (i, &var) in vars.iter().enumerate() {
+            let mut slot = as_matrix(out.param_mut(i), "a parameter")?;
             match self.get(var) {
-                Some(grad) => out.param_mut(i).assign(&grad),
-                None => out.param_mut(i).fill(T::ZERO),
+                Some(grad) => {
+                    expect_same_shape(
+                        "write_into",
+                        "the gradient",
+                        grad.shape(),
+                        "the parameter",
+                        slot.shape(),
+                    )?;
+                    slot.assign(&grad);
+                }
+                None => slot.fill(T::ZERO),
             }
         }
+        Ok(())
     }
 }
 
@@ -83,12 +96,13 @@ impl<T: Scalar> Tape<T> {
                     gemm(T::ONE, self.value(lhs).t(), grad_out, beta, slot.view_mut())?;
                 }
             }
-            // Y = X + 1·b: ∂L/∂X = ∂L/∂Y, ∂L/∂b = Σ_rows ∂L/∂Y.
-            Op::AddRow(x, row) => {
+            // Y = X + b, b repeated along the broadcast axes: ∂L/∂X = ∂L/∂Y, ∂L/∂b = ∂L/∂Y
+            // summed over those axes (Σ_rows ∂L/∂Y for a row).
+            Op::AddBroadcast(x, b, inner) => {
                 self.accumulate(grads, x, grad_out.to_owned());
-                if self.tracked(row) {
-                    let (slot, beta) = slot(grads, row, self.value(row).dim());
-                    kernels::column_sums(grad_out, beta, slot.view_mut())?;
+                if self.tracked(b) {
+                    let (slot, beta) = slot(grads, b, self.value(b).dim());
+                    kernels::broadcast_sum(grad_out, inner, beta, slot.view_mut())?;
                 }
             }
             // lhs ± rhs: ∂/∂lhs = 1, ∂/∂rhs = ±1; lhs ⊙ rhs: ∂/∂lhs = rhs, ∂/∂rhs = lhs;

@@ -55,7 +55,8 @@ enum TargetRef {
 enum Op {
     Leaf,
     MatMul(Var, Var),
-    AddRow(Var, Var),
+    /// `x + b`, `b` broadcast with this `inner` factor (see [`kernels::add_broadcast`]).
+    AddBroadcast(Var, Var, usize),
     Binary(Binary, Var, Var),
     Scale(f64, Var),
     Transpose(Var),
@@ -132,9 +133,15 @@ impl<T: Scalar> Tape<T> {
 
     /// `x + b`, the `1×n` row `b` broadcast over the rows of `x`.
     pub fn add_row(&mut self, x: Var, row: Var) -> Result<Var> {
+        self.add_broadcast(x, row, 1)
+    }
+
+    /// `x + b`, `b` broadcast over `x` read as `[outer, mid, inner]` (see
+    /// [`kernels::add_broadcast`]): a per-channel vector over a batch of images, say.
+    pub fn add_broadcast(&mut self, x: Var, b: Var, inner: usize) -> Result<Var> {
         let mut out = self.nodes[x.0].value.clone();
-        kernels::add_row(out.view_mut(), self.value(row))?;
-        Ok(self.push_from(Op::AddRow(x, row), out, &[x, row]))
+        kernels::add_broadcast(out.view_mut(), self.value(b), inner)?;
+        Ok(self.push_from(Op::AddBroadcast(x, b, inner), out, &[x, b]))
     }
 
     /// `lhs ∘ rhs` elementwise.
