@@ -38,35 +38,47 @@ pub use symgrad_runtime::*;
 ///
 /// | statement | meaning |
 /// |---|---|
-/// | `input x: [n];` | a batch input `[batch, n]` |
+/// | `input x: [n];`, `input x: [c, h, w];` | a batch input `[batch, n]`, `[batch, c, h, w]` (1 to 6 sizes) |
 /// | `target y: classes[k];` | one class label in `0..k` per row (a one-hot row to the losses) |
-/// | `target t: [n];` | a real-valued target `[batch, n]` |
-/// | `param w: [r, c] = init;` | a weight; `[n]` declares a `1 × n` row (a bias); `= init` is optional |
+/// | `target t: [n];` | a real-valued target `[batch, n]` (or of any shape, as inputs) |
+/// | `param w: [r, c] = init;` | a parameter of 1 to 6 sizes: a weight `[r, c]`, a bias `[n]`, a per-channel vector `[c, 1, 1]`, a kernel `[o, i, kh, kw]`; `= init` is optional |
+///
+/// A value is `[batch, d1, …, dk]` (one slice per sample; the batch size is known at run
+/// time), `[d1, …, dk]` (a parameter, and what is computed from parameters alone) or a scalar.
+/// A batch is passed and returned as an `ArrayView2` of `[batch, d1⋯dk]`, each sample's values
+/// in row-major order.
 /// | `name = expr;` (or `let name = expr;`) | a named value |
 /// | `output expr;` | what `forward` returns (evaluation mode: dropout off) |
 /// | `loss expr;` | the scalar loss that `loss_and_grad` differentiates |
 ///
-/// Initialisers, for a weight `[fan_in, fan_out]` (a row has `fan_in = 1`):
+/// Initialisers, for a weight `[fan_in, fan_out]` (a vector `[n]` has `fan_in = 1`, a kernel
+/// `[out, in, k₁, …]` has `fan_in = in·k₁⋯` and `fan_out = out·k₁⋯`):
 ///
 /// | name | each element drawn from |
 /// |---|---|
-/// | `xavier_normal` (or `glorot_normal`; the default for weights) | `N(0, 2/(fan_in + fan_out))` |
+/// | `xavier_normal` (or `glorot_normal`; the default but for biases) | `N(0, 2/(fan_in + fan_out))` |
 /// | `xavier_uniform` (or `glorot_uniform`) | `U(−a, a)`, `a = √(6/(fan_in + fan_out))` |
 /// | `he` | `N(0, 2/fan_in)` |
 /// | `normal` | `N(0, 1)` |
-/// | `zeros` (the default for rows) | 0 |
+/// | `zeros` (the default for biases: `[n]`, `[c, 1, 1]`, any shape with one size above 1) | 0 |
 /// | `constant(c)` or a bare number `c` | `c` |
 ///
 /// Expressions, from the loosest binding to the tightest: `+` and `-` (left to right), then
 /// `*`, `/` and `@` (left to right, all three at one level, so `a * b @ w` is `(a * b) @ w`),
 /// then unary `-`, then calls, names, numbers and parentheses.
 ///
-/// - `a @ b` or `matmul(a, b)`: matrix product; the right side is weight-like (fixed rows);
-/// - `a + b`, `a - b`, `a * b`, `a / b`: elementwise on equal shapes. The one broadcasting
-///   rule: a `[1, n]` row meets a `[batch, n]` batch in `+` or `-` on either side and is
-///   broadcast over its rows (a bias: `x @ w + b`, `b + x @ w`, `x @ w - b`, `b - x @ w`).
-///   `c * x`, `x * c` and `x / c` scale by a number; `-x`;
-/// - `dense(x, n)` or `dense(x, n, init)`: `x · W + b` with `W: [k, n]` and `b: [1, n]` declared
+/// - `a @ b` or `matmul(a, b)`: matrix product of a batch of vectors `[batch, k]` (or a matrix)
+///   by a weight-like matrix `[k, n]`;
+/// - `a + b`, `a - b`, `a * b`, `a / b`: elementwise on equal shapes, at any rank. The one
+///   broadcasting rule, numpy's, for `+` and `-` with a fixed operand on either side: its sizes
+///   align with the other's last ones (the batch counting as the first axis) and each is equal
+///   or 1; it repeats along the axes where it is 1 or missing, which must not lie between two
+///   it spans. A bias `[n]` over `[batch, n]` (`x @ w + b`, `b + x @ w`, `x @ w - b`,
+///   `b - x @ w`), a per-channel vector `[c, 1, 1]`, a plane `[h, w]` or an element `[1]` over
+///   `[batch, c, h, w]`. `c * x`, `x * c` and `x / c` scale by a number; `-x`;
+/// - `flatten(x)`: `[batch, d1, …, dk] → [batch, d1⋯dk]`; `reshape(x, d1, …)`: any shape of as
+///   many values per sample. Both reuse their input's buffer where they can (a copy otherwise);
+/// - `dense(x, n)` or `dense(x, n, init)`: `x · W + b` with `W: [k, n]` and `b: [n]` declared
 ///   for you, named after the line (`h_w`, `h_b` for `h = dense(...)`; `h_w2`, `h_b2` for a
 ///   second one on the same line; `output_w`, `loss_w` on those lines);
 /// - `transpose(w)`: `wᵀ` of a weight (tied weights: `dense`-free decoders `h @ transpose(w)`);
@@ -75,16 +87,17 @@ pub use symgrad_runtime::*;
 ///   `sigmoid`, `tanh`, `softplus`, `exp`, `log`, `square`, `abs`, `gelu` (exact,
 ///   `x Φ(x)` with the normal CDF through `erf`), `silu` (`x σ(x)`), `elu(x, alpha)` (alpha ≥ 0),
 ///   `softsign` (`x/(1 + |x|)`), `sqrt`, `max(x, c)` and `min(x, c)` with a number;
-/// - `softmax(x)` and `log_softmax(x)` row-wise on a batch; `dropout(x, p)` (inverted; off in
-///   evaluation);
+/// - `softmax(x)` and `log_softmax(x)` row-wise on a batch of vectors; `dropout(x, p)`
+///   (inverted; off in evaluation) on a batch of any rank;
 /// - reductions `sum(x)`, `mean(x)` to a scalar, and `sum_rows(x)`, `mean_rows(x)`,
-///   `max_rows(x)` of each row, `[r, n] → [r, 1]`;
+///   `max_rows(x)` of each row of a batch of vectors or a matrix, `[r, n] → [r, 1]`;
 /// - losses `(prediction, target)`: `cross_entropy` (on probabilities: write
 ///   `cross_entropy(softmax(z), y)`, compiled to the stable fused form with gradient
 ///   `(p − onehot(y))/B`), `softmax_cross_entropy` (on logits), `squared_error` (on
 ///   probabilities, summed over classes), `mse`, `mae`, `bce` (on probabilities;
 ///   `bce(sigmoid(z), t)` is fused to the logits form), `bce_with_logits`. Classification losses
-///   average over the batch, regression losses over all elements. A target is a `target`, or
+///   take a batch of vectors and average over the batch; regression losses take any rank and
+///   average over all elements. A target is a `target`, or
 ///   any value that does not depend on parameters (an autoencoder's input).
 ///   Scalars combine with `+`, `-`, `*`, `/` and numbers: `loss mse(a, x) + 0.5 * mse(b, x);`.
 ///
@@ -95,8 +108,9 @@ pub use symgrad_runtime::*;
 ///
 /// For `pub struct Net { ... }`:
 ///
-/// - `Net<T = f32>`: the parameters as public `Array2<T>` fields, `Net::new(rng)` (seeded
-///   initialisation), `Net::zeros()` (a gradient buffer), `Net::PARAMETERS`;
+/// - `Net<T = f32>`: the parameters as public array fields of their declared rank (`Array1<T>`
+///   for `[n]`, `Array2<T>` for `[r, c]`, …), `Net::new(rng)` (seeded initialisation),
+///   `Net::zeros()` (a gradient buffer), `Net::PARAMETERS` (each name and shape);
 /// - `NetBatch<'a, T>` (inputs and targets), `NetInputs<'a, T>` (inputs), `NetWorkspace<T>`;
 /// - `forward(ws, inputs)`, `loss(ws, batch)` (evaluation mode), `loss_train(ws, batch, rng)`
 ///   and `loss_and_grad(ws, batch, rng, grads)` (training mode, dropout masks from `rng`);

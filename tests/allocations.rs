@@ -91,6 +91,38 @@ fn a_training_step_allocates_nothing() {
     assert_eq!(allocations, 0);
 }
 
+network! {
+    /// Images with a per-channel bias, flattened into a dense layer, and a rank-4 parameter
+    /// with the bias broadcast over it: every parameter is computed on as a matrix view.
+    struct Channels {
+        input x: [2, 4, 4];
+        target y: classes[4];
+        param bias: [2, 1, 1];
+        param k: [2, 2, 2, 2];
+        h = tanh(x + bias);
+        z = dense(flatten(h), 4);
+        output softmax(z);
+        loss cross_entropy(softmax(z), y) + 0.01 * sum(square(k + bias));
+    }
+}
+
+#[test]
+fn a_step_on_images_and_kernels_allocates_nothing() {
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut net = Channels::<f32>::new(&mut rng);
+    let mut grads = Channels::zeros();
+    let mut ws = net.workspace(8);
+    let x = Array2::from_shape_fn((8, 32), |(i, j)| ((i * 3 + j) % 7) as f32 * 0.1);
+    let y: Vec<usize> = (0..8).map(|i| i % 4).collect();
+    let mut adam = Optim::new(Optimizer::ADAM, 0.0);
+    let allocations = allocations_in_ten_steps(|| {
+        let batch = ChannelsBatch { x: x.view(), y: &y };
+        net.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads).unwrap();
+        adam.step(&mut net, &grads, 0.01);
+    });
+    assert_eq!(allocations, 0);
+}
+
 #[test]
 fn large_products_allocate_only_matrixmultiplys_packing_buffers() {
     let mut rng = StdRng::seed_from_u64(0);

@@ -69,6 +69,54 @@ fn parameters_round_trip_exactly() {
     assert_eq!(restored, net);
 }
 
+network! {
+    /// Parameters of rank 1, 3 and 4.
+    struct Kernels {
+        input x: [4, 2, 2];
+        target t: [4, 2, 2];
+        param bias: [4, 1, 1];
+        param k: [4, 1, 2, 2];
+        out = tanh(x + bias);
+        output out;
+        loss mse(out, t) + 0.01 * sum(square(k)) + mean(dense(flatten(out), 3));
+    }
+}
+
+#[test]
+fn parameters_of_any_rank_round_trip_with_their_shapes() {
+    let path = scratch("kernels.safetensors");
+    let net = Kernels::<f32>::new(&mut StdRng::seed_from_u64(2));
+    checkpoint::save(&path, &checkpoint::named("", &net), &BTreeMap::new()).unwrap();
+    let header = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+    for shape in [
+        "\"bias\":{\"dtype\":\"F32\",\"shape\":[4,1,1]",
+        "\"k\":{\"dtype\":\"F32\",\"shape\":[4,1,2,2]",
+        "\"loss_b\":{\"dtype\":\"F32\",\"shape\":[3]",
+    ] {
+        assert!(header.contains(shape), "no {shape} in {header}");
+    }
+    let reload = || {
+        let mut restored = Kernels::<f32>::zeros();
+        checkpoint::load(&path)
+            .unwrap()
+            .restore("", &mut restored, &path)
+            .unwrap();
+        restored
+    };
+    assert_eq!(reload(), net);
+
+    // A bias written as a row `[1, n]` (by matrix-only code) fills the vector `[n]`.
+    let as_rows: Vec<_> = checkpoint::named("", &net)
+        .into_iter()
+        .map(|(name, tensor)| match *tensor.shape() {
+            [n] => (name, tensor.into_shape_with_order(vec![1, n]).unwrap()),
+            _ => (name, tensor),
+        })
+        .collect();
+    checkpoint::save(&path, &as_rows, &BTreeMap::new()).unwrap();
+    assert_eq!(reload(), net);
+}
+
 #[test]
 fn loading_into_another_network_names_the_tensor_and_both_shapes() {
     let path = scratch("other.safetensors");

@@ -293,7 +293,8 @@ type Shape = (&'static str, &'static [usize]);
 
 #[test]
 fn every_derivation_mentions_every_parameter() {
-    let cases: [(&str, &[Shape]); 11] = [
+    let cases: [(&str, &[Shape]); 12] = [
+        (Images::<f64>::derivation(), &Images::<f64>::PARAMETERS),
         (Mlp::<f64>::derivation(), &Mlp::<f64>::PARAMETERS),
         (Deep5::<f64>::derivation(), &Deep5::<f64>::PARAMETERS),
         (Residual::<f64>::derivation(), &Residual::<f64>::PARAMETERS),
@@ -378,6 +379,28 @@ network! {
 }
 
 network! {
+    /// Batches of two-channel 3×3 images: a per-channel bias `[2, 1, 1]`, a plane `[3, 3]`
+    /// (on the left of `-`), one element `[1]` and an offset of a whole image `[2, 3, 3]`
+    /// broadcast over them, dropout, a flatten into a dense layer reshaped back, and a rank-4
+    /// parameter in the loss alone, with an element broadcast over it.
+    struct Images {
+        input x: [2, 3, 3];
+        target t: [2, 3, 3];
+        param offset: [2, 3, 3];
+        param bias: [2, 1, 1];
+        param plane: [3, 3];
+        param shift: [1];
+        param k: [2, 1, 2, 2];
+        h = tanh(x - offset + bias);
+        g = softplus(plane - h) + shift;
+        d = reshape(dense(flatten(dropout(g, 0.2)), 18), 2, 3, 3);
+        out = d - bias;
+        output out;
+        loss mse(out, t) + 0.1 * mean(tanh(k + shift)) + 0.01 * sum(square(k));
+    }
+}
+
+network! {
     /// GELU, SiLU, ELU, softsign, sqrt, and max and min with a number.
     struct Smooth {
         input x: [4];
@@ -457,6 +480,16 @@ proptest! {
         let mut net: PenaltiesOfTwoShapes<f64> = network(&mut rng);
         let (x, t) = (random(&mut rng, rows, 4, 1.0), random(&mut rng, rows, 3, 1.0));
         let batch = PenaltiesOfTwoShapesBatch { x: x.view(), t: t.view() };
+        check(&mut net, &batch, seed, Kinks::None)?;
+    }
+
+    #[test]
+    fn images(seed in any::<u64>(), rows in 1usize..5) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: Images<f64> = network(&mut rng);
+        // Each sample's [2, 3, 3] values in row-major order.
+        let (x, t) = (random(&mut rng, rows, 18, 1.0), random(&mut rng, rows, 18, 1.0));
+        let batch = ImagesBatch { x: x.view(), t: t.view() };
         check(&mut net, &batch, seed, Kinks::None)?;
     }
 

@@ -30,9 +30,9 @@ pub fn derivation(net: &Lowered, graph: &Graph, derivative: &Derivative, plan: &
         let name = format!("\\mathrm{{{}}}", param.name.to_string().replace('_', "\\_"));
         let _ = writeln!(
             text,
-            "- $\\partial L / \\partial {name}$ (`{}`, {}) is $\\overline{{{name}}}$, node {grad}",
+            "- $\\partial L / \\partial {name}$ (`{}`, `[{}]`) is $\\overline{{{name}}}$, node {grad}",
             param.name,
-            param.dims.iter().map(usize::to_string).collect::<Vec<_>>().join("×")
+            param.dims.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
         );
     }
     let mut fused: Vec<&str> = graph

@@ -239,6 +239,9 @@ pub enum Op {
     Scale(f64),
     /// `Xᵀ`, materialised (a transpose feeding a matmul becomes a flag instead).
     Transpose,
+    /// The same values of each sample under another shape of as many elements (`flatten`,
+    /// `reshape`): stored alike, so nothing to compute in place, a copy otherwise.
+    Reshape,
     Act(Activation),
     Softmax,
     /// Row-wise `log_softmax`.
@@ -303,6 +306,7 @@ impl Op {
             | Op::Mul
             | Op::Div
             | Op::Scale(_)
+            | Op::Reshape
             | Op::Act(_)
             | Op::Dropout { .. }
             | Op::MaskMul { .. }

@@ -294,6 +294,20 @@ impl Builder {
                 let mask = self.bindings.masks.len() - 1;
                 self.add(Op::Dropout { p, mask }, vec![a], shape)
             }
+            9 => {
+                // A batch flattened to vectors, or its samples reshaped to `[a, size/a]`.
+                let a = self.batch_value();
+                let shape = self.graph.shape(a);
+                let size = shape.size();
+                let rows = self.rng.pick(&[1, 2, 3]);
+                let dims: &[usize] = if size.is_multiple_of(rows) && self.rng.below(2) == 0 {
+                    &[rows, size / rows]
+                } else {
+                    &[size]
+                };
+                let out = Shape::of_batch(dims).expect("two axes");
+                self.add(Op::Reshape, vec![a], out)
+            }
             _ => {
                 // A materialised transpose of a parameter value.
                 let fixed: Vec<NodeId> = self
@@ -402,7 +416,7 @@ impl Builder {
         // The first layer reads an input; then anything.
         self.step(0);
         for _ in 0..1 + self.rng.below(7) {
-            let op = self.rng.below(9);
+            let op = self.rng.below(10);
             self.step(op);
         }
         let mut loss = self.term();
@@ -666,9 +680,16 @@ fn kind(op: Op) -> String {
         Op::Loss { kind, .. } | Op::LossGrad { kind, .. } => {
             format!("{}({kind:?})", debug.split(' ').next().unwrap_or_default())
         }
+        // A broadcast along axes inside each sample (per channel), not only over rows.
+        Op::AddBroadcast { inner } | Op::BroadcastSum { inner } if inner > 1 => {
+            format!("{} within samples", debug.split(' ').next().unwrap_or_default())
+        }
         _ => debug.split([' ', '(']).next().unwrap_or_default().to_owned(),
     }
 }
+
+/// What the survey calls a graph with a batch of rank above 1 (`[batch, c, h, w]`, say).
+const IMAGES: &str = "a batch of rank ≥ 2";
 
 fn seeds() -> std::ops::Range<u64> {
     let Ok(range) = std::env::var("SYMGRAD_GRAPH_SEEDS") else {
@@ -705,6 +726,13 @@ fn survey(check: impl Fn(u64) -> Result<Outcome, String>) -> Survey {
                 survey.compared += compared;
                 survey.kinked += kinked;
                 survey.kinds.extend(graph.nodes.iter().map(|n| kind(n.op)));
+                if graph
+                    .nodes
+                    .iter()
+                    .any(|n| n.shape.is_batch() && n.shape.dims().len() > 1)
+                {
+                    survey.kinds.insert(IMAGES.to_owned());
+                }
             }
             Ok(Outcome::Skipped(why)) => *survey.skipped.entry(why).or_insert(0) += 1,
             Err(e) => panic!(
@@ -769,12 +797,16 @@ fn expected_kinds() -> Vec<String> {
         "MatMul",
         "Affine",
         "AddBroadcast",
+        "AddBroadcast within samples",
+        "BroadcastSum within samples",
+        IMAGES,
         "Add",
         "Sub",
         "Mul",
         "Div",
         "Scale",
         "Transpose",
+        "Reshape",
         "Softmax",
         "LogSoftmax",
         "LogSoftmaxGrad",

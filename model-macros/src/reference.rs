@@ -182,6 +182,7 @@ fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Resul
         Op::Div => v(0).zip(v(1), |a, b| a / b)?,
         Op::Scale(c) => v(0).map(|x| c * x),
         Op::Transpose => v(0).transposed(),
+        Op::Reshape => v(0).clone(),
         Op::Act(act) => {
             if let Some(kink) = act.entry().kink {
                 eval.sides.extend(v(0).data.iter().map(|&x| x > kink));

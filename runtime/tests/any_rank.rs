@@ -7,7 +7,7 @@ use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn};
 use symgrad_runtime::checkpoint::{self, Checkpoint};
 use symgrad_runtime::gradcheck::{self, Options};
 use symgrad_runtime::rand::{SeedableRng, rngs::StdRng};
-use symgrad_runtime::{Fill, Init, Optim, Optimizer, Parameters};
+use symgrad_runtime::{Fill, Init, Optim, Optimizer, Parameters, as_matrix};
 
 /// A kernel `[out, in, h, w]` and a bias `[out]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,4 +110,24 @@ fn a_kernel_survives_a_checkpoint() {
     loaded.restore("", &mut restored, &path).unwrap();
     assert_eq!(restored, conv);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_parameter_of_any_rank_is_computed_on_as_a_matrix_view() {
+    let conv = Conv::new(3);
+    // [4, 3, 2, 2] is the matrix [4, 12]: each output channel's weights in one row.
+    let k = as_matrix(conv.k.view(), "k").unwrap();
+    assert_eq!(k.shape(), [4, 12]);
+    assert_eq!(k[(1, 5)], conv.k[[1, 1, 0, 1]]);
+    // A vector is a row, of any stride.
+    let b = as_matrix(conv.b.slice(ndarray::s![..;2]), "b").unwrap();
+    assert_eq!(b.shape(), [1, 2]);
+    assert_eq!(b[(0, 1)], conv.b[[2]]);
+    // A kernel whose axes were permuted is not one matrix in memory: an error naming it.
+    let permuted = conv.k.view().permuted_axes(IxDyn(&[1, 0, 2, 3]));
+    let error = as_matrix(permuted, "k").unwrap_err().to_string();
+    assert!(
+        error.contains("k of shape [3, 4, 2, 2] is not in standard (row-major) layout"),
+        "{error}"
+    );
 }

@@ -1,6 +1,6 @@
 //! Every kernel against a direct scalar formula, every derivative against finite differences.
 
-use ndarray::{Array1, Array2, array};
+use ndarray::{Array1, Array2, ArrayD, Axis, IxDyn, array};
 use symgrad_ops::Domain;
 use symgrad_runtime::kernels::{self, Activation, ActivationKernel, Binary, Loss, LossKernel, Saved, Target};
 use symgrad_runtime::{Error, rand::SeedableRng, rand::rngs::StdRng};
@@ -279,6 +279,44 @@ fn binary_ops_column_sums_and_bias_rows() {
     assert_eq!(x, array![[2.0, 1.0], [4.0, 3.0]]);
     kernels::broadcast_rows(array![[7.0, 8.0]].view(), x.view_mut()).unwrap();
     assert_eq!(x, array![[7.0, 8.0], [7.0, 8.0]]);
+}
+
+#[test]
+fn broadcasts_and_their_sums_are_ndarrays() {
+    // A batch of 2 samples [3, 4] stored as [2, 12], and operands broadcast over it by
+    // numpy's rule, with the `inner` factor the compiler derives: a row [4] (1), a per-channel
+    // vector [3, 1] (4), a whole sample [3, 4] (1), one element [1] (1). The oracle is
+    // ndarray's own broadcasting and `sum_axis`.
+    let x = ArrayD::from_shape_fn(IxDyn(&[2, 3, 4]), |i| (i[0] * 12 + i[1] * 4 + i[2]) as f64 * 0.5 - 3.0);
+    for (small, inner) in [(vec![4], 1), (vec![3, 1], 4), (vec![3, 4], 1), (vec![1], 1)] {
+        let b = ArrayD::from_shape_fn(IxDyn(&small), |i| {
+            1.0 + (0..small.len()).map(|a| (a + 1) * i[a]).sum::<usize>() as f64
+        });
+        let expected = &x + &b;
+        let mut ours = x.clone().into_shape_with_order((2, 12)).unwrap();
+        let b2 = b.view().into_shape_with_order((1, b.len())).unwrap();
+        kernels::add_broadcast(ours.view_mut(), b2, inner).unwrap();
+        assert_eq!(
+            ours.into_dyn().into_shape_with_order(IxDyn(&[2, 3, 4])).unwrap(),
+            expected,
+            "{small:?}"
+        );
+
+        // The sum over the broadcast axes, on top of β = 2 times what was there.
+        let mut sums = Array2::from_elem((1, b.len()), 1.0);
+        let g = x.view().into_shape_with_order((2, 12)).unwrap();
+        kernels::broadcast_sum(g, inner, 2.0, sums.view_mut()).unwrap();
+        let axes: Vec<usize> = (0..3)
+            .filter(|&a| a + small.len() < 3 || small[a + small.len() - 3] == 1)
+            .collect();
+        let summed = axes.iter().rev().fold(x.clone(), |s, &a| s.sum_axis(Axis(a)));
+        let expected = summed.iter().map(|s| s + 2.0).collect::<Vec<f64>>();
+        assert_eq!(sums.iter().copied().collect::<Vec<f64>>(), expected, "{small:?}");
+    }
+    // Operands that do not tile the value are errors.
+    let mut x2 = Array2::<f64>::zeros((2, 12));
+    assert!(kernels::add_broadcast(x2.view_mut(), Array2::zeros((1, 5)).view(), 1).is_err());
+    assert!(kernels::broadcast_sum(x2.view(), 7, 0.0, Array2::zeros((1, 3)).view_mut()).is_err());
 }
 
 #[test]

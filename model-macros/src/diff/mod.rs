@@ -168,7 +168,8 @@ fn local_terms(graph: &mut Graph, id: NodeId, grad: NodeId, labels: &[String]) -
         // X̄ = Ȳ, b̄ = Ȳ summed over those axes (1ᵀȲ for a row over a batch).
         Op::AddBroadcast { inner } => {
             let sums = broadcast_sum(graph, grad, inputs[1], inner);
-            let latex = if inner == 1 {
+            let row = node.shape.dims().len() == 1 && graph.shape(inputs[1]).dims() == node.shape.dims();
+            let latex = if row {
                 format!("\\mathbf{{1}}^\\top {g}")
             } else {
                 format!("\\textstyle\\sum_{{\\text{{broadcast}}}} {g}")
@@ -216,6 +217,12 @@ fn local_terms(graph: &mut Graph, id: NodeId, grad: NodeId, labels: &[String]) -
         Op::Transpose => {
             let back = graph.transpose(grad);
             vec![term(inputs[0], back, format!("{g}^\\top"))]
+        }
+        // Y = reshape(X): X̄ = Ȳ reshaped back (the same values, element for element).
+        Op::Reshape => {
+            let shape = graph.shape(inputs[0]);
+            let back = graph.add(Op::Reshape, vec![grad], shape, node.span);
+            vec![term(inputs[0], back, format!("\\operatorname{{reshape}}({g})"))]
         }
         // Y = f(X): X̄ = Ȳ ⊙ f′(X), f′ read from X or from Y.
         Op::Act(act) => {

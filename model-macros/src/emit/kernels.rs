@@ -133,6 +133,12 @@ impl Emitter<'_> {
                 let x = r(0);
                 quote! { #out.assign(&#x.t()); }
             }
+            // A reshaped batch is stored as its input is, `[batch, d1⋯dk]`.
+            Op::Reshape if in_place => quote! {},
+            Op::Reshape => {
+                let x = r(0);
+                quote! { #out.assign(&#x); }
+            }
             Op::Act(act) => {
                 let f = act_tokens(act);
                 if in_place {

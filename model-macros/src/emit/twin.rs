@@ -78,6 +78,11 @@ impl Emitter<'_> {
                     let a = &i[0];
                     quote! { tape.transpose(#a) }
                 }
+                // The tape holds a batch as `[batch, d1⋯dk]` at any rank.
+                Op::Reshape => {
+                    let a = &i[0];
+                    quote! { #a }
+                }
                 Op::Act(act) => {
                     let (a, f) = (&i[0], act_tokens(act));
                     quote! { tape.activation(#f, #a) }

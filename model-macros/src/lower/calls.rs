@@ -130,6 +130,52 @@ impl Lowering {
                 };
                 Some(Value::Node(self.graph.add(op, vec![x], out, span)))
             }
+            "flatten" | "reshape" => {
+                let (expected, usage): (&[usize], _) = if name == "flatten" {
+                    (&[1], "1 argument: `flatten(x)`")
+                } else {
+                    (&[2, 3, 4, 5, 6, 7], "the value and 1 to 6 sizes: `reshape(x, c, h, w)`")
+                };
+                if !arity(self, expected, usage) {
+                    return None;
+                }
+                let x = self.operand(values[0]?, args[0].span(), &format!("the argument of `{name}`"))?;
+                let shape = self.graph.shape(x);
+                if !shape.is_batch() {
+                    self.error(
+                        args[0].span(),
+                        format!("`{name}` reshapes each sample of a batch, but this is {shape}"),
+                    );
+                    return None;
+                }
+                let mut dims = Vec::new();
+                for (value, arg) in values[1..].iter().zip(&args[1..]) {
+                    match value {
+                        Some(Value::Number(n)) if *n >= 1.0 && n.fract() == 0.0 => dims.push(*n as usize),
+                        _ => {
+                            self.error(arg.span(), "a size of `reshape` must be a positive integer");
+                            return None;
+                        }
+                    }
+                }
+                if name == "flatten" {
+                    dims.push(shape.size());
+                }
+                let size: usize = dims.iter().product();
+                if size != shape.size() {
+                    self.error(
+                        span,
+                        format!(
+                            "`reshape` to [batch, {}] needs {size} values per sample, but {shape} has {}",
+                            dims.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
+                            shape.size()
+                        ),
+                    );
+                    return None;
+                }
+                let out = Shape::of_batch(&dims)?;
+                Some(Value::Node(self.graph.add(Op::Reshape, vec![x], out, span)))
+            }
             "matmul" => {
                 if !arity(self, &[2], "2 arguments") {
                     return None;
@@ -178,7 +224,7 @@ impl Lowering {
                 self.error(
                     span,
                     format!(
-                        "unknown function `{name}`: expected dense, matmul, transpose, softmax, log_softmax, sum, mean, sum_rows, mean_rows, max_rows, dropout, an activation ({}) or a loss ({})",
+                        "unknown function `{name}`: expected dense, matmul, transpose, flatten, reshape, softmax, log_softmax, sum, mean, sum_rows, mean_rows, max_rows, dropout, an activation ({}) or a loss ({})",
                         Activation::names().join(", "),
                         Loss::names().join(", ")
                     ),

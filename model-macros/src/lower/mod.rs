@@ -323,7 +323,8 @@ impl Lowering {
             return false;
         };
         let init = match init {
-            None if dims.sizes.len() == 1 => Init::Zeros,
+            // A vector in any orientation (`[n]`, a per-channel `[c, 1, 1]`) is a bias.
+            None if dims.sizes.iter().filter(|&&d| d > 1).count() <= 1 => Init::Zeros,
             None => Init::XavierNormal,
             Some(InitSpec::Constant(c)) => Init::Constant(*c),
             Some(InitSpec::Named(ident)) => match Init::from_name(&ident.to_string()) {
