@@ -31,6 +31,20 @@ network! {
     }
 }
 
+network! {
+    /// The digits as one-channel images `[1, 8, 8]`: a learned plane `[8, 8]` subtracted from
+    /// every image, then flattened into a classifier.
+    struct Images {
+        input x: [1, 8, 8];
+        target y: classes[10];
+        param background: [8, 8];
+        h = relu(dense(flatten(tanh(x - background)), 32));
+        z = dense(h, 10);
+        output softmax(z);
+        loss cross_entropy(softmax(z), y);
+    }
+}
+
 fn digits() -> (Dataset<f32>, Dataset<f32>) {
     let mut all = data::digits::<f32>().unwrap();
     all.scale_by(16.0);
@@ -73,6 +87,26 @@ fn training_lowers_the_loss_and_learns() {
     assert!(after.accuracy > 0.85, "{after:?}");
     assert_eq!(history.epochs[4].val_accuracy, after.accuracy);
     assert!(history.to_csv().lines().count() == 6);
+}
+
+#[test]
+fn images_train_through_the_same_loop() {
+    // A data set's rows are the images' values in row-major order, as the batch takes them.
+    let (train, val) = digits();
+    let mut net = Images::<f32>::new(&mut StdRng::seed_from_u64(1));
+    let history = train::fit(
+        &mut net,
+        &train,
+        &val,
+        &TrainConfig {
+            learning_rate: 3e-3,
+            ..quiet(5)
+        },
+    )
+    .unwrap();
+    let after = history.epochs[4];
+    assert!(after.val_accuracy > 0.85, "{history:?}");
+    assert_eq!(net.background.shape(), [8, 8]);
 }
 
 #[test]

@@ -41,6 +41,9 @@ const WORDS: &[&str] = &[
     "sum_rows",
     "max_rows",
     "identity",
+    "flatten",
+    "reshape",
+    "7",
     "mse",
     "mae",
     "cross_entropy",
@@ -74,10 +77,12 @@ const WORDS: &[&str] = &[
     "fn",
 ];
 
-const VALID: &str = "pub struct Net { input x: [4]; target y: classes[3]; param w: [4, 5] = he; \
-    param b: [5]; h = relu(b - x @ w); g = dropout(h, 0.5) + h * h / exp(gelu(h)); \
-    z = dense(elu(g, 0.5), 3); output log_softmax(z); \
-    loss cross_entropy(softmax(z), y) + 0.1 * mean(square(w)) / mean(sum_rows(max(g, 0.1))); }";
+const VALID: &str = "pub struct Net { input x: [4]; input m: [2, 2, 3]; target y: classes[3]; \
+    param w: [4, 5] = he; param b: [5]; param c: [2, 1, 1]; param k: [3, 2, 1, 1] = he; \
+    h = relu(b - x @ w); g = dropout(h, 0.5) + h * h / exp(gelu(h)); i = tanh(m - c); \
+    z = dense(elu(g, 0.5), 3) + dense(flatten(i), 3); output log_softmax(z); \
+    loss cross_entropy(softmax(z), y) + 0.1 * mean(square(w)) / mean(sum_rows(max(g, 0.1))) \
+    + mean(reshape(i, 12)) + sum(k + c); }";
 
 fn tree() -> impl Strategy<Value = String> {
     let leaf = prop::sample::select(WORDS).prop_map(str::to_owned);

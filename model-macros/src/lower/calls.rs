@@ -108,7 +108,7 @@ impl Lowering {
                     _ if shape == Shape::SCALAR => {
                         self.error(
                             args[0].span(),
-                            format!("`{name}` reduces a matrix, but this is already a scalar"),
+                            format!("`{name}` reduces an array, but this is already a scalar"),
                         );
                         return None;
                     }

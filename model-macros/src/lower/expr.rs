@@ -84,7 +84,7 @@ impl Lowering {
             (_, Value::Number(_), _) | (_, _, Value::Number(_)) => {
                 self.error(
                     span,
-                    format!("`{symbol}` between a number and a matrix is not supported; only `c * x` and `x / c` are"),
+                    format!("`{symbol}` between a number and an array is not supported; only `c * x` and `x / c` are"),
                 );
                 None
             }

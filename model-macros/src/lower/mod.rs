@@ -380,7 +380,7 @@ impl Lowering {
                 None
             }
             Value::Number(_) => {
-                self.error(span, format!("expected a matrix here ({what}), found a number"));
+                self.error(span, format!("expected an array here ({what}), found a number"));
                 None
             }
         }
