@@ -118,7 +118,8 @@ fn inputs(batch: usize, width: usize, classes: usize) -> (Array2<f32>, Vec<usize
     (x, (0..batch).map(|i| i % classes).collect())
 }
 
-/// Benchmarks one network at one batch size: generated, tape, floor.
+/// Benchmarks one network at one batch size: generated, tape, floor, and one generated
+/// Hessian-vector product (no update: the same parameters each time).
 macro_rules! bench_network {
     ($c:expr, $net:ident, $batch_ty:ident, $label:expr, $widths:expr, $batch:expr, |$x:ident, $y:ident| $make:expr) => {{
         let mut group = $c.benchmark_group($label);
@@ -146,6 +147,11 @@ macro_rules! bench_network {
         });
         let mut floor = Floor::new(widths, $batch);
         group.bench_function(BenchmarkId::new("gemm_floor", $batch), |b| b.iter(|| floor.step()));
+        let (v, mut hv) = (net.clone(), $net::<f32>::zeros());
+        let mut hws = net.hvp_workspace($batch);
+        group.bench_function(BenchmarkId::new("hvp", $batch), |b| {
+            b.iter(|| black_box(net.hvp(&mut hws, &batch, &mut rng, &v, &mut hv).unwrap()))
+        });
         group.finish();
     }};
 }

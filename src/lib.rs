@@ -131,8 +131,9 @@ pub use symgrad_macros::network;
 pub mod __private {
     pub use symgrad_runtime::model::{check_batch_labels, check_batch_matrix};
     pub use symgrad_runtime::{
-        Activation, ActivationKernel, Binary, Error, Examples, Fill, FromExamples, Init, Loss, LossKernel, Model,
-        Parameters, Result, Scalar, Tape, TapeTwin, Target, Var, as_matrix, gemm, kernels, ndarray, rand,
+        Activation, ActivationKernel, Binary, Error, Examples, Fill, FromExamples, HessianVector, Init, Loss,
+        LossKernel, Model, Parameters, Result, Scalar, Tape, TapeTwin, Target, Var, as_matrix, gemm, kernels, ndarray,
+        rand,
     };
 }
 
@@ -141,7 +142,7 @@ pub mod prelude {
     pub use symgrad_macros::network;
     pub use symgrad_runtime::gradcheck;
     pub use symgrad_runtime::{
-        Activation, ActivationKernel, Error, Fill, FromExamples, Init, Loss, LossKernel, Model, Optimizer, ParamList,
-        Parameters, Real, Result, Scalar, Schedule, Tape, TapeTwin, Target, Var, gemm,
+        Activation, ActivationKernel, Error, Fill, FromExamples, HessianVector, Init, Loss, LossKernel, Model,
+        Optimizer, ParamList, Parameters, Real, Result, Scalar, Schedule, Tape, TapeTwin, Target, Var, gemm,
     };
 }

@@ -124,6 +124,22 @@ fn a_step_on_images_and_kernels_allocates_nothing() {
 }
 
 #[test]
+fn a_hessian_vector_product_allocates_nothing() {
+    let mut rng = StdRng::seed_from_u64(0);
+    let net = Small::<f32>::new(&mut rng);
+    let v = Small::<f32>::new(&mut rng);
+    let mut out = Small::zeros();
+    let mut ws = net.hvp_workspace(24);
+    let x = Array2::from_shape_fn((24, 16), |(i, j)| ((i * 7 + j) % 5) as f32 * 0.2);
+    let y: Vec<usize> = (0..24).map(|i| i % 4).collect();
+    let allocations = allocations_in_ten_steps(|| {
+        let batch = SmallBatch { x: x.view(), y: &y };
+        net.hvp(&mut ws, &batch, &mut rng, &v, &mut out).unwrap();
+    });
+    assert_eq!(allocations, 0);
+}
+
+#[test]
 fn large_products_allocate_only_matrixmultiplys_packing_buffers() {
     let mut rng = StdRng::seed_from_u64(0);
     let mut net = Large::<f32>::new(&mut rng);

@@ -10,27 +10,64 @@ use crate::ops::Op;
 use crate::plan::Plan;
 use crate::schedule::Schedule;
 
-pub fn derivation(net: &Lowered, graph: &Graph, derivative: &Derivative, plan: &Plan, schedule: &Schedule) -> String {
+/// Which derivative a text describes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// The gradient of the loss.
+    Gradient,
+    /// The Hessian-vector product, the gradient of `⟨∇L, v⟩`.
+    HessianVector,
+}
+
+pub fn derivation(
+    net: &Lowered,
+    graph: &Graph,
+    derivative: &Derivative,
+    plan: &Plan,
+    schedule: &Schedule,
+    order: Order,
+) -> String {
     let mut text = String::new();
-    let _ = writeln!(text, "# Backward pass of `{}`\n", net.name);
-    let _ = writeln!(
-        text,
-        "Notation: $\\overline{{v}} = \\partial L / \\partial v$ is the adjoint of $v$, $B$ the batch size, \
-         $n$ the number of columns, $\\odot$ and $\\oslash$ elementwise product and division, \
-         $\\mathbf{{1}}$ a column of ones. Each adjoint is the sum, over the users of a value, of the \
-         user's adjoint times its local derivative.\n"
-    );
+    let notation = "$B$ the batch size, $n$ the number of columns, $\\odot$ and $\\oslash$ elementwise \
+         product and division, $\\mathbf{1}$ a column of ones. Each adjoint is the sum, over the users of a \
+         value, of the user's adjoint times its local derivative.";
+    match order {
+        Order::Gradient => {
+            let _ = writeln!(text, "# Backward pass of `{}`\n", net.name);
+            let _ = writeln!(
+                text,
+                "Notation: $\\overline{{v}} = \\partial L / \\partial v$ is the adjoint of $v$, {notation}\n"
+            );
+        }
+        Order::HessianVector => {
+            let _ = writeln!(text, "# Hessian-vector product of `{}`\n", net.name);
+            let _ = writeln!(
+                text,
+                "The backward pass of the gradient's own graph: with a direction $v$ of the parameters' shapes \
+                 ($\\mathrm{{v\\_w}}$ for $\\mathrm{{w}}$), $H v = \\nabla_\\theta \\langle \\nabla_\\theta L, v \\rangle$. \
+                 The gradient's nodes are values here, named $t_k$ as in its plan. Notation: \
+                 $\\overline{{u}} = \\partial \\langle \\nabla L, v \\rangle / \\partial u$ is the adjoint of $u$, {notation}\n"
+            );
+        }
+    }
     let _ = writeln!(text, "## Chain rule\n");
     for (id, terms) in &derivative.equations {
         let lhs = format!("\\overline{{{}}}", latex_name(graph, *id));
         let _ = writeln!(text, "$$ {lhs} = {} $$\n", terms.join(" + "));
     }
-    let _ = writeln!(text, "## Parameter gradients\n");
+    let _ = match order {
+        Order::Gradient => writeln!(text, "## Parameter gradients\n"),
+        Order::HessianVector => writeln!(text, "## Hessian-vector products\n"),
+    };
     for (param, &grad) in net.params.iter().zip(&derivative.param_grads) {
         let name = format!("\\mathrm{{{}}}", param.name.to_string().replace('_', "\\_"));
+        let what = match order {
+            Order::Gradient => format!("\\partial L / \\partial {name}"),
+            Order::HessianVector => format!("(H v)_{{{name}}}"),
+        };
         let _ = writeln!(
             text,
-            "- $\\partial L / \\partial {name}$ (`{}`, `[{}]`) is $\\overline{{{name}}}$, node {grad}",
+            "- ${what}$ (`{}`, `[{}]`) is $\\overline{{{name}}}$, node {grad}",
             param.name,
             param.dims.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
         );
@@ -67,9 +104,13 @@ pub fn derivation(net: &Lowered, graph: &Graph, derivative: &Derivative, plan: &
         .collect();
     let in_place = plan.in_place.iter().filter(|&&b| b).count();
     let accumulated = plan.accumulates.iter().filter(|&&b| b).count();
+    let pass = match order {
+        Order::Gradient => "training step",
+        Order::HessianVector => "Hessian-vector product",
+    };
     let _ = writeln!(
         text,
-        "\n## Compiled\n\n- fused: {}\n- training step: {} kernels, {} workspace buffers, {} computed in place, \
+        "\n## Compiled\n\n- fused: {}\n- {pass}: {} kernels, {} workspace buffers, {} computed in place, \
          {} products added onto a sum of adjoints (gemm with β = 1)\n- schedule of the output, loss and backward steps: {} \
          kernel steps, the longest chain of dependent steps {} long (the others may run beside it)\n",
         if counted.is_empty() {

@@ -19,8 +19,11 @@ mod random_graphs;
 #[cfg(test)]
 mod reference;
 mod schedule;
+mod second;
 
 use proc_macro2::TokenStream;
+
+use crate::derivation::Order;
 
 /// Defines a network whose backward pass is derived at compile time. The language is
 /// documented on `symgrad::network`.
@@ -67,6 +70,37 @@ fn compile(input: TokenStream) -> syn::Result<TokenStream> {
     let (output, loss) = (map[output], map[loss]);
     let plan = plan::plan(&graph, output, loss, &derivative.param_grads);
     let schedule = schedule::schedule(&graph, &plan);
-    let text = derivation::derivation(&lowered, &graph, &derivative, &plan, &schedule);
-    Ok(emit::emit(&lowered, &graph, &plan, &schedule, &derivative, &text))
+    let text = derivation::derivation(&lowered, &graph, &derivative, &plan, &schedule, Order::Gradient);
+    let first = emit::Pass {
+        graph: &graph,
+        plan: &plan,
+        schedule: &schedule,
+        derivative: &derivative,
+        earlier_adjoints: &[],
+        derivation: &text,
+    };
+    // The second pass: `H·v`, from the gradient's graph.
+    let params: Vec<graph::NodeId> = params.iter().map(|&p| map[p]).collect();
+    let names: Vec<String> = lowered.params.iter().map(|p| p.name.to_string()).collect();
+    let hv = second::hessian_vector(&graph, &params, &derivative, &labels, &names);
+    let hv_loss = hv.map[loss];
+    let hv_plan = plan::plan(&hv.graph, hv_loss, hv_loss, &hv.derivative.param_grads);
+    let hv_schedule = schedule::schedule(&hv.graph, &hv_plan);
+    let hv_text = derivation::derivation(
+        &lowered,
+        &hv.graph,
+        &hv.derivative,
+        &hv_plan,
+        &hv_schedule,
+        Order::HessianVector,
+    );
+    let second = emit::Pass {
+        graph: &hv.graph,
+        plan: &hv_plan,
+        schedule: &hv_schedule,
+        derivative: &hv.derivative,
+        earlier_adjoints: &hv.first_adjoints,
+        derivation: &hv_text,
+    };
+    Ok(emit::emit(&lowered, &first, &second))
 }

@@ -210,6 +210,8 @@ pub enum Op {
     Param(usize),
     /// A scalar constant.
     Constant(f64),
+    /// Parameter `i`'s part of the direction `v` of a Hessian-vector product (no gradient).
+    Direction(usize),
 
     /// `α · op(A) · op(B)`, `op` a transpose where the flag is set (a stride swap at run time),
     /// `α` the gemm's own factor (a scaled operand folded in).
@@ -294,7 +296,10 @@ pub enum Op {
 impl Op {
     /// Leaves hold values given from outside: no kernel computes them.
     pub fn is_leaf(self) -> bool {
-        matches!(self, Op::Input(_) | Op::Target(_) | Op::Param(_) | Op::Constant(_))
+        matches!(
+            self,
+            Op::Input(_) | Op::Target(_) | Op::Param(_) | Op::Constant(_) | Op::Direction(_)
+        )
     }
 
     /// The input whose buffer the result may overwrite (elementwise ops of one shape).

@@ -24,8 +24,10 @@ pub enum Loc {
     Buffer(usize),
     /// Parameter `i` of the network.
     Param(usize),
-    /// Parameter `i` of the gradient.
+    /// Parameter `i` of the gradient (of `H·v` in a Hessian-vector product).
     Grad(usize),
+    /// Parameter `i`'s part of the direction of a Hessian-vector product.
+    Direction(usize),
     /// Input `i` of the batch.
     Input(usize),
     /// Dense target `i` of the batch.
@@ -114,6 +116,7 @@ pub fn plan(graph: &Graph, output: NodeId, loss: NodeId, param_grads: &[NodeId])
             Op::Input(i) => Some(Loc::Input(i)),
             Op::Target(i) => Some(Loc::Target(i)),
             Op::Param(i) => Some(Loc::Param(i)),
+            Op::Direction(i) => Some(Loc::Direction(i)),
             Op::Constant(_) => Some(Loc::Constant),
             _ if node.shape == Shape::SCALAR => Some(Loc::Scalar(id)),
             _ => None,

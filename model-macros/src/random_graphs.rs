@@ -11,11 +11,12 @@
 
 use proc_macro2::Span;
 
-use crate::diff::differentiate;
+use crate::diff::{Derivative, differentiate};
 use crate::fuse::fuse;
 use crate::graph::{Graph, NodeId};
 use crate::ops::{Activation, Loss, Op, RowReduction, Saved, Shape, TargetRef};
 use crate::reference::{Bindings, Mat, evaluate};
+use crate::second::hessian_vector;
 use symgrad_ops::Domain;
 
 /// SplitMix64: a small generator, enough for test data and reproducible on every platform.
@@ -74,6 +75,7 @@ impl Builder {
                 params: Vec::new(),
                 labels: Vec::new(),
                 masks: Vec::new(),
+                directions: Vec::new(),
             },
             values: Vec::new(),
         }
@@ -458,12 +460,14 @@ enum Outcome {
 }
 
 /// A random graph after fusion and differentiation: its loss, the parameters that reach it
-/// (node and index) and their derivative nodes.
+/// (node and index) and the derivative (`grads`, the parameters' derivative nodes, are its
+/// `param_grads`).
 struct Case {
     graph: Graph,
     bindings: Bindings,
     loss: NodeId,
     params: Vec<(NodeId, usize)>,
+    derivative: Derivative,
     grads: Vec<NodeId>,
     names: Vec<String>,
 }
@@ -501,12 +505,13 @@ impl Case {
         let (graph, map) = fuse(&graph);
         derivative.remap(&map);
         let params = params.into_iter().map(|(node, index)| (map[node], index)).collect();
-        let (loss, grads) = (map[loss], derivative.param_grads);
+        let (loss, grads) = (map[loss], derivative.param_grads.clone());
         Ok(Case {
             graph,
             bindings,
             loss,
             params,
+            derivative,
             grads,
             names,
         })
@@ -599,24 +604,28 @@ fn check_hessian(seed: u64) -> Result<Outcome, String> {
         Ok(case) => case,
         Err(why) => return Ok(Outcome::Skipped(why)),
     };
-    let (graph, bindings) = (&mut case.graph, &mut case.bindings);
-    let mut rng = Rng(seed ^ 0x5EED);
-    let (mut directions, mut products) = (Vec::new(), Vec::new());
-    for (&(node, index), &grad) in case.params.iter().zip(&case.grads) {
-        let (rows, cols) = (bindings.params[index].rows, bindings.params[index].cols);
-        directions.push(Mat::from_fn(rows, cols, |_, _| rng.normal(1.0)));
-        bindings.inputs.push(directions[directions.len() - 1].clone());
-        let shape = graph.shape(node);
-        let v = graph.add(Op::Input(bindings.inputs.len() - 1), vec![], shape, Span::call_site());
-        let product = graph.add(Op::Mul, vec![grad, v], shape, Span::call_site());
-        products.push(graph.add(Op::Sum, vec![product], Shape::SCALAR, Span::call_site()));
-    }
-    let inner = graph.sum_of(products);
+    // The compiler's own second pass, on this graph.
     let nodes: Vec<NodeId> = case.params.iter().map(|&(node, _)| node).collect();
-    let hv = differentiate(graph, inner, &nodes, &case.names).param_grads;
+    let names: Vec<String> = case.params.iter().map(|&(_, index)| format!("p{index}")).collect();
+    let second = hessian_vector(&case.graph, &nodes, &case.derivative, &case.names, &names);
+    let (graph, bindings, hv) = (&second.graph, &mut case.bindings, &second.derivative.param_grads);
+    let (loss, grads): (NodeId, Vec<NodeId>) = (
+        second.map[case.loss],
+        case.derivative.param_grads.iter().map(|&g| second.map[g]).collect(),
+    );
+    let mut rng = Rng(seed ^ 0x5EED);
+    let directions: Vec<Mat> = case
+        .params
+        .iter()
+        .map(|&(_, index)| {
+            let p = &bindings.params[index];
+            Mat::from_fn(p.rows, p.cols, |_, _| rng.normal(1.0))
+        })
+        .collect();
+    bindings.directions = directions.clone();
     let last = graph.nodes.len() - 1;
     let at = evaluate(graph, bindings, last)?;
-    let value = at.values[case.loss].data[0];
+    let value = at.values[loss].data[0];
     if !value.is_finite() || value.abs() > 1e6 {
         return Ok(Outcome::Skipped("the loss is not finite or above 10⁶"));
     }
@@ -632,24 +641,16 @@ fn check_hessian(seed: u64) -> Result<Outcome, String> {
         }
         let shifted = evaluate(graph, bindings, last)?;
         smooth &= shifted.sides == at.sides;
-        shifted_grads.push(
-            case.grads
-                .iter()
-                .map(|&g| shifted.values[g].clone())
-                .collect::<Vec<Mat>>(),
-        );
+        shifted_grads.push(grads.iter().map(|&g| shifted.values[g].clone()).collect::<Vec<Mat>>());
     }
     bindings.params = originals;
     if !smooth {
         return Ok(Outcome::Skipped("a kink lies between the shifted points"));
     }
     let mut compared = 0;
-    for (i, (&(_, index), &product)) in case.params.iter().zip(&hv).enumerate() {
+    for (i, (&(_, index), &product)) in case.params.iter().zip(hv).enumerate() {
         let derived = &at.values[product];
-        let size = at.values[case.grads[i]]
-            .data
-            .iter()
-            .fold(1.0_f64, |m, g| m.max(g.abs()));
+        let size = at.values[grads[i]].data.iter().fold(1.0_f64, |m, g| m.max(g.abs()));
         for k in 0..derived.data.len() {
             let numeric = stencil([0, 1, 2, 3].map(|slot| shifted_grads[slot][i].data[k]));
             if !agrees(derived.data[k], numeric, size) {
@@ -664,7 +665,7 @@ fn check_hessian(seed: u64) -> Result<Outcome, String> {
     Ok(Outcome::Checked {
         compared,
         kinked: 0,
-        graph: case.graph,
+        graph: second.graph,
     })
 }
 

@@ -86,6 +86,8 @@ pub struct Bindings {
     pub labels: Vec<Vec<usize>>,
     /// Dropout masks: 0 or 1/(1 − p) per element.
     pub masks: Vec<Mat>,
+    /// The direction of a Hessian-vector product, one part per parameter in its order.
+    pub directions: Vec<Mat>,
 }
 
 impl Bindings {
@@ -166,6 +168,7 @@ fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Resul
         Op::Input(i) => b.inputs[i].clone(),
         Op::Target(i) => b.targets[i].clone(),
         Op::Param(i) => b.params[i].clone(),
+        Op::Direction(i) => b.directions[i].clone(),
         Op::Constant(c) => Mat::scalar(c),
         Op::MatMul { lhs_t, rhs_t, alpha } => product(v(0), lhs_t, v(1), rhs_t)?.map(|x| alpha * x),
         Op::Affine { lhs_t, rhs_t } => product(v(0), lhs_t, v(1), rhs_t)?.plus_row(v(2))?,

@@ -77,7 +77,7 @@ fn place(loc: Option<Loc>) -> Option<Place> {
         Loc::Buffer(b) => Some(Place::Buffer(b)),
         Loc::Grad(i) => Some(Place::Grad(i)),
         Loc::Scalar(id) => Some(Place::Scalar(id)),
-        Loc::Param(_) | Loc::Input(_) | Loc::Target(_) | Loc::Constant => None,
+        Loc::Param(_) | Loc::Direction(_) | Loc::Input(_) | Loc::Target(_) | Loc::Constant => None,
     }
 }
 

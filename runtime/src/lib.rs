@@ -27,7 +27,7 @@ pub use error::{Error, Result};
 pub use gemm::gemm;
 pub use init::{Fill, Init};
 pub use kernels::{Activation, ActivationKernel, Binary, Loss, LossKernel, Target};
-pub use model::Model;
+pub use model::{HessianVector, Model};
 pub use optim::{Optim, Optimizer, Schedule};
 pub use params::{ParamList, Parameters, as_matrix};
 pub use scalar::{Real, Scalar};

@@ -47,6 +47,27 @@ pub trait Model<T: Scalar>: Parameters<T> + Clone {
     ) -> Result<T>;
 }
 
+/// A model that multiplies the Hessian of its training loss by a direction: second-order
+/// methods (truncated Newton, curvature estimates) need no more. `network!` derives it at
+/// compile time by differentiating its own gradient.
+pub trait HessianVector<T: Scalar>: Model<T> {
+    /// Buffers for [`HessianVector::hvp`], reused across calls.
+    type HvpWorkspace;
+    /// A workspace for batches of up to `capacity` rows.
+    fn hvp_workspace(&self, capacity: usize) -> Self::HvpWorkspace;
+    /// `H·v` of the training-mode loss written into `out` (a value of the parameters' shapes,
+    /// as `v` is); returns the loss. Dropout masks come from `rng`, drawn as
+    /// [`Model::loss_and_grad`] draws them.
+    fn hvp<R: Rng + ?Sized>(
+        &self,
+        ws: &mut Self::HvpWorkspace,
+        batch: &Self::Batch<'_>,
+        rng: &mut R,
+        v: &Self,
+        out: &mut Self,
+    ) -> Result<T>;
+}
+
 /// Checks that a batch matrix has `rows` rows of `cols` features.
 pub fn check_batch_matrix(name: &'static str, dim: (usize, usize), rows: usize, cols: usize) -> Result<()> {
     if dim == (rows, cols) {

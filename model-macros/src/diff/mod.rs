@@ -124,7 +124,7 @@ fn local_terms(graph: &mut Graph, id: NodeId, grad: NodeId, labels: &[String]) -
     let name = |graph: &Graph, i: usize| latex_name(graph, inputs[i]);
     let term = |input, node, latex: String| Term { input, node, latex };
     match node.op {
-        Op::Input(_) | Op::Target(_) | Op::Param(_) | Op::Constant(_) => vec![],
+        Op::Input(_) | Op::Target(_) | Op::Param(_) | Op::Constant(_) | Op::Direction(_) => vec![],
         // C = op(A)·op(B): Ā = C̄·op(B)ᵀ (or op(B)·C̄ᵀ if A is used transposed),
         //                  B̄ = op(A)ᵀ·C̄ (or C̄ᵀ·op(A) if B is used transposed).
         // Affine adds the bias row b: b̄ = 1ᵀ C̄, the column sums.

@@ -59,7 +59,7 @@ impl Emitter<'_> {
         let out = self.write(id);
         let r = |i: usize| self.read(ins[i]);
         match node.op {
-            Op::Input(_) | Op::Target(_) | Op::Param(_) | Op::Constant(_) => quote! {},
+            Op::Input(_) | Op::Target(_) | Op::Param(_) | Op::Constant(_) | Op::Direction(_) => quote! {},
             Op::MatMul { lhs_t, rhs_t, alpha } => {
                 let (a, b) = (transpose_if(r(0), lhs_t), transpose_if(r(1), rhs_t));
                 let alpha = if alpha == 1.0 { quote!(T::ONE) } else { constant(alpha) };
@@ -255,7 +255,7 @@ impl Emitter<'_> {
         let ins = &node.inputs;
         let field = format_ident!("s{}", id);
         let value = match node.op {
-            Op::Constant(_) | Op::Input(_) | Op::Target(_) | Op::Param(_) => return quote! {},
+            Op::Constant(_) | Op::Input(_) | Op::Target(_) | Op::Param(_) | Op::Direction(_) => return quote! {},
             Op::Sum => {
                 let x = self.read(ins[0]);
                 quote! { #x.sum() }

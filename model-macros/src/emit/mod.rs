@@ -17,6 +17,7 @@ use crate::plan::Plan;
 use crate::schedule::Schedule;
 
 mod batch;
+mod hvp;
 mod kernels;
 mod twin;
 mod views;
@@ -32,33 +33,139 @@ struct Emitter<'a> {
     schedule: &'a Schedule,
 }
 
-/// The items of the network.
-pub fn emit(
-    net: &Lowered,
-    graph: &Graph,
-    plan: &Plan,
-    schedule: &Schedule,
-    derivative: &Derivative,
-    derivation: &str,
-) -> TokenStream {
-    let mask_fields: Vec<Ident> = (0..net.masks.len()).map(|m| format_ident!("mask{}", m)).collect();
-    let buffers = buffer_names(graph, plan, &derivative.adjoints, &mask_fields);
-    let mut equations: BTreeMap<NodeId, String> = BTreeMap::new();
-    for (&(value, adjoint), (_, terms)) in derivative.adjoints.iter().zip(&derivative.equations) {
-        let equation = format!(" \\overline{{{}}} = {}", latex_name(graph, value), terms.join(" + "));
-        equations
-            .entry(adjoint)
-            .and_modify(|e| e.push_str(&format!(";{equation}")))
-            .or_insert(equation);
+/// A compiled pass: its graph, plan, schedule and derivative (whose equations annotate the
+/// backward steps), and adjoints of an earlier derivative that name buffers too.
+pub struct Pass<'a> {
+    pub graph: &'a Graph,
+    pub plan: &'a Plan,
+    pub schedule: &'a Schedule,
+    pub derivative: &'a Derivative,
+    pub earlier_adjoints: &'a [(NodeId, NodeId)],
+    /// Its derivation text.
+    pub derivation: &'a str,
+}
+
+impl<'a> Emitter<'a> {
+    fn new(net: &'a Lowered, pass: &Pass<'a>) -> Self {
+        let (graph, derivative) = (pass.graph, pass.derivative);
+        let mask_fields: Vec<Ident> = (0..net.masks.len()).map(|m| format_ident!("mask{}", m)).collect();
+        let adjoints: Vec<(NodeId, NodeId)> = pass
+            .earlier_adjoints
+            .iter()
+            .chain(&derivative.adjoints)
+            .copied()
+            .collect();
+        let buffers = buffer_names(graph, pass.plan, &adjoints, &mask_fields);
+        let mut equations: BTreeMap<NodeId, String> = BTreeMap::new();
+        for (&(value, adjoint), (_, terms)) in derivative.adjoints.iter().zip(&derivative.equations) {
+            let equation = format!(" \\overline{{{}}} = {}", latex_name(graph, value), terms.join(" + "));
+            equations
+                .entry(adjoint)
+                .and_modify(|e| e.push_str(&format!(";{equation}")))
+                .or_insert(equation);
+        }
+        Emitter {
+            net,
+            graph,
+            plan: pass.plan,
+            buffers,
+            equations,
+            schedule: pass.schedule,
+        }
     }
-    let e = Emitter {
-        net,
-        graph,
-        plan,
-        buffers,
-        equations,
-        schedule,
-    };
+
+    /// The workspace type of this pass: its buffers, dropout masks and scalars.
+    fn workspace_items(&self, ws_name: &Ident, doc: &str) -> TokenStream {
+        let (net, plan) = (self.net, self.plan);
+        let vis = &net.vis;
+        let mask_fields: Vec<Ident> = (0..net.masks.len()).map(|m| format_ident!("mask{}", m)).collect();
+        let buffer_fields = &self.buffers;
+        let buffer_alloc: Vec<TokenStream> = plan
+            .buffers
+            .iter()
+            .map(|s| alloc_tokens(*s, quote!(capacity)))
+            .collect();
+        let batch_buffers: Vec<&Ident> = buffer_fields
+            .iter()
+            .zip(&plan.buffers)
+            .filter(|(_, s)| s.is_batch())
+            .map(|(f, _)| f)
+            .collect();
+        let batch_buffer_alloc: Vec<TokenStream> = plan
+            .buffers
+            .iter()
+            .filter(|s| s.is_batch())
+            .map(|s| alloc_tokens(*s, quote!(rows)))
+            .collect();
+        let mask_alloc: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(capacity))).collect();
+        let mask_grow: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(rows))).collect();
+        let scalar_fields: Vec<Ident> = plan
+            .loc
+            .iter()
+            .filter_map(|loc| match loc {
+                Some(crate::plan::Loc::Scalar(id)) => Some(format_ident!("s{}", id)),
+                _ => None,
+            })
+            .collect();
+        quote! {
+            #[doc = #doc]
+            #[derive(Clone, Debug)]
+            #vis struct #ws_name<T = f32> {
+                capacity: usize,
+                #( #buffer_fields: ::symgrad::__private::ndarray::Array2<T>, )*
+                #( #mask_fields: ::symgrad::__private::ndarray::Array2<T>, )*
+                #( #scalar_fields: T, )*
+            }
+
+            impl<T: ::symgrad::__private::Scalar> #ws_name<T> {
+                #[doc = "Buffers for batches of up to `capacity` rows."]
+                pub fn new(capacity: usize) -> Self {
+                    #ws_name {
+                        capacity,
+                        #( #buffer_fields: #buffer_alloc, )*
+                        #( #mask_fields: #mask_alloc, )*
+                        #( #scalar_fields: T::ZERO, )*
+                    }
+                }
+
+                #[doc = "The largest batch the buffers hold."]
+                pub fn capacity(&self) -> usize {
+                    self.capacity
+                }
+
+                /// Grows the batch buffers to hold `rows` rows; does nothing (and allocates nothing)
+                /// if they already do.
+                pub fn reserve(&mut self, rows: usize) {
+                    if rows > self.capacity {
+                        #( self.#batch_buffers = #batch_buffer_alloc; )*
+                        #( self.#mask_fields = #mask_grow; )*
+                        self.capacity = rows;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies into `grads` of the parameters' derivatives that live elsewhere.
+    fn grad_copies(&self) -> Vec<TokenStream> {
+        self.plan
+            .grad_copies
+            .iter()
+            .map(|&(param, node)| {
+                let value = self.read(node);
+                let slot = self.param_matrix(param, quote!(grads), true);
+                quote! { #slot.assign(&#value); }
+            })
+            .collect()
+    }
+}
+
+/// The items of the network: everything of its `first` pass (forward, loss and gradient),
+/// and `hvp` from its `second` (the Hessian-vector product).
+pub fn emit(net: &Lowered, first: &Pass<'_>, second: &Pass<'_>) -> TokenStream {
+    let e = Emitter::new(net, first);
+    let (plan, derivation) = (first.plan, first.derivation);
+    let hvp = hvp::hvp_items(net, &Emitter::new(net, second), second.derivation);
     let name = &net.name;
     let vis = &net.vis;
     let attrs = &net.attrs;
@@ -122,26 +229,7 @@ pub fn emit(
         .chain(&plan.train)
         .collect::<std::collections::BTreeSet<_>>()
         .len();
-    let buffer_fields = &e.buffers;
-    let buffer_alloc: Vec<TokenStream> = plan
-        .buffers
-        .iter()
-        .map(|s| alloc_tokens(*s, quote!(capacity)))
-        .collect();
-    let batch_buffers: Vec<&Ident> = buffer_fields
-        .iter()
-        .zip(&plan.buffers)
-        .filter(|(_, s)| s.is_batch())
-        .map(|(f, _)| f)
-        .collect();
-    let batch_buffer_alloc: Vec<TokenStream> = plan
-        .buffers
-        .iter()
-        .filter(|s| s.is_batch())
-        .map(|s| alloc_tokens(*s, quote!(rows)))
-        .collect();
-    let mask_alloc: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(capacity))).collect();
-    let mask_grow: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(rows))).collect();
+    let workspace = e.workspace_items(&ws_name, "Preallocated buffers for the network's compiled passes.");
 
     let check_batch = e.check_batch();
     let inputs_of_batch = e.inputs_of_batch();
@@ -149,23 +237,7 @@ pub fn emit(
     let bind_targets = e.bind_targets();
     let forward_body = e.forward_body();
     let backward_body = e.backward_body();
-    let scalar_fields: Vec<Ident> = plan
-        .loc
-        .iter()
-        .filter_map(|loc| match loc {
-            Some(crate::plan::Loc::Scalar(id)) => Some(format_ident!("s{}", id)),
-            _ => None,
-        })
-        .collect();
-    let grad_copies: Vec<TokenStream> = plan
-        .grad_copies
-        .iter()
-        .map(|&(param, node)| {
-            let value = e.read(node);
-            let slot = e.param_matrix(param, quote!(grads), true);
-            quote! { #slot.assign(&#value); }
-        })
-        .collect();
+    let grad_copies = e.grad_copies();
     let output_view = e.read(plan.output);
     let loss_value = e.scalar(plan.loss_node);
     let first_input = &input_fields[0];
@@ -206,41 +278,9 @@ pub fn emit(
             #( #[doc = #input_docs] pub #input_fields: ::symgrad::__private::ndarray::ArrayView2<'a, T>, )*
         }
 
-        #[doc = "Preallocated buffers for the network's compiled passes."]
-        #[derive(Clone, Debug)]
-        #vis struct #ws_name<T = f32> {
-            capacity: usize,
-            #( #buffer_fields: ::symgrad::__private::ndarray::Array2<T>, )*
-            #( #mask_fields: ::symgrad::__private::ndarray::Array2<T>, )*
-            #( #scalar_fields: T, )*
-        }
+        #workspace
 
-        impl<T: ::symgrad::__private::Scalar> #ws_name<T> {
-            #[doc = "Buffers for batches of up to `capacity` rows."]
-            pub fn new(capacity: usize) -> Self {
-                #ws_name {
-                    capacity,
-                    #( #buffer_fields: #buffer_alloc, )*
-                    #( #mask_fields: #mask_alloc, )*
-                    #( #scalar_fields: T::ZERO, )*
-                }
-            }
-
-            #[doc = "The largest batch the buffers hold."]
-            pub fn capacity(&self) -> usize {
-                self.capacity
-            }
-
-            /// Grows the batch buffers to hold `rows` rows; does nothing (and allocates nothing)
-            /// if they already do.
-            pub fn reserve(&mut self, rows: usize) {
-                if rows > self.capacity {
-                    #( self.#batch_buffers = #batch_buffer_alloc; )*
-                    #( self.#mask_fields = #mask_grow; )*
-                    self.capacity = rows;
-                }
-            }
-        }
+        #hvp
 
         impl<T: ::symgrad::__private::Scalar> #name<T> {
             /// Each parameter's name and shape, in declaration order.

@@ -25,6 +25,7 @@ impl Emitter<'_> {
                 }
             }
             Loc::Param(i) => self.param_matrix(i, quote!(self), false),
+            Loc::Direction(i) => self.param_matrix(i, quote!(v), false),
             Loc::Grad(i) => self.param_matrix(i, quote!(grads), false),
             Loc::Input(i) => {
                 let local = format_ident!("in_{}", self.net.inputs[i].name);

@@ -91,7 +91,9 @@ pub struct Entry {
     /// The value [`Activation::derivative`] reads.
     pub saved: Saved,
     pub domain: Domain,
-    /// Where `f′` jumps, if anywhere: gradient checks treat points near it as kinks.
+    /// Where `f` is not smooth, if anywhere: where `f′` jumps (a kink), or a higher derivative
+    /// does (softsign's `f″` at 0). Gradient checks treat points near it as kinks, since
+    /// their difference formulas assume a smooth function around the point.
     pub kink: Option<f64>,
     /// `f′` in LaTeX, in terms of the saved value: `#x` for the input or `#y` for the output,
     /// and `#a` for the argument.
@@ -179,7 +181,8 @@ impl Activation {
                 0.0,
                 "(\\mathbb{1}[#y > 0] + (#y + #a) \\odot \\mathbb{1}[#y \\le 0])",
             ),
-            Activation::Softsign => plain("softsign", Saved::Output, "(1 - |#y|)^{\\odot 2}"),
+            // `f″ = −2 sign(x)/(1 + |x|)³` jumps at 0.
+            Activation::Softsign => kinked("softsign", None, Saved::Output, 0.0, "(1 - |#y|)^{\\odot 2}"),
             Activation::Sqrt => Entry {
                 domain: Domain::Positive,
                 ..plain("sqrt", Saved::Output, "(2#y)^{\\odot -1}")

@@ -1,0 +1,92 @@
+//! The Hessian-vector product's items: its workspace type, `hvp_workspace`, `hvp` and
+//! `hvp_derivation`, printed from the second pass's schedule as the gradient is from the first.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::Emitter;
+use crate::lower::Lowered;
+
+pub(super) fn hvp_items(net: &Lowered, e: &Emitter<'_>, derivation: &str) -> TokenStream {
+    let name = &net.name;
+    let batch_name = format_ident!("{}Batch", name);
+    let ws_name = format_ident!("{}HvpWorkspace", name);
+    let workspace = e.workspace_items(
+        &ws_name,
+        "Preallocated buffers for the network's Hessian-vector products.",
+    );
+    let check_batch = e.check_batch();
+    let inputs_of_batch = e.inputs_of_batch();
+    let bind_inputs = e.bind_inputs();
+    let bind_targets = e.bind_targets();
+    let forward_body = e.forward_body();
+    let backward_body = e.backward_body();
+    let grad_copies = e.grad_copies();
+    let loss_value = e.scalar(e.plan.loss_node);
+    quote! {
+        #workspace
+
+        impl<T: ::symgrad::__private::Scalar> #name<T> {
+            /// A workspace for Hessian-vector products on batches of up to `capacity` rows.
+            pub fn hvp_workspace(&self, capacity: usize) -> #ws_name<T> {
+                #ws_name::new(capacity)
+            }
+
+            /// `H·v`, the Hessian of the training-mode loss with respect to every parameter
+            /// times the direction `v` (a value of the parameters' shapes), written into `out`;
+            /// returns the loss. Derived at compile time by differentiating the gradient's own
+            /// graph (forward over reverse; see [`Self::hvp_derivation`]), exact up to rounding.
+            /// Dropout masks are drawn from `rng` as `loss_and_grad` draws them: an `rng` in the
+            /// same state gives the same masks, so the product is that of the same loss.
+            #[allow(unused_variables, unused_mut, unused_doc_comments, clippy::all)]
+            pub fn hvp<R: ::symgrad::__private::rand::Rng + ?Sized>(
+                &self,
+                ws: &mut #ws_name<T>,
+                batch: &#batch_name<'_, T>,
+                rng: &mut R,
+                v: &Self,
+                out: &mut Self,
+            ) -> ::symgrad::__private::Result<T> {
+                #check_batch
+                let inputs = #inputs_of_batch;
+                {
+                    // Every forward step is one the loss needs: it runs with the targets bound.
+                    #bind_inputs
+                    #bind_targets
+                    let (output, batch, mut rng) = (false, Some(batch), Some(rng));
+                    #forward_body
+                }
+                #bind_inputs
+                #bind_targets
+                let grads = out;
+                #backward_body
+                #( #grad_copies )*
+                Ok(#loss_value)
+            }
+
+            /// The Hessian-vector product as equations (Markdown with LaTeX math): the backward
+            /// pass of the gradient's graph.
+            pub fn hvp_derivation() -> &'static str {
+                #derivation
+            }
+        }
+
+        impl<T: ::symgrad::__private::Scalar> ::symgrad::__private::HessianVector<T> for #name<T> {
+            type HvpWorkspace = #ws_name<T>;
+
+            fn hvp_workspace(&self, capacity: usize) -> Self::HvpWorkspace {
+                #ws_name::new(capacity)
+            }
+            fn hvp<R: ::symgrad::__private::rand::Rng + ?Sized>(
+                &self,
+                ws: &mut Self::HvpWorkspace,
+                batch: &Self::Batch<'_>,
+                rng: &mut R,
+                v: &Self,
+                out: &mut Self,
+            ) -> ::symgrad::__private::Result<T> {
+                self.hvp(ws, batch, rng, v, out)
+            }
+        }
+    }
+}
