@@ -15,13 +15,9 @@ pub(super) fn hvp_items(net: &Lowered, e: &Emitter<'_>, derivation: &str) -> Tok
         &ws_name,
         "Preallocated buffers for the network's Hessian-vector products.",
     );
-    let check_batch = e.check_batch();
-    let inputs_of_batch = e.inputs_of_batch();
-    let bind_inputs = e.bind_inputs();
-    let bind_targets = e.bind_targets();
-    let forward_body = e.forward_body();
-    let backward_body = e.backward_body();
-    let grad_copies = e.grad_copies();
+    let prelude = e.batch_prelude();
+    let (bind_inputs, bind_targets, forward_body) = (e.bind_inputs(), e.bind_targets(), e.forward_body());
+    let backward_pass = e.backward_pass();
     let loss_value = e.scalar(e.plan.loss_node);
     quote! {
         #workspace
@@ -47,8 +43,7 @@ pub(super) fn hvp_items(net: &Lowered, e: &Emitter<'_>, derivation: &str) -> Tok
                 v: &Self,
                 out: &mut Self,
             ) -> ::symgrad::__private::Result<T> {
-                #check_batch
-                let inputs = #inputs_of_batch;
+                #prelude
                 {
                     // Every forward step is one the loss needs: it runs with the targets bound.
                     #bind_inputs
@@ -56,11 +51,8 @@ pub(super) fn hvp_items(net: &Lowered, e: &Emitter<'_>, derivation: &str) -> Tok
                     let (output, batch, mut rng) = (false, Some(batch), Some(rng));
                     #forward_body
                 }
-                #bind_inputs
-                #bind_targets
                 let grads = out;
-                #backward_body
-                #( #grad_copies )*
+                #backward_pass
                 Ok(#loss_value)
             }
 

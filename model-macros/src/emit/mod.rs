@@ -146,17 +146,31 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// Copies into `grads` of the parameters' derivatives that live elsewhere.
-    fn grad_copies(&self) -> Vec<TokenStream> {
-        self.plan
-            .grad_copies
-            .iter()
-            .map(|&(param, node)| {
-                let value = self.read(node);
-                let slot = self.param_matrix(param, quote!(grads), true);
-                quote! { #slot.assign(&#value); }
-            })
-            .collect()
+    /// The start of every entry point that takes a `batch`: its checks, then `inputs`.
+    fn batch_prelude(&self) -> TokenStream {
+        let (check_batch, inputs_of_batch) = (self.check_batch(), self.inputs_of_batch());
+        quote! {
+            #check_batch
+            let inputs = #inputs_of_batch;
+        }
+    }
+
+    /// The backward steps after a forward pass, the batch bound, and copies into `grads` of
+    /// the parameters' derivatives that live elsewhere.
+    fn backward_pass(&self) -> TokenStream {
+        let (bind_inputs, bind_targets, backward_body) =
+            (self.bind_inputs(), self.bind_targets(), self.backward_body());
+        let grad_copies = self.plan.grad_copies.iter().map(|&(param, node)| {
+            let value = self.read(node);
+            let slot = self.param_matrix(param, quote!(grads), true);
+            quote! { #slot.assign(&#value); }
+        });
+        quote! {
+            #bind_inputs
+            #bind_targets
+            #backward_body
+            #( #grad_copies )*
+        }
     }
 }
 
@@ -231,13 +245,10 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, second: &Pass<'_>) -> TokenStream {
         .len();
     let workspace = e.workspace_items(&ws_name, "Preallocated buffers for the network's compiled passes.");
 
-    let check_batch = e.check_batch();
-    let inputs_of_batch = e.inputs_of_batch();
+    let prelude = e.batch_prelude();
     let bind_inputs = e.bind_inputs();
-    let bind_targets = e.bind_targets();
     let forward_body = e.forward_body();
-    let backward_body = e.backward_body();
-    let grad_copies = e.grad_copies();
+    let backward_pass = e.backward_pass();
     let output_view = e.read(plan.output);
     let loss_value = e.scalar(plan.loss_node);
     let first_input = &input_fields[0];
@@ -345,8 +356,7 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, second: &Pass<'_>) -> TokenStream {
             /// The loss in evaluation mode (dropout off).
             #[allow(unused_variables, clippy::all)]
             pub fn loss(&self, ws: &mut #ws_name<T>, batch: &#batch_name<'_, T>) -> ::symgrad::__private::Result<T> {
-                #check_batch
-                let inputs = #inputs_of_batch;
+                #prelude
                 self.__forward::<::symgrad::__private::rand::rngs::StdRng>(ws, &inputs, Some(batch), None, false)?;
                 Ok(#loss_value)
             }
@@ -358,8 +368,7 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, second: &Pass<'_>) -> TokenStream {
                 ws: &'w mut #ws_name<T>,
                 batch: &#batch_name<'_, T>,
             ) -> ::symgrad::__private::Result<(::symgrad::__private::ndarray::ArrayView2<'w, T>, T)> {
-                #check_batch
-                let inputs = #inputs_of_batch;
+                #prelude
                 self.__forward::<::symgrad::__private::rand::rngs::StdRng>(ws, &inputs, Some(batch), None, true)?;
                 Ok((#output_view, #loss_value))
             }
@@ -372,8 +381,7 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, second: &Pass<'_>) -> TokenStream {
                 batch: &#batch_name<'_, T>,
                 rng: &mut R,
             ) -> ::symgrad::__private::Result<T> {
-                #check_batch
-                let inputs = #inputs_of_batch;
+                #prelude
                 self.__forward(ws, &inputs, Some(batch), Some(rng), false)?;
                 Ok(#loss_value)
             }
@@ -389,13 +397,9 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, second: &Pass<'_>) -> TokenStream {
                 rng: &mut R,
                 grads: &mut Self,
             ) -> ::symgrad::__private::Result<T> {
-                #check_batch
-                let inputs = #inputs_of_batch;
+                #prelude
                 self.__forward(ws, &inputs, Some(batch), Some(rng), false)?;
-                #bind_inputs
-                #bind_targets
-                #backward_body
-                #( #grad_copies )*
+                #backward_pass
                 Ok(#loss_value)
             }
 
