@@ -116,7 +116,11 @@ pub use symgrad_runtime::*;
 ///   and `loss_and_grad(ws, batch, rng, grads)` (training mode, dropout masks from `rng`);
 /// - the tape twin `record(tape, batch, rng)` and `tape_loss_and_grad(tape, batch, rng, grads)`;
 /// - `Net::derivation()`: the chain-rule equations the compiler derived, in Markdown/LaTeX;
-/// - implementations of [`Parameters`] and [`Model`].
+/// - `NetHvpWorkspace<T>`, `hvp_workspace(capacity)` and `hvp(ws, batch, rng, v, out)`: the
+///   Hessian-vector product `H·v` of the training loss, derived by differentiating the
+///   gradient's own graph (forward over reverse) and planned like it, and
+///   `Net::hvp_derivation()`, its equations;
+/// - implementations of [`Parameters`], [`Model`] and [`HessianVector`].
 ///
 /// # Errors
 ///
