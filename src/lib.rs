@@ -119,7 +119,8 @@ pub use symgrad_runtime::*;
 /// - `NetHvpWorkspace<T>`, `hvp_workspace(capacity)` and `hvp(ws, batch, rng, v, out)`: the
 ///   Hessian-vector product `H·v` of the training loss, derived by differentiating the
 ///   gradient's own graph (forward over reverse) and planned like it, and
-///   `Net::hvp_derivation()`, its equations;
+///   `Net::hvp_derivation()`, its equations; `tape_hvp(batch, rng, v, out)`, the same product
+///   from the tape twin run on dual numbers (an oracle);
 /// - implementations of [`Parameters`], [`Model`] and [`HessianVector`].
 ///
 /// # Errors
@@ -133,6 +134,7 @@ pub use symgrad_macros::network;
 /// public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use symgrad_runtime::dual::Dual;
     pub use symgrad_runtime::model::{check_batch_labels, check_batch_matrix};
     pub use symgrad_runtime::{
         Activation, ActivationKernel, Binary, Error, Examples, Fill, FromExamples, HessianVector, Init, Loss,

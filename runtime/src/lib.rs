@@ -9,6 +9,7 @@
 pub mod analysis;
 pub mod checkpoint;
 pub mod data;
+pub mod dual;
 pub mod error;
 pub mod gemm;
 pub mod gradcheck;

@@ -66,6 +66,9 @@ pub trait HessianVector<T: Scalar>: Model<T> {
         v: &Self,
         out: &mut Self,
     ) -> Result<T>;
+    /// The same product on the tape twin in forward mode (dual numbers `θ + vε`, whose
+    /// gradient's tangent is `H·v`): an oracle independent of the compiled one.
+    fn tape_hvp<R: Rng + ?Sized>(&self, batch: &Self::Batch<'_>, rng: &mut R, v: &Self, out: &mut Self) -> Result<T>;
 }
 
 /// Checks that a batch matrix has `rows` rows of `cols` features.

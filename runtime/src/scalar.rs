@@ -9,7 +9,8 @@ pub use symgrad_ops::Real;
 /// A real floating-point scalar: the table's elementary functions ([`Real`]), what the
 /// runtime adds around them, and the gemm that fits it.
 ///
-/// Implemented for `f32` and `f64` only; generated networks are generic over it.
+/// Implemented for `f32` and `f64`, and for [`Dual`](crate::dual::Dual) numbers (forward-mode
+/// oracles); generated networks are generic over it.
 pub trait Scalar:
     Real
     + Default
