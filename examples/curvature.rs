@@ -25,6 +25,7 @@ use std::path::Path;
 use symgrad::data::Source;
 use symgrad::network;
 use symgrad::optim::BoldDriver;
+use symgrad::params::{axpy, dot, scale};
 use symgrad::plot::{self, Series};
 use symgrad::prelude::*;
 use symgrad::rand::{SeedableRng, rngs::StdRng};
@@ -48,33 +49,6 @@ macro_rules! small {
 small!(SmallDigits, 64);
 small!(SmallFashion, 784);
 
-/// `Σ aᵢ bᵢ` over every parameter.
-fn dot<M: Parameters<f64>>(a: &M, b: &M) -> f64 {
-    (0..a.count())
-        .map(|i| {
-            a.param(i)
-                .iter()
-                .zip(b.param(i).iter())
-                .map(|(x, y)| x * y)
-                .sum::<f64>()
-        })
-        .sum()
-}
-
-/// `a ← a + c·b`.
-fn axpy<M: Parameters<f64>>(a: &mut M, c: f64, b: &M) {
-    for i in 0..a.count() {
-        a.param_mut(i).zip_mut_with(&b.param(i), |x, &y| *x += c * y);
-    }
-}
-
-/// `a ← c·a`.
-fn scale<M: Parameters<f64>>(a: &mut M, c: f64) {
-    for i in 0..a.count() {
-        a.param_mut(i).mapv_inplace(|x| c * x);
-    }
-}
-
 /// The eigenvalue of largest magnitude of the Hessian at `net` (for these networks, the top
 /// one, `λ_max`) by power iteration from `v`, which is left holding its eigenvector: `v ← Hv /
 /// ‖Hv‖`, `λ = vᵀHv` (the Rayleigh quotient), until `λ` moves by less than 10⁻⁴ of itself or
@@ -89,9 +63,9 @@ fn top_eigenvalue<M: HessianVector<f64>>(
     let mut lambda = f64::NAN;
     let rng = &mut StdRng::seed_from_u64(0);
     for product in 1..=100 {
-        scale(v, 1.0 / dot(v, v).sqrt());
+        scale(v, 1.0 / dot(v, v)?.sqrt());
         net.hvp(ws, batch, rng, v, &mut hv)?;
-        let next = dot(v, &hv);
+        let next = dot(v, &hv)?;
         std::mem::swap(v, &mut hv);
         if (next - lambda).abs() <= 1e-4 * next.abs() {
             return Ok((next, product));
@@ -138,7 +112,7 @@ fn descend<M: HessianVector<f64> + FromExamples<f64>>(
             rows.push((step, loss, lambda, alpha));
         }
         let before = net.clone();
-        axpy(&mut net, -alpha, &grads);
+        axpy(&mut net, -alpha, &grads)?;
         if let Some(d) = driver.as_mut() {
             // The course's rule: undo a step that raised the loss and halve α; else grow α.
             if net.loss(&mut ws, &batch)? > loss {
@@ -241,19 +215,19 @@ mod tests {
         let net = SmallDigits::<f64>::new(rng);
         let mut v = SmallDigits::<f64>::new(rng);
         let (lambda, _) = top_eigenvalue(&net, &mut net.hvp_workspace(40), &batch, &mut v)?;
-        let norm = dot(&v, &v).sqrt();
+        let norm = dot(&v, &v)?.sqrt();
         scale(&mut v, 1.0 / norm);
         let mut hv = SmallDigits::zeros();
         net.tape_hvp(&batch, rng, &v, &mut hv)?;
         // The quotient converged to 10⁻⁴ of itself; the eigenvector's residual ‖Hv − λv‖ is
         // of the order of the square root of that error times the spectral gap, so 10⁻¹ of λ.
+        let quotient = dot(&v, &hv)?;
         assert!(
-            (dot(&v, &hv) - lambda).abs() <= 1e-3 * lambda.abs(),
-            "{lambda} vs {}",
-            dot(&v, &hv)
+            (quotient - lambda).abs() <= 1e-3 * lambda.abs(),
+            "{lambda} vs {quotient}"
         );
-        axpy(&mut hv, -lambda, &v);
-        assert!(dot(&hv, &hv).sqrt() <= 0.1 * lambda.abs());
+        axpy(&mut hv, -lambda, &v)?;
+        assert!(dot(&hv, &hv)?.sqrt() <= 0.1 * lambda.abs());
         Ok(())
     }
 }

@@ -120,7 +120,9 @@ pub use symgrad_runtime::*;
 ///   Hessian-vector product `H·v` of the training loss, derived by differentiating the
 ///   gradient's own graph (forward over reverse) and planned like it, and
 ///   `Net::hvp_derivation()`, its equations; `tape_hvp(batch, rng, v, out)`, the same product
-///   from the tape twin run on dual numbers (an oracle);
+///   from the tape twin run on dual numbers (an oracle); `NetGnvpWorkspace<T>`,
+///   `gnvp_workspace`, `gnvp` and `Net::gnvp_derivation()`: the Gauss-Newton product
+///   `Jᵀ H_ℓ J v`, positive semi-definite for losses combined with nonnegative factors;
 /// - implementations of [`Parameters`], [`Model`] and [`HessianVector`].
 ///
 /// # Errors

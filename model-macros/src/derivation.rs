@@ -17,6 +17,8 @@ pub enum Order {
     Gradient,
     /// The Hessian-vector product, the gradient of `⟨∇L, v⟩`.
     HessianVector,
+    /// The Gauss-Newton-vector product: the same with the network's curvature held constant.
+    GaussNewtonVector,
 }
 
 pub fn derivation(
@@ -39,14 +41,23 @@ pub fn derivation(
                 "Notation: $\\overline{{v}} = \\partial L / \\partial v$ is the adjoint of $v$, {notation}\n"
             );
         }
-        Order::HessianVector => {
-            let _ = writeln!(text, "# Hessian-vector product of `{}`\n", net.name);
+        Order::HessianVector | Order::GaussNewtonVector => {
+            let (title, held) = match order {
+                Order::GaussNewtonVector => (
+                    "Gauss-Newton-vector product",
+                    " For $G v = J^\\top H_\\ell J v$, the adjoints of the gradient's nodes reach the forward \
+                     values and weights they read only through the losses' own gradients: the network's \
+                     curvature is held constant.",
+                ),
+                _ => ("Hessian-vector product", ""),
+            };
+            let _ = writeln!(text, "# {title} of `{}`\n", net.name);
             let _ = writeln!(
                 text,
                 "The backward pass of the gradient's own graph: with a direction $v$ of the parameters' shapes \
                  ($\\mathrm{{v\\_w}}$ for $\\mathrm{{w}}$), $H v = \\nabla_\\theta \\langle \\nabla_\\theta L, v \\rangle$. \
                  The gradient's nodes are values here, named $t_k$ as in its plan. Notation: \
-                 $\\overline{{u}} = \\partial \\langle \\nabla L, v \\rangle / \\partial u$ is the adjoint of $u$, {notation}\n"
+                 $\\overline{{u}} = \\partial \\langle \\nabla L, v \\rangle / \\partial u$ is the adjoint of $u$, {notation}{held}\n"
             );
         }
     }
@@ -58,12 +69,14 @@ pub fn derivation(
     let _ = match order {
         Order::Gradient => writeln!(text, "## Parameter gradients\n"),
         Order::HessianVector => writeln!(text, "## Hessian-vector products\n"),
+        Order::GaussNewtonVector => writeln!(text, "## Gauss-Newton-vector products\n"),
     };
     for (param, &grad) in net.params.iter().zip(&derivative.param_grads) {
         let name = format!("\\mathrm{{{}}}", param.name.to_string().replace('_', "\\_"));
         let what = match order {
             Order::Gradient => format!("\\partial L / \\partial {name}"),
             Order::HessianVector => format!("(H v)_{{{name}}}"),
+            Order::GaussNewtonVector => format!("(G v)_{{{name}}}"),
         };
         let _ = writeln!(
             text,
@@ -107,6 +120,7 @@ pub fn derivation(
     let pass = match order {
         Order::Gradient => "training step",
         Order::HessianVector => "Hessian-vector product",
+        Order::GaussNewtonVector => "Gauss-Newton-vector product",
     };
     let _ = writeln!(
         text,

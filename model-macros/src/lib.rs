@@ -24,6 +24,7 @@ mod second;
 use proc_macro2::TokenStream;
 
 use crate::derivation::Order;
+use crate::second::Curvature;
 
 /// Defines a network whose backward pass is derived at compile time. The language is
 /// documented on `symgrad::network`.
@@ -79,28 +80,28 @@ fn compile(input: TokenStream) -> syn::Result<TokenStream> {
         earlier_adjoints: &[],
         derivation: &text,
     };
-    // The second pass: `H·v`, from the gradient's graph.
+    // The second-order passes, `H·v` and `G·v`, from the gradient's graph.
     let params: Vec<graph::NodeId> = params.iter().map(|&p| map[p]).collect();
     let names: Vec<String> = lowered.params.iter().map(|p| p.name.to_string()).collect();
-    let hv = second::hessian_vector(&graph, &params, &derivative, &labels, &names);
-    let hv_loss = hv.map[loss];
-    let hv_plan = plan::plan(&hv.graph, hv_loss, hv_loss, &hv.derivative.param_grads);
-    let hv_schedule = schedule::schedule(&hv.graph, &hv_plan);
-    let hv_text = derivation::derivation(
-        &lowered,
-        &hv.graph,
-        &hv.derivative,
-        &hv_plan,
-        &hv_schedule,
-        Order::HessianVector,
-    );
-    let second = emit::Pass {
-        graph: &hv.graph,
-        plan: &hv_plan,
-        schedule: &hv_schedule,
-        derivative: &hv.derivative,
-        earlier_adjoints: &hv.first_adjoints,
-        derivation: &hv_text,
-    };
-    Ok(emit::emit(&lowered, &first, &second))
+    let passes = [Curvature::Hessian, Curvature::GaussNewton].map(|curvature| {
+        let product = second::hessian_vector(&graph, loss, &params, &derivative, &labels, &names, curvature);
+        let loss = product.map[loss];
+        let plan = plan::plan(&product.graph, loss, loss, &product.derivative.param_grads);
+        let schedule = schedule::schedule(&product.graph, &plan);
+        let order = match curvature {
+            Curvature::Hessian => Order::HessianVector,
+            Curvature::GaussNewton => Order::GaussNewtonVector,
+        };
+        let text = derivation::derivation(&lowered, &product.graph, &product.derivative, &plan, &schedule, order);
+        (product, plan, schedule, text)
+    });
+    let [hessian, gauss_newton] = passes.each_ref().map(|(product, plan, schedule, text)| emit::Pass {
+        graph: &product.graph,
+        plan,
+        schedule,
+        derivative: &product.derivative,
+        earlier_adjoints: &product.first_adjoints,
+        derivation: text,
+    });
+    Ok(emit::emit(&lowered, &first, &hessian, &gauss_newton))
 }

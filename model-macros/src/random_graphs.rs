@@ -16,7 +16,7 @@ use crate::fuse::fuse;
 use crate::graph::{Graph, NodeId};
 use crate::ops::{Activation, Loss, Op, RowReduction, Saved, Shape, TargetRef};
 use crate::reference::{Bindings, Mat, evaluate};
-use crate::second::hessian_vector;
+use crate::second::{Curvature, hessian_vector};
 use symgrad_ops::Domain;
 
 /// SplitMix64: a small generator, enough for test data and reproducible on every platform.
@@ -607,7 +607,15 @@ fn check_hessian(seed: u64) -> Result<Outcome, String> {
     // The compiler's own second pass, on this graph.
     let nodes: Vec<NodeId> = case.params.iter().map(|&(node, _)| node).collect();
     let names: Vec<String> = case.params.iter().map(|&(_, index)| format!("p{index}")).collect();
-    let second = hessian_vector(&case.graph, &nodes, &case.derivative, &case.names, &names);
+    let second = hessian_vector(
+        &case.graph,
+        case.loss,
+        &nodes,
+        &case.derivative,
+        &case.names,
+        &names,
+        Curvature::Hessian,
+    );
     let (graph, bindings, hv) = (&second.graph, &mut case.bindings, &second.derivative.param_grads);
     let (loss, grads): (NodeId, Vec<NodeId>) = (
         second.map[case.loss],

@@ -6,6 +6,15 @@
 //!
 //! one more scalar, differentiated as the loss was (`v` does not depend on `θ`), then fused,
 //! planned and scheduled as the gradient is.
+//!
+//! The Gauss-Newton product `G·v = Jᵀ H_ℓ J v` (`J` the Jacobian of the losses' inputs `z`,
+//! `H_ℓ` the losses' own Hessians in `z`) is the same derivative with the network's curvature
+//! held constant: the gradient is `Jᵀ ∇ℓ(z)`, and of its dependencies on `θ` only the one
+//! through `∇ℓ(z(θ))` is followed. So a node of the gradient's pass passes its adjoint on to
+//! the other nodes of that pass (they compute `J v`, backwards) and to a loss's input (through
+//! `H_ℓ`), but not to the forward values and weights it reads; from the loss's input on, the
+//! forward pass carries it to the parameters (`Jᵀ`). For losses combined with nonnegative
+//! factors, `G` is positive semi-definite.
 
 use proc_macro2::Span;
 
@@ -14,8 +23,17 @@ use crate::fuse;
 use crate::graph::{Graph, NodeId};
 use crate::ops::{Op, Shape};
 
-/// The graph of `H·v`: the loss and its gradient, the directions, and `H·v` for every
-/// parameter in `derivative.param_grads`.
+/// Which curvature a product multiplies by.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Curvature {
+    /// The Hessian `H`.
+    Hessian,
+    /// The (generalised) Gauss-Newton matrix `G = Jᵀ H_ℓ J`.
+    GaussNewton,
+}
+
+/// The graph of `H·v` (or `G·v`): the loss and its gradient, the directions, and the product
+/// for every parameter in `derivative.param_grads`.
 pub struct HessianVector {
     pub graph: Graph,
     pub derivative: Derivative,
@@ -25,16 +43,28 @@ pub struct HessianVector {
     pub map: Vec<NodeId>,
 }
 
-/// `H·v` from a graph, its parameters' nodes and the gradient of its loss (`labels` names
-/// the class-label targets). Direction `Op::Direction(i)` is `vᵢ`, of parameter `params[i]`,
-/// labelled `v_{names[i]}`.
+/// `H·v` (or `G·v`) from a graph, its loss, its parameters' nodes and the gradient of its
+/// loss (`labels` names the class-label targets). Direction `Op::Direction(i)` is `vᵢ`, of
+/// parameter `params[i]`, labelled `v_{names[i]}`.
 pub fn hessian_vector(
     graph: &Graph,
+    loss: NodeId,
     params: &[NodeId],
     gradient: &Derivative,
     labels: &[String],
     names: &[String],
+    curvature: Curvature,
 ) -> HessianVector {
+    // The forward pass: the loss and what it is computed from.
+    let mut forward = vec![false; graph.nodes.len()];
+    forward[loss] = true;
+    for id in (0..=loss).rev() {
+        if forward[id] {
+            for &input in &graph.nodes[id].inputs {
+                forward[input] = true;
+            }
+        }
+    }
     let mut graph = graph.clone();
     let span = Span::call_site();
     let mut terms = Vec::with_capacity(params.len());
@@ -46,7 +76,15 @@ pub fn hessian_vector(
         terms.push(graph.add(Op::Sum, vec![product], Shape::SCALAR, span));
     }
     let inner = graph.sum_of(terms);
-    let mut derivative = diff::differentiate(&mut graph, inner, params, labels);
+    let is_forward = |id: NodeId| forward.get(id).copied().unwrap_or(false);
+    let keep = |graph: &Graph, node: NodeId, input: NodeId| match curvature {
+        Curvature::Hessian => true,
+        Curvature::GaussNewton => {
+            let loss_input = matches!(graph.op(node), Op::LossGrad { .. }) && graph.nodes[node].inputs[0] == input;
+            is_forward(node) || !is_forward(input) || loss_input
+        }
+    };
+    let mut derivative = diff::differentiate_through(&mut graph, inner, params, labels, keep);
     let (graph, map) = fuse::fuse(&graph);
     derivative.remap(&map);
     let first_adjoints = gradient

@@ -47,12 +47,14 @@ pub trait Model<T: Scalar>: Parameters<T> + Clone {
     ) -> Result<T>;
 }
 
-/// A model that multiplies the Hessian of its training loss by a direction: second-order
-/// methods (truncated Newton, curvature estimates) need no more. `network!` derives it at
-/// compile time by differentiating its own gradient.
+/// A model that multiplies the Hessian of its training loss, or its Gauss-Newton matrix, by a
+/// direction: second-order methods (truncated Newton, curvature estimates) need no more.
+/// `network!` derives both at compile time by differentiating its own gradient.
 pub trait HessianVector<T: Scalar>: Model<T> {
     /// Buffers for [`HessianVector::hvp`], reused across calls.
     type HvpWorkspace;
+    /// Buffers for [`HessianVector::gnvp`], reused across calls.
+    type GnvpWorkspace;
     /// A workspace for batches of up to `capacity` rows.
     fn hvp_workspace(&self, capacity: usize) -> Self::HvpWorkspace;
     /// `H·v` of the training-mode loss written into `out` (a value of the parameters' shapes,
@@ -69,6 +71,19 @@ pub trait HessianVector<T: Scalar>: Model<T> {
     /// The same product on the tape twin in forward mode (dual numbers `θ + vε`, whose
     /// gradient's tangent is `H·v`): an oracle independent of the compiled one.
     fn tape_hvp<R: Rng + ?Sized>(&self, batch: &Self::Batch<'_>, rng: &mut R, v: &Self, out: &mut Self) -> Result<T>;
+    /// A workspace for batches of up to `capacity` rows.
+    fn gnvp_workspace(&self, capacity: usize) -> Self::GnvpWorkspace;
+    /// `G·v = Jᵀ H_ℓ J v`, the generalised Gauss-Newton matrix (`J` the Jacobian of the losses'
+    /// inputs, `H_ℓ` the losses' Hessians) times `v`, written into `out`; returns the loss.
+    /// Positive semi-definite when the losses combine with nonnegative factors.
+    fn gnvp<R: Rng + ?Sized>(
+        &self,
+        ws: &mut Self::GnvpWorkspace,
+        batch: &Self::Batch<'_>,
+        rng: &mut R,
+        v: &Self,
+        out: &mut Self,
+    ) -> Result<T>;
 }
 
 /// Checks that a batch matrix has `rows` rows of `cols` features.

@@ -19,6 +19,59 @@ pub trait Parameters<T: Scalar> {
     fn param_mut(&mut self, index: usize) -> ArrayViewMutD<'_, T>;
 }
 
+/// Checks that `a` and `b` hold parameters of the same shapes, naming the first that differs.
+fn same_shapes<T: Scalar, P: Parameters<T>>(op: &'static str, a: &P, b: &P) -> Result<()> {
+    if a.count() != b.count() {
+        return Err(Error::Shape {
+            op,
+            lhs_name: "the parameter count of the first",
+            lhs: vec![a.count()],
+            rhs_name: "that of the second",
+            rhs: vec![b.count()],
+        });
+    }
+    (0..a.count()).try_for_each(|i| {
+        crate::error::expect_same_shape(
+            op,
+            "a parameter",
+            a.param(i).shape(),
+            "its counterpart",
+            b.param(i).shape(),
+        )
+    })
+}
+
+/// `Σᵢ aᵢ bᵢ` over every element of every parameter, accumulated in f64: the inner product of
+/// parameter space (a directional derivative `⟨∇L, v⟩`, a curvature `vᵀHv`).
+pub fn dot<T: Scalar, P: Parameters<T>>(a: &P, b: &P) -> Result<f64> {
+    same_shapes("dot", a, b)?;
+    Ok((0..a.count())
+        .map(|i| {
+            let (x, y) = (a.param(i), b.param(i));
+            x.iter()
+                .zip(y.iter())
+                .map(|(x, y)| x.to_f64() * y.to_f64())
+                .sum::<f64>()
+        })
+        .sum())
+}
+
+/// `a ← a + c·b`, parameter by parameter.
+pub fn axpy<T: Scalar, P: Parameters<T>>(a: &mut P, c: T, b: &P) -> Result<()> {
+    same_shapes("axpy", a, b)?;
+    for i in 0..a.count() {
+        a.param_mut(i).zip_mut_with(&b.param(i), |x, &y| *x += c * y);
+    }
+    Ok(())
+}
+
+/// `a ← c·a`.
+pub fn scale<T: Scalar, P: Parameters<T>>(a: &mut P, c: T) {
+    for i in 0..a.count() {
+        a.param_mut(i).mapv_inplace(|x| c * x);
+    }
+}
+
 /// The rows and columns of the matrix an array of `shape` is computed on: `[n]` is the row
 /// `[1, n]`, `[d1, d2, …, dk]` is `[d1, d2⋯dk]` (row-major), a scalar `[1, 1]`.
 fn matrix_dims(shape: &[usize]) -> (usize, usize) {

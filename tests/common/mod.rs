@@ -130,7 +130,7 @@ fn agree_with_tape<N: Parameters<f64>>(ours: &N, tape: &N, what: &str) -> std::r
 }
 
 /// A direction of the parameters' shapes, entries from N(0, 1).
-fn direction<N: Model<f64>>(rng: &mut StdRng) -> N {
+pub fn direction<N: Model<f64>>(rng: &mut StdRng) -> N {
     let mut v = N::zeros();
     for i in 0..v.count() {
         v.param_mut(i).mapv_inplace(|_| symgrad::init::normal(rng));
@@ -139,7 +139,7 @@ fn direction<N: Model<f64>>(rng: &mut StdRng) -> N {
 }
 
 /// `Σ aᵢ bᵢ` over every parameter, and `Σ |aᵢ bᵢ|`, its scale.
-fn dot<N: Model<f64>>(a: &N, b: &N) -> (f64, f64) {
+pub fn dot<N: Parameters<f64>>(a: &N, b: &N) -> (f64, f64) {
     (0..a.count())
         .flat_map(|i| {
             a.param(i)
@@ -249,6 +249,16 @@ pub fn check_hvp<N: HessianVector<f64> + Debug>(
         prop_assert!(
             (u_hv - v_hu).abs() <= 1e-9 * (a + b).max(1e-300),
             "uᵀHv = {u_hv:e} but vᵀHu = {v_hu:e}"
+        );
+        // The Gauss-Newton matrix is symmetric too (its other properties: tests/second_order.rs).
+        let (mut gu, mut gv) = (N::zeros(), N::zeros());
+        let mut gws = net.gnvp_workspace(1);
+        net.gnvp(&mut gws, batch, &mut masks(), &u, &mut gu).unwrap();
+        net.gnvp(&mut gws, batch, &mut masks(), &v, &mut gv).unwrap();
+        let ((u_gv, a), (v_gu, b)) = (dot(&u, &gv), dot(&v, &gu));
+        prop_assert!(
+            (u_gv - v_gu).abs() <= 1e-9 * (a + b).max(1e-300),
+            "uᵀGv = {u_gv:e} but vᵀGu = {v_gu:e}"
         );
         return Ok(());
     }

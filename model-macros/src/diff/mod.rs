@@ -49,6 +49,19 @@ impl Derivative {
 
 /// Differentiates `loss` with respect to `params`; `labels` names the class-label targets.
 pub fn differentiate(graph: &mut Graph, loss: NodeId, params: &[NodeId], labels: &[String]) -> Derivative {
+    differentiate_through(graph, loss, params, labels, |_, _, _| true)
+}
+
+/// [`differentiate`], keeping only the chain-rule terms from a node to an input that `keep`
+/// accepts (`keep(graph, node, input)`): the others are held constant. The Gauss-Newton
+/// product is the Hessian's with some dependencies so held.
+pub fn differentiate_through(
+    graph: &mut Graph,
+    loss: NodeId,
+    params: &[NodeId],
+    labels: &[String],
+    keep: impl Fn(&Graph, NodeId, NodeId) -> bool,
+) -> Derivative {
     let mut contributions: BTreeMap<NodeId, Vec<(NodeId, String)>> = BTreeMap::new();
     let one = graph.constant(1.0);
     contributions.insert(loss, vec![(one, "1".to_owned())]);
@@ -64,7 +77,7 @@ pub fn differentiate(graph: &mut Graph, loss: NodeId, params: &[NodeId], labels:
         equations.push((id, latex));
         adjoints.push((id, grad));
         for term in local_terms(graph, id, grad, labels) {
-            if graph.nodes[term.input].tracked {
+            if graph.nodes[term.input].tracked && keep(graph, id, term.input) {
                 contributions
                     .entry(term.input)
                     .or_default()

@@ -1,5 +1,6 @@
-//! The Hessian-vector product's items: its workspace type, `hvp_workspace`, `hvp` and
-//! `hvp_derivation`, printed from the second pass's schedule as the gradient is from the first.
+//! The second-order items: for the Hessian and the Gauss-Newton matrix, a workspace type and
+//! `hvp`/`gnvp` with their workspaces and derivations, each printed from its own pass's
+//! schedule; `tape_hvp`, the oracle; and the `HessianVector` implementation.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -7,37 +8,129 @@ use quote::{format_ident, quote};
 use super::Emitter;
 use crate::ast::TargetKind;
 use crate::lower::Lowered;
+use crate::second::Curvature;
 
-pub(super) fn hvp_items(net: &Lowered, e: &Emitter<'_>, derivation: &str) -> TokenStream {
+/// The second-order items: `hvp` from the `hessian` pass, `gnvp` from the `gauss_newton` one,
+/// `tape_hvp`, and the `HessianVector` implementation.
+pub(super) fn second_order_items(
+    net: &Lowered,
+    (hessian, hessian_text): (&Emitter<'_>, &str),
+    (gauss_newton, gauss_newton_text): (&Emitter<'_>, &str),
+) -> TokenStream {
+    let name = &net.name;
+    let hvp = product(net, hessian, Curvature::Hessian, hessian_text);
+    let gnvp = product(net, gauss_newton, Curvature::GaussNewton, gauss_newton_text);
+    let tape_hvp = tape_hvp(net);
+    let (hvp_ws, gnvp_ws) = (
+        format_ident!("{}HvpWorkspace", name),
+        format_ident!("{}GnvpWorkspace", name),
+    );
+    quote! {
+        #hvp
+        #gnvp
+
+        impl<T: ::symgrad::__private::Scalar> #name<T> {
+            #tape_hvp
+        }
+
+        impl<T: ::symgrad::__private::Scalar> ::symgrad::__private::HessianVector<T> for #name<T> {
+            type HvpWorkspace = #hvp_ws<T>;
+            type GnvpWorkspace = #gnvp_ws<T>;
+
+            fn hvp_workspace(&self, capacity: usize) -> Self::HvpWorkspace {
+                #hvp_ws::new(capacity)
+            }
+            fn hvp<R: ::symgrad::__private::rand::Rng + ?Sized>(
+                &self,
+                ws: &mut Self::HvpWorkspace,
+                batch: &Self::Batch<'_>,
+                rng: &mut R,
+                v: &Self,
+                out: &mut Self,
+            ) -> ::symgrad::__private::Result<T> {
+                self.hvp(ws, batch, rng, v, out)
+            }
+            fn tape_hvp<R: ::symgrad::__private::rand::Rng + ?Sized>(
+                &self,
+                batch: &Self::Batch<'_>,
+                rng: &mut R,
+                v: &Self,
+                out: &mut Self,
+            ) -> ::symgrad::__private::Result<T> {
+                self.tape_hvp(batch, rng, v, out)
+            }
+            fn gnvp_workspace(&self, capacity: usize) -> Self::GnvpWorkspace {
+                #gnvp_ws::new(capacity)
+            }
+            fn gnvp<R: ::symgrad::__private::rand::Rng + ?Sized>(
+                &self,
+                ws: &mut Self::GnvpWorkspace,
+                batch: &Self::Batch<'_>,
+                rng: &mut R,
+                v: &Self,
+                out: &mut Self,
+            ) -> ::symgrad::__private::Result<T> {
+                self.gnvp(ws, batch, rng, v, out)
+            }
+        }
+    }
+}
+
+/// One product's workspace type and its `{hvp,gnvp}_workspace`, `{hvp,gnvp}` and
+/// `{hvp,gnvp}_derivation`, printed from its pass's schedule as the gradient is from the first.
+fn product(net: &Lowered, e: &Emitter<'_>, curvature: Curvature, derivation: &str) -> TokenStream {
     let name = &net.name;
     let batch_name = format_ident!("{}Batch", name);
-    let ws_name = format_ident!("{}HvpWorkspace", name);
-    let workspace = e.workspace_items(
-        &ws_name,
-        "Preallocated buffers for the network's Hessian-vector products.",
+    let (method, ws_suffix, what, doc) = match curvature {
+        Curvature::Hessian => (
+            "hvp",
+            "HvpWorkspace",
+            "Hessian-vector products",
+            "`H·v`, the Hessian of the training-mode loss with respect to every parameter times the \
+             direction `v` (a value of the parameters' shapes), written into `out`; returns the loss. \
+             Derived at compile time by differentiating the gradient's own graph (forward over \
+             reverse; see `hvp_derivation`), exact up to rounding.",
+        ),
+        Curvature::GaussNewton => (
+            "gnvp",
+            "GnvpWorkspace",
+            "Gauss-Newton-vector products",
+            "`G·v = Jᵀ H_ℓ J v`, the generalised Gauss-Newton matrix of the training-mode loss (`J` the \
+             Jacobian of the losses' inputs, `H_ℓ` the losses' own Hessians) times the direction `v`, \
+             written into `out`; returns the loss. The Hessian's derivation with the network's own \
+             curvature held constant (see `gnvp_derivation`); positive semi-definite for losses \
+             combined with nonnegative factors.",
+        ),
+    };
+    let ws_name = format_ident!("{}{}", name, ws_suffix);
+    let (ws_fn, product_fn, derivation_fn) = (
+        format_ident!("{}_workspace", method),
+        format_ident!("{}", method),
+        format_ident!("{}_derivation", method),
     );
+    let workspace = e.workspace_items(&ws_name, &format!("Preallocated buffers for the network's {what}."));
+    let workspace_doc = format!("A workspace for {what} on batches of up to `capacity` rows.");
+    let doc = format!(
+        "{doc} Dropout masks are drawn from `rng` as `loss_and_grad` draws them: an `rng` in the \
+         same state gives the same masks, so the product is that of the same loss."
+    );
+    let derivation_doc = format!("The {what} as equations (Markdown with LaTeX math).");
     let prelude = e.batch_prelude();
     let (bind_inputs, bind_targets, forward_body) = (e.bind_inputs(), e.bind_targets(), e.forward_body());
     let backward_pass = e.backward_pass();
-    let tape_hvp = tape_hvp(net);
     let loss_value = e.scalar(e.plan.loss_node);
     quote! {
         #workspace
 
         impl<T: ::symgrad::__private::Scalar> #name<T> {
-            /// A workspace for Hessian-vector products on batches of up to `capacity` rows.
-            pub fn hvp_workspace(&self, capacity: usize) -> #ws_name<T> {
+            #[doc = #workspace_doc]
+            pub fn #ws_fn(&self, capacity: usize) -> #ws_name<T> {
                 #ws_name::new(capacity)
             }
 
-            /// `H·v`, the Hessian of the training-mode loss with respect to every parameter
-            /// times the direction `v` (a value of the parameters' shapes), written into `out`;
-            /// returns the loss. Derived at compile time by differentiating the gradient's own
-            /// graph (forward over reverse; see [`Self::hvp_derivation`]), exact up to rounding.
-            /// Dropout masks are drawn from `rng` as `loss_and_grad` draws them: an `rng` in the
-            /// same state gives the same masks, so the product is that of the same loss.
+            #[doc = #doc]
             #[allow(unused_variables, unused_mut, unused_doc_comments, clippy::all)]
-            pub fn hvp<R: ::symgrad::__private::rand::Rng + ?Sized>(
+            pub fn #product_fn<R: ::symgrad::__private::rand::Rng + ?Sized>(
                 &self,
                 ws: &mut #ws_name<T>,
                 batch: &#batch_name<'_, T>,
@@ -58,39 +151,9 @@ pub(super) fn hvp_items(net: &Lowered, e: &Emitter<'_>, derivation: &str) -> Tok
                 Ok(#loss_value)
             }
 
-            #tape_hvp
-
-            /// The Hessian-vector product as equations (Markdown with LaTeX math): the backward
-            /// pass of the gradient's graph.
-            pub fn hvp_derivation() -> &'static str {
+            #[doc = #derivation_doc]
+            pub fn #derivation_fn() -> &'static str {
                 #derivation
-            }
-        }
-
-        impl<T: ::symgrad::__private::Scalar> ::symgrad::__private::HessianVector<T> for #name<T> {
-            type HvpWorkspace = #ws_name<T>;
-
-            fn hvp_workspace(&self, capacity: usize) -> Self::HvpWorkspace {
-                #ws_name::new(capacity)
-            }
-            fn hvp<R: ::symgrad::__private::rand::Rng + ?Sized>(
-                &self,
-                ws: &mut Self::HvpWorkspace,
-                batch: &Self::Batch<'_>,
-                rng: &mut R,
-                v: &Self,
-                out: &mut Self,
-            ) -> ::symgrad::__private::Result<T> {
-                self.hvp(ws, batch, rng, v, out)
-            }
-            fn tape_hvp<R: ::symgrad::__private::rand::Rng + ?Sized>(
-                &self,
-                batch: &Self::Batch<'_>,
-                rng: &mut R,
-                v: &Self,
-                out: &mut Self,
-            ) -> ::symgrad::__private::Result<T> {
-                self.tape_hvp(batch, rng, v, out)
             }
         }
     }

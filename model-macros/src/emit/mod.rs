@@ -175,11 +175,15 @@ impl<'a> Emitter<'a> {
 }
 
 /// The items of the network: everything of its `first` pass (forward, loss and gradient),
-/// and `hvp` from its `second` (the Hessian-vector product).
-pub fn emit(net: &Lowered, first: &Pass<'_>, second: &Pass<'_>) -> TokenStream {
+/// `hvp` from its `hessian` pass and `gnvp` from its `gauss_newton` pass.
+pub fn emit(net: &Lowered, first: &Pass<'_>, hessian: &Pass<'_>, gauss_newton: &Pass<'_>) -> TokenStream {
     let e = Emitter::new(net, first);
     let (plan, derivation) = (first.plan, first.derivation);
-    let hvp = hvp::hvp_items(net, &Emitter::new(net, second), second.derivation);
+    let hvp = hvp::second_order_items(
+        net,
+        (&Emitter::new(net, hessian), hessian.derivation),
+        (&Emitter::new(net, gauss_newton), gauss_newton.derivation),
+    );
     let name = &net.name;
     let vis = &net.vis;
     let attrs = &net.attrs;
