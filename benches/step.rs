@@ -119,7 +119,7 @@ fn inputs(batch: usize, width: usize, classes: usize) -> (Array2<f32>, Vec<usize
 }
 
 /// Benchmarks one network at one batch size: generated, tape, floor, and one generated
-/// Hessian-vector product (no update: the same parameters each time).
+/// Hessian- and Gauss-Newton-vector product (no update: the same parameters each time).
 macro_rules! bench_network {
     ($c:expr, $net:ident, $batch_ty:ident, $label:expr, $widths:expr, $batch:expr, |$x:ident, $y:ident| $make:expr) => {{
         let mut group = $c.benchmark_group($label);
@@ -151,6 +151,10 @@ macro_rules! bench_network {
         let mut hws = net.hvp_workspace($batch);
         group.bench_function(BenchmarkId::new("hvp", $batch), |b| {
             b.iter(|| black_box(net.hvp(&mut hws, &batch, &mut rng, &v, &mut hv).unwrap()))
+        });
+        let mut gws = net.gnvp_workspace($batch);
+        group.bench_function(BenchmarkId::new("gnvp", $batch), |b| {
+            b.iter(|| black_box(net.gnvp(&mut gws, &batch, &mut rng, &v, &mut hv).unwrap()))
         });
         group.finish();
     }};

@@ -124,17 +124,18 @@ fn a_step_on_images_and_kernels_allocates_nothing() {
 }
 
 #[test]
-fn a_hessian_vector_product_allocates_nothing() {
+fn hessian_and_gauss_newton_products_allocate_nothing() {
     let mut rng = StdRng::seed_from_u64(0);
     let net = Small::<f32>::new(&mut rng);
     let v = Small::<f32>::new(&mut rng);
     let mut out = Small::zeros();
-    let mut ws = net.hvp_workspace(24);
+    let (mut ws, mut gws) = (net.hvp_workspace(24), net.gnvp_workspace(24));
     let x = Array2::from_shape_fn((24, 16), |(i, j)| ((i * 7 + j) % 5) as f32 * 0.2);
     let y: Vec<usize> = (0..24).map(|i| i % 4).collect();
     let allocations = allocations_in_ten_steps(|| {
         let batch = SmallBatch { x: x.view(), y: &y };
         net.hvp(&mut ws, &batch, &mut rng, &v, &mut out).unwrap();
+        net.gnvp(&mut gws, &batch, &mut rng, &v, &mut out).unwrap();
     });
     assert_eq!(allocations, 0);
 }

@@ -1,0 +1,92 @@
+"""JAX's Hessian-vector product on the networks of `benches/step.rs`, for comparison with
+`cargo bench --bench step -- hvp`: `jax.jvp` of `jax.grad` of the same loss (forward over
+reverse), `jit`, f32, one thread, the same inputs and labels. Prints the median time of one
+product (and of one gradient, for the ratio) per network, in microseconds.
+
+    pip install jax jaxlib
+    taskset -c 0 python3 benches/peers/hvp_jax.py
+"""
+
+import os
+
+os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+
+def inputs(batch, width, classes):
+    """The inputs and labels of `benches/step.rs`."""
+    i = jnp.arange(batch)[:, None]
+    j = jnp.arange(width)[None, :]
+    x = ((i * 13 + j * 7) % 17).astype(jnp.float32) / 17.0
+    return x, jnp.arange(batch) % classes
+
+
+def init(key, widths):
+    """Xavier-normal weights and zero biases."""
+    params = []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        key, sub = jax.random.split(key)
+        w = jax.random.normal(sub, (fan_in, fan_out), jnp.float32) * jnp.sqrt(2.0 / (fan_in + fan_out))
+        params.append((w, jnp.zeros((fan_out,), jnp.float32)))
+    return params
+
+
+def classifier(act):
+    def loss(params, x, y):
+        h = x
+        for w, b in params[:-1]:
+            h = act(h @ w + b)
+        w, b = params[-1]
+        logits = h @ w + b
+        return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1))
+
+    return loss
+
+
+def autoencoder(params, x, _y):
+    h = x
+    for w, b in params[:-1]:
+        h = jax.nn.relu(h @ w + b)
+    w, b = params[-1]
+    return jnp.mean((jax.nn.sigmoid(h @ w + b) - x) ** 2)
+
+
+def median_us(f, *args, samples=20):
+    jax.block_until_ready(f(*args))
+    start = time.perf_counter()
+    jax.block_until_ready(f(*args))
+    once = time.perf_counter() - start
+    iterations = max(1, int(0.05 / max(once, 1e-7)))
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        for _ in range(iterations):
+            out = f(*args)
+        jax.block_until_ready(out)
+        times.append((time.perf_counter() - start) / iterations * 1e6)
+    return statistics.median(times)
+
+
+NETWORKS = [
+    ("2-16-16-2 tanh", [2, 16, 16, 2], 32, classifier(jnp.tanh)),
+    ("64-32-10 relu", [64, 32, 10], 32, classifier(jax.nn.relu)),
+    ("784-256-128-10 relu", [784, 256, 128, 10], 64, classifier(jax.nn.relu)),
+    ("784-256-128-10 relu", [784, 256, 128, 10], 256, classifier(jax.nn.relu)),
+    ("784-1024-1024-10 relu", [784, 1024, 1024, 10], 128, classifier(jax.nn.relu)),
+    ("autoencoder 784-256-64-256-784", [784, 256, 64, 256, 784], 64, autoencoder),
+]
+
+print(f"jax {jax.__version__}, f32, one thread: median µs per call")
+print(f"{'network (batch)':<40} {'grad':>10} {'hvp':>10}")
+for name, widths, batch, loss in NETWORKS:
+    x, y = inputs(batch, widths[0], widths[-1])
+    params = init(jax.random.PRNGKey(0), widths)
+    v = init(jax.random.PRNGKey(1), widths)
+    grad = jax.jit(jax.grad(loss))
+    hvp = jax.jit(lambda p, t, x, y: jax.jvp(lambda q: jax.grad(loss)(q, x, y), (p,), (t,))[1])
+    print(f"{name + f' ({batch})':<40} {median_us(grad, params, x, y):>10.1f} {median_us(hvp, params, v, x, y):>10.1f}")
