@@ -1,7 +1,7 @@
 //! The roofline: f32 gemm throughput at the shapes the networks use.
 //!
 //! Throughput is reported as FLOP/s (2·m·k·n per product). Thread count: build with
-//! `--features threading` and set `MATMUL_NUM_THREADS` (see `benches/README.md`).
+//! `--features threading` and set `RAYON_NUM_THREADS` (see `benches/README.md`).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::Array2;
@@ -9,9 +9,9 @@ use std::hint::black_box;
 use symgrad::gemm;
 
 fn gemm_f32(c: &mut Criterion) {
-    // Without the feature gemm is single-threaded; with it, matrixmultiply reads
-    // MATMUL_NUM_THREADS and otherwise uses every core.
-    let threads = match (cfg!(feature = "threading"), std::env::var("MATMUL_NUM_THREADS")) {
+    // Without the feature gemm is single-threaded; with it, rayon's pool reads
+    // RAYON_NUM_THREADS and otherwise uses every core.
+    let threads = match (cfg!(feature = "threading"), std::env::var("RAYON_NUM_THREADS")) {
         (false, _) => "1".to_owned(),
         (true, Ok(n)) => n,
         (true, Err(_)) => "all".to_owned(),

@@ -1,7 +1,7 @@
-"""JAX's Hessian-vector product on the networks of `benches/step.rs`, for comparison with
-`cargo bench --bench step -- hvp`: `jax.jvp` of `jax.grad` of the same loss (forward over
-reverse), `jit`, f32, one thread, the same inputs and labels. Prints the median time of one
-product (and of one gradient, for the ratio) per network, in microseconds.
+"""JAX on the networks of `benches/step.rs`, for comparison with `cargo bench --bench step`:
+one training step (`jax.grad` and a plain SGD update, as `generated` measures), and the
+Hessian-vector product (`jax.jvp` of `jax.grad`, forward over reverse, as `hvp` measures),
+`jit`, f32, one thread, the same inputs and labels. Prints median microseconds per call.
 
     pip install jax jaxlib
     taskset -c 0 python3 benches/peers/hvp_jax.py
@@ -82,11 +82,13 @@ NETWORKS = [
 ]
 
 print(f"jax {jax.__version__}, f32, one thread: median µs per call")
-print(f"{'network (batch)':<40} {'grad':>10} {'hvp':>10}")
+print(f"{'network (batch)':<40} {'step':>10} {'hvp':>10}")
 for name, widths, batch, loss in NETWORKS:
     x, y = inputs(batch, widths[0], widths[-1])
     params = init(jax.random.PRNGKey(0), widths)
     v = init(jax.random.PRNGKey(1), widths)
-    grad = jax.jit(jax.grad(loss))
+    step = jax.jit(
+        lambda p, x, y: jax.tree_util.tree_map(lambda w, g: w - 1e-3 * g, p, jax.grad(loss)(p, x, y))
+    )
     hvp = jax.jit(lambda p, t, x, y: jax.jvp(lambda q: jax.grad(loss)(q, x, y), (p,), (t,))[1])
-    print(f"{name + f' ({batch})':<40} {median_us(grad, params, x, y):>10.1f} {median_us(hvp, params, v, x, y):>10.1f}")
+    print(f"{name + f' ({batch})':<40} {median_us(step, params, x, y):>10.1f} {median_us(hvp, params, v, x, y):>10.1f}")

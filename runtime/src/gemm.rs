@@ -3,10 +3,11 @@
 //! A transpose is a stride swap (`a.t()`), never a copy: every combination of transposed and
 //! plain operands, and any row or column strides ndarray can express, is multiplied in place.
 //!
-//! Large products go to matrixmultiply's packed, blocked kernels. Products of at most
-//! [`SMALL_GEMM`] multiply-adds, the norm for the small networks people study, run through
-//! direct loops instead: packing would cost more than it saves there, and matrixmultiply
-//! allocates its packing buffer on every call, while the direct loops allocate nothing.
+//! Large products go to the `gemm` crate's packed, blocked kernels (AVX-512 where the CPU has
+//! it, chosen at run time). Products of at most [`SMALL_GEMM`] multiply-adds, the norm for the
+//! small networks people study, run through direct loops instead: packing would cost more
+//! than it saves there, and the `gemm` crate allocates one or two small vectors on every call,
+//! while the direct loops allocate nothing.
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 

@@ -32,7 +32,7 @@ pub trait Scalar:
     /// The type's name, for reports and checkpoints (`"f32"`, `"f64"`).
     const NAME: &'static str;
 
-    /// `C ← α A B + β C` through matrixmultiply, on raw strided storage.
+    /// `C ← α A B + β C` through a packed, blocked kernel, on raw strided storage.
     ///
     /// # Safety
     /// The pointers must address `m×k`, `k×n` and `m×n` matrices with the given row and column
@@ -56,8 +56,14 @@ pub trait Scalar:
     );
 }
 
+/// Large products on rayon's pool (every thread it has) with `threading`, else on this thread.
+#[cfg(feature = "threading")]
+const PARALLELISM: gemm::Parallelism = gemm::Parallelism::Rayon(0);
+#[cfg(not(feature = "threading"))]
+const PARALLELISM: gemm::Parallelism = gemm::Parallelism::None;
+
 macro_rules! impl_scalar {
-    ($t:ident, $gemm:ident) => {
+    ($t:ident) => {
         impl Scalar for $t {
             const EPSILON: Self = $t::EPSILON;
             const NAME: &'static str = stringify!($t);
@@ -79,12 +85,37 @@ macro_rules! impl_scalar {
                 rsc: isize,
                 csc: isize,
             ) {
-                // SAFETY: forwarded verbatim; the caller upholds matrixmultiply's contract.
-                unsafe { matrixmultiply::$gemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc) }
+                // The gemm crate computes `dst ← α·dst + β·lhs·rhs` (reading `dst` only if asked),
+                // with each operand's column stride before its row stride.
+                // SAFETY: the caller guarantees the shapes, strides and non-aliasing that
+                // `gemm::gemm` needs; with β = 0, `c` is not read.
+                unsafe {
+                    gemm::gemm(
+                        m,
+                        n,
+                        k,
+                        c,
+                        csc,
+                        rsc,
+                        beta != 0.0,
+                        a,
+                        csa,
+                        rsa,
+                        b,
+                        csb,
+                        rsb,
+                        beta,
+                        alpha,
+                        false,
+                        false,
+                        false,
+                        PARALLELISM,
+                    )
+                }
             }
         }
     };
 }
 
-impl_scalar!(f32, sgemm);
-impl_scalar!(f64, dgemm);
+impl_scalar!(f32);
+impl_scalar!(f64);
