@@ -157,10 +157,11 @@ fn large_products_allocate_only_inside_the_gemm_crate() {
     });
     // Every product here has more than SMALL_GEMM multiply-adds: 3 forward, 3 weight
     // gradients, 2 input gradients (none for X). The gemm crate allocates one vector per call,
-    // and one more for 64×128×10 (X·W₃), the weight gradients 128×64×10 and 784×64×256 (a
-    // transposed left operand) and both input gradients (a transposed right operand),
-    // measured call by call: 8 + 5 per step.
-    assert_eq!(allocations, 10 * 13);
+    // and a second for some shapes and layouts (its blocking follows the CPU's caches): on
+    // this machine, 64×128×10 (X·W₃), the weight gradients 128×64×10 and 784×64×256 (a
+    // transposed left operand) and both input gradients (a transposed right operand), 13 per
+    // step. At most two per product, nothing else.
+    assert!((10 * 8..=10 * 2 * 8).contains(&allocations), "{allocations} in ten steps");
 }
 
 network! {
