@@ -161,7 +161,10 @@ fn large_products_allocate_only_inside_the_gemm_crate() {
     // this machine, 64×128×10 (X·W₃), the weight gradients 128×64×10 and 784×64×256 (a
     // transposed left operand) and both input gradients (a transposed right operand), 13 per
     // step. At most two per product, nothing else.
-    assert!((10 * 8..=10 * 2 * 8).contains(&allocations), "{allocations} in ten steps");
+    assert!(
+        (10 * 8..=10 * 2 * 8).contains(&allocations),
+        "{allocations} in ten steps"
+    );
 }
 
 network! {
