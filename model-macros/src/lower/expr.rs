@@ -144,10 +144,11 @@ impl Lowering {
 
     pub(super) fn matmul(&mut self, span: Span, a: NodeId, b: NodeId) -> Option<NodeId> {
         let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
-        if sb.is_batch() {
+        // As stored: a row `[n]` is the matrix `[1, n]`.
+        let (Rows::Fixed(k2), n) = sb.matrix() else {
             self.error(span, format!("the right side of a matrix product must be a weight-like matrix, but it is {sb}: batch rows must stay rows"));
             return None;
-        }
+        };
         if !(sa.is_batch_of_vectors() || sa.is_fixed_matrix()) || !sb.is_fixed_matrix() {
             self.error(
                 span,
@@ -155,10 +156,8 @@ impl Lowering {
             );
             return None;
         }
-        // As stored: a row `[n]` is the matrix `[1, n]`.
-        let ((rows, k), (k2, n)) = (sa.matrix(), sb.matrix());
-        if k2 != Rows::Fixed(k) {
-            let k2 = if let Rows::Fixed(k2) = k2 { k2 } else { 0 };
+        let (rows, k) = sa.matrix();
+        if k2 != k {
             self.error(
                 span,
                 format!("shape mismatch in matrix product: the left side is {sa} but the right side is {sb}; the inner sizes {k} and {k2} differ"),
