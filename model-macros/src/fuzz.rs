@@ -67,6 +67,7 @@ const WORDS: &[&str] = &[
     "-2",
     "1e400",
     "18446744073709551616",
+    "4294967296",
     "#",
     "!",
     "'a",
@@ -155,4 +156,21 @@ fn the_generated_code_reads_like_the_derivation() {
     // once more in `hvp` and in `gnvp`, each over its own workspace.
     assert_eq!(tokens.matches("dropout_mask").count(), 3, "{tokens}");
     assert_eq!(tokens.matches("fn __forward").count(), 1, "{tokens}");
+}
+
+#[test]
+fn sizes_too_large_for_memory_are_errors() {
+    // Each shape's element count overflows usize, or a product of two valid ones does.
+    for definition in [
+        "struct Net { input x: [4294967296, 4294967296]; target t: [1]; output x; loss mse(x, t); }",
+        "struct Net { input x: [4]; target t: [4]; param w: [65536, 65536, 65536, 65536]; \
+         output x * 2; loss mse(x, t) + sum(w); }",
+        "struct Net { input x: [4]; target t: [4]; param a: [4294967296, 1]; param b: [1, 4294967296]; \
+         output x * 2; loss mse(x, t) + sum(a @ b); }",
+        "struct Net { input x: [4]; target t: [4]; h = reshape(x, 4294967296, 4294967296, 4); \
+         output h; loss sum(h); }",
+    ] {
+        let tokens = crate::expand(TokenStream::from_str(definition).unwrap()).to_string();
+        assert!(tokens.contains("compile_error"), "{definition}");
+    }
 }

@@ -89,19 +89,20 @@ impl Shape {
         !self.batch && (1..=2).contains(&self.rank)
     }
 
-    /// How many elements one sample (or the whole value, if fixed) has.
+    /// How many elements one sample (or the whole value, if fixed) has; `usize::MAX` if that
+    /// overflows (lowering refuses values that large).
     pub fn size(self) -> usize {
-        self.dims().iter().product()
+        product(self.dims())
     }
 
     /// The matrix the value is stored as: `[batch, d1⋯dk]`, `[d1, d2⋯dk]`, `[1, n]` for a row
     /// `[n]`, `[1, 1]` for a scalar.
     pub fn matrix(self) -> (Rows, usize) {
         match (self.batch, self.dims()) {
-            (true, dims) => (Rows::Batch, dims.iter().product()),
+            (true, dims) => (Rows::Batch, product(dims)),
             (false, []) => (Rows::Fixed(1), 1),
             (false, [n]) => (Rows::Fixed(1), *n),
-            (false, [rows, rest @ ..]) => (Rows::Fixed(*rows), rest.iter().product()),
+            (false, [rows, rest @ ..]) => (Rows::Fixed(*rows), product(rest)),
         }
     }
 
@@ -174,9 +175,19 @@ impl Shape {
         if repeated[first..=last].contains(&Some(true)) {
             return None;
         }
-        Some(axes[last + 1..].iter().product())
+        Some(product(&axes[last + 1..]))
     }
 }
+
+/// The product of `sizes`, saturating at `usize::MAX`: sizes come from definitions, and a
+/// definition must never make the compiler overflow.
+pub fn product(sizes: &[usize]) -> usize {
+    sizes.iter().fold(1, |p, &d| p.saturating_mul(d))
+}
+
+/// The most elements a value may have: a buffer of that many `f64`s still has a size that
+/// `isize` holds, as ndarray requires.
+pub const MAX_ELEMENTS: usize = isize::MAX as usize / 8;
 
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -161,7 +161,7 @@ impl Lowering {
                 if name == "flatten" {
                     dims.push(shape.size());
                 }
-                let size: usize = dims.iter().product();
+                let size = crate::ops::product(&dims);
                 if size != shape.size() {
                     self.error(
                         span,

@@ -168,6 +168,13 @@ impl Lowering {
             Rows::Batch => Shape::batch(n),
             Rows::Fixed(r) => Shape::fixed(r, n),
         };
+        if shape.size() > crate::ops::MAX_ELEMENTS {
+            self.error(
+                span,
+                format!("the product {sa} @ {sb} is {shape}: more elements than memory can hold"),
+            );
+            return None;
+        }
         let op = Op::MatMul {
             lhs_t: false,
             rhs_t: false,

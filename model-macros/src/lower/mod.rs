@@ -13,7 +13,7 @@ use crate::ast::{Dims, InitSpec, Item, Network, TargetKind};
 mod calls;
 mod expr;
 use crate::graph::{Graph, NodeId};
-use crate::ops::{Init, MAX_RANK, Op, Shape};
+use crate::ops::{Init, MAX_ELEMENTS, MAX_RANK, Op, Shape};
 
 pub struct InputDecl {
     pub name: Ident,
@@ -306,14 +306,19 @@ impl Lowering {
         } else {
             Shape::of(&dims.sizes)
         };
-        if shape.is_none() {
-            self.error(
+        match shape {
+            None => self.error(
                 dims.span,
                 format!(
                     "{} sizes are more than a value may have: at most {MAX_RANK} besides the batch",
                     dims.sizes.len()
                 ),
-            );
+            ),
+            Some(shape) if shape.size() > MAX_ELEMENTS => {
+                self.error(dims.span, format!("{shape} has more elements than memory can hold"));
+                return None;
+            }
+            Some(_) => {}
         }
         shape
     }
