@@ -57,6 +57,22 @@ impl Graph {
         self.nodes.len() - 1
     }
 
+    /// Which nodes `roots` are computed from, the roots and leaves included.
+    pub fn reaches(&self, roots: &[NodeId]) -> Vec<bool> {
+        let mut needed = vec![false; self.nodes.len()];
+        for &root in roots {
+            needed[root] = true;
+        }
+        for id in (0..self.nodes.len()).rev() {
+            if needed[id] {
+                for &input in &self.nodes[id].inputs {
+                    needed[input] = true;
+                }
+            }
+        }
+        needed
+    }
+
     pub fn shape(&self, id: NodeId) -> Shape {
         self.nodes[id].shape
     }

@@ -60,17 +60,7 @@ pub struct Plan {
 
 /// The nodes `roots` depend on, in graph order, leaves excluded.
 fn ancestors(graph: &Graph, roots: &[NodeId]) -> Vec<NodeId> {
-    let mut needed = vec![false; graph.nodes.len()];
-    for &r in roots {
-        needed[r] = true;
-    }
-    for id in (0..graph.nodes.len()).rev() {
-        if needed[id] {
-            for &input in &graph.nodes[id].inputs {
-                needed[input] = true;
-            }
-        }
-    }
+    let needed = graph.reaches(roots);
     (0..graph.nodes.len())
         .filter(|&id| needed[id] && !graph.nodes[id].op.is_leaf())
         .collect()

@@ -460,7 +460,7 @@ enum Outcome {
 }
 
 /// A random graph after fusion and differentiation: its loss, the parameters that reach it
-/// (node and index) and the derivative (`grads`, the parameters' derivative nodes, are its
+/// (node and index) and the derivative (the parameters' derivative nodes are its
 /// `param_grads`).
 struct Case {
     graph: Graph,
@@ -468,7 +468,6 @@ struct Case {
     loss: NodeId,
     params: Vec<(NodeId, usize)>,
     derivative: Derivative,
-    grads: Vec<NodeId>,
     names: Vec<String>,
 }
 
@@ -479,15 +478,7 @@ impl Case {
         let (mut graph, map) = fuse(&original);
         let loss = map[loss];
         // Only parameters that reach the loss have a derivative (lowering rejects the others).
-        let mut reaches = vec![false; graph.nodes.len()];
-        reaches[loss] = true;
-        for id in (0..=loss).rev() {
-            if reaches[id] {
-                for &i in &graph.nodes[id].inputs {
-                    reaches[i] = true;
-                }
-            }
-        }
+        let reaches = graph.reaches(&[loss]);
         let params: Vec<(NodeId, usize)> = (0..=loss)
             .filter(|&id| reaches[id])
             .filter_map(|id| match graph.op(id) {
@@ -505,14 +496,13 @@ impl Case {
         let (graph, map) = fuse(&graph);
         derivative.remap(&map);
         let params = params.into_iter().map(|(node, index)| (map[node], index)).collect();
-        let (loss, grads) = (map[loss], derivative.param_grads.clone());
+        let loss = map[loss];
         Ok(Case {
             graph,
             bindings,
             loss,
             params,
             derivative,
-            grads,
             names,
         })
     }
@@ -546,7 +536,7 @@ fn check(seed: u64, sabotage: bool) -> Result<Outcome, String> {
     };
     let (graph, bindings, loss) = (&mut case.graph, &mut case.bindings, case.loss);
     if sabotage {
-        for grad in &mut case.grads {
+        for grad in &mut case.derivative.param_grads {
             *grad = graph.scale(2.0, *grad);
         }
     }
@@ -556,7 +546,7 @@ fn check(seed: u64, sabotage: bool) -> Result<Outcome, String> {
         return Ok(Outcome::Skipped("the loss is not finite or above 10⁶"));
     }
     let (mut compared, mut kinked) = (0, 0);
-    for (&(_, index), &grad) in case.params.iter().zip(&case.grads) {
+    for (&(_, index), &grad) in case.params.iter().zip(&case.derivative.param_grads) {
         let derivative = &at.values[grad];
         let p = &bindings.params[index];
         if (derivative.rows, derivative.cols) != (p.rows, p.cols) {

@@ -56,15 +56,7 @@ pub fn hessian_vector(
     curvature: Curvature,
 ) -> HessianVector {
     // The forward pass: the loss and what it is computed from.
-    let mut forward = vec![false; graph.nodes.len()];
-    forward[loss] = true;
-    for id in (0..=loss).rev() {
-        if forward[id] {
-            for &input in &graph.nodes[id].inputs {
-                forward[input] = true;
-            }
-        }
-    }
+    let forward = graph.reaches(&[loss]);
     let mut graph = graph.clone();
     let span = Span::call_site();
     let mut terms = Vec::with_capacity(params.len());

@@ -28,6 +28,8 @@ struct Emitter<'a> {
     plan: &'a Plan,
     /// The workspace field of each buffer.
     buffers: Vec<Ident>,
+    /// The workspace field of each dropout mask.
+    mask_fields: Vec<Ident>,
     /// The chain-rule equation each adjoint node computes, in the derivation's LaTeX.
     equations: BTreeMap<NodeId, String>,
     schedule: &'a Schedule,
@@ -69,6 +71,7 @@ impl<'a> Emitter<'a> {
             graph,
             plan: pass.plan,
             buffers,
+            mask_fields,
             equations,
             schedule: pass.schedule,
         }
@@ -78,8 +81,7 @@ impl<'a> Emitter<'a> {
     fn workspace_items(&self, ws_name: &Ident, doc: &str) -> TokenStream {
         let (net, plan) = (self.net, self.plan);
         let vis = &net.vis;
-        let mask_fields: Vec<Ident> = (0..net.masks.len()).map(|m| format_ident!("mask{}", m)).collect();
-        let buffer_fields = &self.buffers;
+        let (buffer_fields, mask_fields) = (&self.buffers, &self.mask_fields);
         let buffer_alloc: Vec<TokenStream> = plan
             .buffers
             .iter()

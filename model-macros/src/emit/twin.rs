@@ -13,15 +13,7 @@ impl Emitter<'_> {
     pub(super) fn tape_twin(&self) -> TokenStream {
         let net = self.net;
         let graph = &net.graph;
-        let mut needed = vec![false; graph.nodes.len()];
-        needed[net.loss] = true;
-        for id in (0..graph.nodes.len()).rev() {
-            if needed[id] {
-                for &i in &graph.nodes[id].inputs {
-                    needed[i] = true;
-                }
-            }
-        }
+        let needed = graph.reaches(&[net.loss]);
         let var = |id: NodeId| format_ident!("v{}", id);
         let params: Vec<Ident> = net.params.iter().map(|p| var(p.node)).collect();
         let stmts = (0..graph.nodes.len()).filter(|&id| needed[id]).map(|id| {

@@ -80,7 +80,7 @@ impl Emitter<'_> {
     }
 
     pub(super) fn mask(&self, mask: usize, mutable: bool) -> TokenStream {
-        let field = format_ident!("mask{}", mask);
+        let field = &self.mask_fields[mask];
         if mutable {
             quote!(ws.#field.slice_mut(::symgrad::__private::ndarray::s![..rows, ..]))
         } else {

@@ -392,15 +392,7 @@ impl Lowering {
     }
     /// A parameter the loss does not depend on would never be trained.
     fn check_params_reach_loss(&mut self, loss: NodeId) {
-        let mut reaches = vec![false; self.graph.nodes.len()];
-        reaches[loss] = true;
-        for id in (0..=loss).rev() {
-            if reaches[id] {
-                for &input in &self.graph.nodes[id].inputs {
-                    reaches[input] = true;
-                }
-            }
-        }
+        let reaches = self.graph.reaches(&[loss]);
         let unreached: Vec<(Span, String)> = self
             .params
             .iter()
