@@ -42,14 +42,15 @@ pub use symgrad_runtime::*;
 /// | `target y: classes[k];` | one class label in `0..k` per row (a one-hot row to the losses) |
 /// | `target t: [n];` | a real-valued target `[batch, n]` (or of any shape, as inputs) |
 /// | `param w: [r, c] = init;` | a parameter of 1 to 6 sizes: a weight `[r, c]`, a bias `[n]`, a per-channel vector `[c, 1, 1]`, a kernel `[o, i, kh, kw]`; `= init` is optional |
+/// | `name = expr;` (or `let name = expr;`) | a named value |
+/// | `output expr;` | what `forward` returns (evaluation mode: dropout off) |
+/// | `loss expr;` | the scalar loss that `loss_and_grad` differentiates |
 ///
 /// A value is `[batch, d1, …, dk]` (one slice per sample; the batch size is known at run
 /// time), `[d1, …, dk]` (a parameter, and what is computed from parameters alone) or a scalar.
 /// A batch is passed and returned as an `ArrayView2` of `[batch, d1⋯dk]`, each sample's values
-/// in row-major order.
-/// | `name = expr;` (or `let name = expr;`) | a named value |
-/// | `output expr;` | what `forward` returns (evaluation mode: dropout off) |
-/// | `loss expr;` | the scalar loss that `loss_and_grad` differentiates |
+/// in row-major order. Sizes are positive integers; one sample of a value, and a parameter,
+/// has fewer than 2³² elements (a larger one is a compile error at its token).
 ///
 /// Initialisers, for a weight `[fan_in, fan_out]` (a vector `[n]` has `fan_in = 1`, a kernel
 /// `[out, in, k₁, …]` has `fan_in = in·k₁⋯` and `fan_out = out·k₁⋯`):

@@ -6,8 +6,9 @@
 //! cargo run --release -- --fashion DIR      # ... or from DIR
 //! ```
 //! Options: `--epochs N`, `--seed S`, `--history FILE.csv` (and its PNG plots),
-//! `--checkpoint FILE.safetensors` (saved after every epoch; with `--resume`, continued from),
-//! `--quiet`.
+//! `--checkpoint FILE.safetensors` (saved after every epoch; with `--resume`, continued from;
+//! an existing one is replaced only with `--overwrite`), `--quiet`. Output paths are checked
+//! before training starts.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,7 @@ struct Args {
     history: Option<PathBuf>,
     checkpoint: Option<PathBuf>,
     resume: bool,
+    overwrite: bool,
     quiet: bool,
 }
 
@@ -66,6 +68,7 @@ fn parse_args() -> Result<Args, String> {
         history: None,
         checkpoint: None,
         resume: false,
+        overwrite: false,
         quiet: false,
     };
     let mut it = all.into_iter().peekable();
@@ -79,15 +82,25 @@ fn parse_args() -> Result<Args, String> {
             "--history" => args.history = Some(PathBuf::from(value::<String>(&mut it, "--history")?)),
             "--checkpoint" => args.checkpoint = Some(PathBuf::from(value::<String>(&mut it, "--checkpoint")?)),
             "--resume" => args.resume = true,
+            "--overwrite" => args.overwrite = true,
             "--quiet" => args.quiet = true,
             "--help" | "-h" => {
                 println!(
-                    "usage: symgrad [--fashion [DIR]] [--epochs N] [--seed S] [--history FILE.csv] [--checkpoint FILE.safetensors [--resume]] [--quiet]"
+                    "usage: symgrad [--fashion [DIR]] [--epochs N] [--seed S] [--history FILE.csv] [--checkpoint FILE.safetensors [--resume | --overwrite]] [--quiet]"
                 );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?}; try --help")),
         }
+    }
+    if args.epochs == Some(0) {
+        return Err("--epochs must be at least 1".into());
+    }
+    if (args.resume || args.overwrite) && args.checkpoint.is_none() {
+        return Err("--resume and --overwrite need --checkpoint FILE".into());
+    }
+    if args.resume && args.overwrite {
+        return Err("--resume and --overwrite exclude each other".into());
     }
     Ok(args)
 }
@@ -110,6 +123,11 @@ fn run<M: FromExamples<f32>>(train: Dataset<f32>, test: Dataset<f32>, config: Tr
             train.width(),
             train.classes
         );
+    }
+    if let Some(path) = &args.history {
+        for file in train::History::files(path) {
+            symgrad::checkpoint::check_writable(&file)?;
+        }
     }
     let mut model = M::init(&mut rng);
     let started = Instant::now();
@@ -155,6 +173,7 @@ fn config(args: &Args, epochs: usize, batch_size: usize, learning_rate: f64) -> 
         },
         checkpoint: args.checkpoint.clone(),
         resume: args.resume,
+        overwrite: args.overwrite,
         ..TrainConfig::default()
     }
 }

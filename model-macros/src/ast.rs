@@ -225,6 +225,20 @@ impl Parse for Item {
                 input.parse::<Token![let]>()?;
             }
             let name: Ident = input.parse()?;
+            if !input.peek(Token![=]) && (input.peek(Ident) || input.peek(Token![:])) {
+                // `inptu x: [4];`, `outptu z;`: a statement keyword misspelt.
+                let word = name.to_string();
+                let hint = nearest(&word, STATEMENTS)
+                    .map(|k| format!("; did you mean `{k}`?"))
+                    .unwrap_or_default();
+                return Err(syn::Error::new(
+                    name.span(),
+                    format!(
+                        "unknown statement `{word}`: a statement is `input`, `target`, `param`, `output`, \
+                         `loss` or `name = expression;`{hint}"
+                    ),
+                ));
+            }
             if !input.peek(Token![=]) {
                 return Err(input.error(format!(
                     "expected `=` after `{name}`: a value is defined as `{name} = expression;`"
@@ -247,6 +261,49 @@ impl Parse for Item {
 }
 
 /// `[d1, …, dk]`, at least one size.
+/// The statements that begin with a keyword.
+const STATEMENTS: &[&str] = &["input", "target", "param", "output", "loss"];
+
+/// The word of `words` nearest to `word` in edit distance, if it is at most 2 edits away
+/// (with a swap of neighbours counting as one).
+pub(crate) fn nearest<'a>(word: &str, words: &[&'a str]) -> Option<&'a str> {
+    let distance = |a: &str, b: &str| -> usize {
+        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        // d[i][j]: edits between a[..i] and b[..j] (optimal string alignment).
+        let mut d: Vec<Vec<usize>> = (0..=a.len())
+            .map(|i| {
+                (0..=b.len())
+                    .map(|j| {
+                        if i == 0 {
+                            j
+                        } else if j == 0 {
+                            i
+                        } else {
+                            0
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+                }
+            }
+        }
+        d[a.len()][b.len()]
+    };
+    words
+        .iter()
+        .map(|w| (distance(word, w), *w))
+        .filter(|&(d, _)| d <= 2)
+        .min()
+        .map(|(_, w)| w)
+}
+
 fn parse_dims(input: ParseStream, what: &str) -> syn::Result<Dims> {
     let content;
     let brackets = bracketed!(content in input);
@@ -431,5 +488,23 @@ impl Parse for Header {
         let name: Ident = input.parse()?;
         input.parse::<proc_macro2::TokenStream>()?;
         Ok(Header { vis, name })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{STATEMENTS, nearest};
+
+    #[test]
+    fn misspelt_keywords_find_their_nearest() {
+        for (typo, meant) in [
+            ("inptu", "input"),
+            ("lsos", "loss"),
+            ("outptu", "output"),
+            ("parm", "param"),
+        ] {
+            assert_eq!(nearest(typo, STATEMENTS), Some(meant), "{typo}");
+        }
+        assert_eq!(nearest("banana", STATEMENTS), None);
     }
 }

@@ -76,6 +76,8 @@ const WORDS: &[&str] = &[
     "..",
     "::",
     "fn",
+    "r#fn",
+    "r#type",
 ];
 
 const VALID: &str = "pub struct Net { input x: [4]; input m: [2, 2, 3]; target y: classes[3]; \
@@ -132,6 +134,18 @@ proptest! {
         }
         expands_without_panic(&tokens.join(" "));
     }
+}
+
+/// Raw identifiers name values, inputs, targets and parameters like any other name: the
+/// generated names derived from them (`fn_w`, `in_type`, ...) drop the `r#`.
+#[test]
+fn raw_identifiers_are_names_like_any_other() {
+    let source = "struct Net { input r#type: [2]; target r#loop: classes[2]; param r#match: [2]; \
+        r#fn = dense(r#type + r#match, 2); r#let = relu(r#fn); output softmax(r#let); \
+        loss cross_entropy(softmax(r#let), r#loop); }";
+    let tokens = crate::expand(TokenStream::from_str(source).unwrap()).to_string();
+    assert!(!tokens.contains("compile_error"), "{tokens}");
+    assert!(tokens.contains("fn_w") && tokens.contains("fn_b"), "{tokens}");
 }
 
 #[test]

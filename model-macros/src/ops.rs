@@ -185,9 +185,13 @@ pub fn product(sizes: &[usize]) -> usize {
     sizes.iter().fold(1, |p, &d| p.saturating_mul(d))
 }
 
-/// The most elements a value may have: a buffer of that many `f64`s still has a size that
-/// `isize` holds, as ndarray requires.
-pub const MAX_ELEMENTS: usize = isize::MAX as usize / 8;
+/// The most elements one sample of a value, or a parameter, may have: fewer than 2³², 16 GiB
+/// in `f32`. Larger sizes are refused at their token rather than failing to allocate at run
+/// time.
+pub const MAX_ELEMENTS: usize = u32::MAX as usize;
+
+/// [`MAX_ELEMENTS`] in words, for error messages.
+pub const MAX_ELEMENTS_WORDS: &str = "fewer than 2³² (4,294,967,296) elements";
 
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

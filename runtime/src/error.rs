@@ -77,6 +77,14 @@ pub enum Error {
         /// Why the layout matters and what to do.
         needed: &'static str,
     },
+    /// The settings of a run do not fit together, or disagree with what is on disk.
+    #[error("{setting}: {message}")]
+    Config {
+        /// The setting (a field of the configuration, a command-line flag, a file).
+        setting: String,
+        /// What is wrong, and what to do instead.
+        message: String,
+    },
     /// A value that must be finite is not.
     #[error("{what} is not finite ({value}) at {location}")]
     NonFinite {

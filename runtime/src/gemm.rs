@@ -93,12 +93,11 @@ fn shape_error(lhs_name: &'static str, lhs: &[usize], rhs_name: &'static str, rh
 
 /// Direct loops for small products: no packing buffer on the heap, no allocation.
 mod small {
+    use std::mem::MaybeUninit;
+
     use ndarray::{ArrayView2, ArrayViewMut2};
 
     use crate::scalar::Scalar;
-
-    /// Columns of C kept in registers while the inner dimension runs.
-    const BLOCK: usize = 16;
 
     /// The most elements of a transposed B copied to the stack to make its rows contiguous.
     const PACKED: usize = 4096;
@@ -109,6 +108,14 @@ mod small {
         ptr: P,
         rows: isize,
         cols: isize,
+    }
+
+    impl<P> Raw<P> {
+        /// The offset of element `(row, col)`.
+        #[inline(always)]
+        fn at(&self, row: usize, col: usize) -> isize {
+            row as isize * self.rows + col as isize * self.cols
+        }
     }
 
     /// `C ← α A B + β C`, shapes already checked. On x86-64 processors with AVX2 the same loops
@@ -153,28 +160,32 @@ mod small {
             rows: c.strides()[0],
             cols: c.strides()[1],
         };
-        if b.strides()[1] == 1 || n == 1 {
-            let b_raw = Raw {
-                ptr: b.as_ptr(),
-                rows: b.strides()[0],
-                cols: 1,
-            };
+        let b_raw = Raw {
+            ptr: b.as_ptr(),
+            rows: b.strides()[0],
+            cols: b.strides()[1],
+        };
+        if b_raw.cols == 1 || n == 1 {
             // SAFETY: the views' own pointers and strides, shapes checked by the caller; `c` is
             // a unique borrow, distinct from `a` and `b`.
-            unsafe { rows_of_b(alpha, (m, k, n), a_raw, b_raw, c_raw) };
+            unsafe { rows_of_b(alpha, (m, k, n), a_raw, Raw { cols: 1, ..b_raw }, c_raw) };
         } else if k * n <= PACKED {
-            // B used transposed: copy it to the stack with contiguous rows, then as above.
-            let mut packed = [T::ZERO; PACKED];
-            for ((p, j), &v) in b.indexed_iter() {
-                packed[p * n + j] = v;
+            // B read with strided rows (a transpose): copy it to the stack with contiguous rows,
+            // then as above. Only the first k·n elements are written, and only they are read.
+            let mut packed = [const { MaybeUninit::<T>::uninit() }; PACKED];
+            for p in 0..k {
+                for j in 0..n {
+                    // SAFETY: (p, j) is in bounds of B.
+                    packed[p * n + j].write(unsafe { *b_raw.ptr.offset(b_raw.at(p, j)) });
+                }
             }
-            let b_raw = Raw {
-                ptr: packed.as_ptr(),
+            let packed = Raw {
+                ptr: packed.as_ptr().cast::<T>(),
                 rows: n as isize,
                 cols: 1,
             };
-            // SAFETY: as above; `packed` holds B as a contiguous k × n matrix.
-            unsafe { rows_of_b(alpha, (m, k, n), a_raw, b_raw, c_raw) };
+            // SAFETY: as above; `packed` holds B as a contiguous, fully written k × n matrix.
+            unsafe { rows_of_b(alpha, (m, k, n), a_raw, packed, c_raw) };
         } else {
             for i in 0..m {
                 for j in 0..n {
@@ -185,9 +196,9 @@ mod small {
         }
     }
 
-    /// `C += α A B` for a B whose rows are contiguous: `C[i, j..j+16] += Σₚ α A[i, p] ·
-    /// B[p, j..j+16]`, the 16 sums held in registers while p runs; the last columns one at a
-    /// time, each sum in a register.
+    /// `C += α A B` for a B whose rows are contiguous, one row of C at a time in column blocks
+    /// of 16, then 8, then 1: `C[i, j..j+W] += α Σₚ A[i, p] · B[p, j..j+W]`, the W sums held in
+    /// registers while p runs.
     ///
     /// # Safety
     /// The pointers and strides must address `m × k`, `k × n` and `m × n` matrices, B with
@@ -200,32 +211,48 @@ mod small {
         b: Raw<*const T>,
         c: Raw<*mut T>,
     ) {
-        let at = |row: usize, col: usize, rs: isize, cs: isize| row as isize * rs + col as isize * cs;
-        let blocks = n / BLOCK;
-        // SAFETY: every offset is `row·row_stride + col·col_stride` for an in-bounds (row, col).
+        for i in 0..m {
+            let mut j = 0;
+            // SAFETY (all three): the caller's contract, with j + W ≤ n for each block.
+            while j + 16 <= n {
+                unsafe { block::<T, 16>(alpha, (i, j, k), a, b, c) };
+                j += 16;
+            }
+            if j + 8 <= n {
+                unsafe { block::<T, 8>(alpha, (i, j, k), a, b, c) };
+                j += 8;
+            }
+            while j < n {
+                unsafe { block::<T, 1>(alpha, (i, j, k), a, b, c) };
+                j += 1;
+            }
+        }
+    }
+
+    /// `C[i, j..j+W] += α Σₚ A[i, p] · B[p, j..j+W]` over `p < k`.
+    ///
+    /// # Safety
+    /// As [`rows_of_b`], with `j + W ≤ n`.
+    #[inline(always)]
+    unsafe fn block<T: Scalar, const W: usize>(
+        alpha: T,
+        (i, j, k): (usize, usize, usize),
+        a: Raw<*const T>,
+        b: Raw<*const T>,
+        c: Raw<*mut T>,
+    ) {
+        let mut acc = [T::ZERO; W];
+        // SAFETY: every offset is that of an in-bounds element, by the caller's contract.
         unsafe {
-            for i in 0..m {
-                for block in 0..blocks {
-                    let j = block * BLOCK;
-                    let mut acc = [T::ZERO; BLOCK];
-                    for p in 0..k {
-                        let a_ip = *a.ptr.offset(at(i, p, a.rows, a.cols));
-                        let b_row = &*(b.ptr.offset(at(p, j, b.rows, 1)) as *const [T; BLOCK]);
-                        for l in 0..BLOCK {
-                            acc[l] += a_ip * b_row[l];
-                        }
-                    }
-                    for (l, &sum) in acc.iter().enumerate() {
-                        *c.ptr.offset(at(i, j + l, c.rows, c.cols)) += alpha * sum;
-                    }
+            for p in 0..k {
+                let a_ip = *a.ptr.offset(a.at(i, p));
+                let b_row = &*(b.ptr.offset(b.at(p, j)) as *const [T; W]);
+                for (acc, &b) in acc.iter_mut().zip(b_row) {
+                    *acc += a_ip * b;
                 }
-                for j in blocks * BLOCK..n {
-                    let mut sum = T::ZERO;
-                    for p in 0..k {
-                        sum += *a.ptr.offset(at(i, p, a.rows, a.cols)) * *b.ptr.offset(at(p, j, b.rows, 1));
-                    }
-                    *c.ptr.offset(at(i, j, c.rows, c.cols)) += alpha * sum;
-                }
+            }
+            for (l, &sum) in acc.iter().enumerate() {
+                *c.ptr.offset(c.at(i, j + l)) += alpha * sum;
             }
         }
     }

@@ -121,19 +121,31 @@ fn fashion_mnist_checks_counts_and_labels() {
     assert!(error.contains("2 images") && error.contains("3 labels"), "{error}");
 
     write("t10k-labels-idx1-ubyte.gz", &idx_labels(&[4, 12]));
-    assert!(matches!(
-        data::fashion_mnist::<f32>(&dir),
-        Err(Error::Label {
-            label: 12,
-            row: 1,
-            classes: 10,
-            ..
-        })
-    ));
+    let error = message(data::fashion_mnist::<f32>(&dir).unwrap_err());
+    assert!(
+        error.contains("t10k-labels-idx1-ubyte") && error.contains("label 12 of sample 1"),
+        "{error}"
+    );
+    write("t10k-labels-idx1-ubyte.gz", &idx_labels(&[4, 5]));
 
+    // A missing directory, a file given as the directory, a directory given as a file.
     let missing = dir.join("nowhere");
     let error = message(data::fashion_mnist::<f32>(&missing).unwrap_err());
-    assert!(error.contains("nowhere"), "{error}");
+    assert!(
+        error.contains("nowhere") && error.contains("does not exist") && error.contains("apt-get"),
+        "{error}"
+    );
+    let file = dir.join("train-images-idx3-ubyte.gz");
+    let error = message(data::fashion_mnist::<f32>(&file).unwrap_err());
+    assert!(error.contains("is not a directory"), "{error}");
+    std::fs::create_dir(dir.join("t10k-images-idx3-ubyte")).unwrap();
+    let error = message(data::fashion_mnist::<f32>(&dir).unwrap_err());
+    assert!(
+        error.contains("t10k-images-idx3-ubyte")
+            && error.contains("is a directory, not an IDX file")
+            && !error.contains("apt-get"),
+        "{error}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -141,9 +153,15 @@ fn fashion_mnist_checks_counts_and_labels() {
 fn malformed_csv_rows_name_their_line() {
     let cases = [
         ("1,2,0\n3,4\n", 2, "expected 3 fields"),
-        ("1,2,0\n\n3,x,1\n", 3, "field 2 is not a number"),
+        ("1,2,0\n\n3,x,1\n", 3, "field 2 is not a finite f64 number: \"x\""),
         ("1,2,0\n3,4,-1\n", 2, "label"),
         ("5\n", 1, "features and a label"),
+        // Non-finite features, also one that only overflows f64 (1e400) or f32 (1e39), and a
+        // label too large to be a class.
+        ("1,2,0\n1,NaN,0\n", 2, "field 2 is not a finite"),
+        ("1,2,0\ninf,1,0\n", 2, "field 1 is not a finite"),
+        ("1,2,0\n1,-1e400,0\n", 2, "field 2 is not a finite"),
+        ("1,2,0\n1,2,4000000000\n", 2, "not a class index below 65536"),
     ];
     for (text, line, expected) in cases {
         match data::read_csv::<f64>(text, "table.csv") {
@@ -162,6 +180,12 @@ fn malformed_csv_rows_name_their_line() {
         data::read_csv::<f64>("\n\n", "empty.csv"),
         Err(Error::Format { .. })
     ));
+    let error = message(data::read_csv::<f32>("1e39,0\n", "wide.csv").unwrap_err());
+    assert!(
+        error.contains("line 1") && error.contains("not a finite f32"),
+        "{error}"
+    );
+    assert!(data::read_csv::<f64>("1e39,0\n", "wide.csv").is_ok());
 }
 
 #[test]
@@ -206,4 +230,17 @@ fn inconsistent_data_sets_are_rejected() {
         Dataset::new(Array2::<f32>::zeros((2, 3)), vec![0, 2], 2),
         Err(Error::Label { row: 1, label: 2, .. })
     ));
+    let mut features = Array2::<f32>::zeros((2, 3));
+    features[(1, 2)] = f32::NAN;
+    let error = message(Dataset::new(features.clone(), vec![0, 1], 2).unwrap_err());
+    assert!(error.contains("row 1, column 2"), "{error}");
+    assert!(matches!(
+        Dataset::new(Array2::<f32>::zeros((1, 1)), vec![0], data::MAX_CLASSES + 1),
+        Err(Error::Config { .. })
+    ));
+    // The fields are public: a NaN put in after construction is caught by `check`, which
+    // training and evaluation call.
+    let mut data = Dataset::new(Array2::<f32>::zeros((2, 3)), vec![0, 1], 2).unwrap();
+    data.features = features;
+    assert!(matches!(data.check("here"), Err(Error::NonFinite { .. })));
 }

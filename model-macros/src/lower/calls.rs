@@ -5,7 +5,9 @@ use syn::Ident;
 use super::{Lowering, Value};
 use crate::ast::Expr;
 use crate::graph::NodeId;
-use crate::ops::{Activation, Init, Loss, Normaliser, Op, RowReduction, Shape, TargetRef};
+use crate::ops::{
+    Activation, Init, Loss, MAX_ELEMENTS, MAX_ELEMENTS_WORDS, Normaliser, Op, RowReduction, Shape, TargetRef,
+};
 
 impl Lowering {
     pub(super) fn call(&mut self, func: &Ident, args: &[Expr], line: &str) -> Option<Value> {
@@ -235,15 +237,16 @@ impl Lowering {
     }
 
     /// `dense(x, n[, init])`: declares `{line}_w: [k, n]` and `{line}_b: [n]` and returns
-    /// `x · w + b`. Further dense layers on the same line get `_w2`, `_b2`, ...
+    /// `x · w + b`. Further dense layers on the same line get `_w2`, `_b2`, ... A raw line
+    /// name `r#fn` gives `fn_w`; a `param` of the same name as a generated one is an error.
     fn dense(&mut self, func: &Ident, args: &[Expr], line: &str) -> Option<NodeId> {
         let x = self.expr(&args[0], line);
         let units = match &args[1] {
-            Expr::Number(n, _) if *n >= 1.0 && n.fract() == 0.0 => *n as usize,
+            Expr::Number(n, _) if *n >= 1.0 && n.fract() == 0.0 && *n <= MAX_ELEMENTS as f64 => *n as usize,
             other => {
                 self.error(
                     other.span(),
-                    "the number of units of `dense` must be a positive integer",
+                    "the number of units of `dense` must be a positive integer below 2³² (4,294,967,296)",
                 );
                 return None;
             }
@@ -277,15 +280,39 @@ impl Lowering {
             );
             return None;
         };
+        let weight = Shape::fixed(fan_in, units);
+        if weight.size() > MAX_ELEMENTS {
+            self.error(
+                func.span(),
+                format!("this `dense` needs a weight {weight}, too large: a parameter has {MAX_ELEMENTS_WORDS}"),
+            );
+            return None;
+        }
+        let stem = line.strip_prefix("r#").unwrap_or(line);
         let suffix = (1..)
             .map(|i: usize| if i == 1 { String::new() } else { i.to_string() })
             .find(|s| {
-                !self.names.contains_key(&format!("{line}_w{s}")) && !self.names.contains_key(&format!("{line}_b{s}"))
+                !self.generated.contains(&format!("{stem}_w{s}")) && !self.generated.contains(&format!("{stem}_b{s}"))
             })
             .unwrap_or_default();
-        let w_name = Ident::new(&format!("{line}_w{suffix}"), func.span());
-        let b_name = Ident::new(&format!("{line}_b{suffix}"), func.span());
-        let w = self.push_param(w_name.clone(), Shape::fixed(fan_in, units), init)?;
+        let (w_text, b_text) = (format!("{stem}_w{suffix}"), format!("{stem}_b{suffix}"));
+        if let Some(taken) = [&w_text, &b_text]
+            .into_iter()
+            .find(|n| self.names.contains_key(n.as_str()))
+        {
+            self.error(
+                func.span(),
+                format!(
+                    "this `dense` declares the parameters `{w_text}` and `{b_text}`, but `{taken}` is already \
+                     declared; rename the `param` or the line `{line}`"
+                ),
+            );
+            return None;
+        }
+        self.generated.extend([w_text.clone(), b_text.clone()]);
+        let w_name = Ident::new(&w_text, func.span());
+        let b_name = Ident::new(&b_text, func.span());
+        let w = self.push_param(w_name.clone(), weight, init)?;
         let b = self.push_param(b_name.clone(), Shape::of(&[units])?, Init::Zeros)?;
         self.used.insert(w_name.to_string());
         self.used.insert(b_name.to_string());
@@ -294,13 +321,47 @@ impl Lowering {
         let affine = self
             .graph
             .add(Op::AddBroadcast { inner: 1 }, vec![xw, b], shape, func.span());
-        self.graph.nodes[affine].label = Some(format!("{line}_pre{suffix}"));
+        self.graph.nodes[affine].label = Some(format!("{stem}_pre{suffix}"));
         Some(affine)
+    }
+
+    /// Whether `node` is a probability by construction: a softmax, a sigmoid, or a product or
+    /// reshaping of such.
+    fn is_probability(&self, node: NodeId) -> bool {
+        match self.graph.op(node) {
+            Op::Softmax | Op::Act(Activation::Sigmoid) => true,
+            Op::Mul => self.graph.nodes[node].inputs.iter().all(|&i| self.is_probability(i)),
+            Op::Reshape => self.is_probability(self.graph.nodes[node].inputs[0]),
+            _ => false,
+        }
     }
 
     fn loss(&mut self, kind: Loss, func: &Ident, args: &[Expr], prediction: Value, target: Value) -> Option<NodeId> {
         let name = kind.name();
         let x = self.operand(prediction, args[0].span(), &format!("the prediction of `{name}`"))?;
+        // Probabilities where they are expected, and one squashing, not two.
+        let (squash, fused) = match kind {
+            Loss::CrossEntropy | Loss::SoftmaxCrossEntropy => ("softmax", "softmax_cross_entropy"),
+            _ => ("sigmoid", "bce_with_logits"),
+        };
+        let probability_loss = if squash == "softmax" { "cross_entropy" } else { "bce" };
+        let misuse = match kind {
+            Loss::CrossEntropy | Loss::Bce if !self.is_probability(x) => Some(format!(
+                "`{name}` takes probabilities, such as `{squash}(z)`, but this is not one (scores \
+                 such as logits give NaN at the first step); write `{name}({squash}(z), …)`, fused \
+                 into a stable loss on `z`, or `{fused}(z, …)`"
+            )),
+            Loss::SoftmaxCrossEntropy | Loss::BceWithLogits if self.is_probability(x) => Some(format!(
+                "`{name}` applies the {squash} itself, but this is already a probability, so it \
+                 would be squashed twice; write `{name}(z, …)` on the scores, or \
+                 `{probability_loss}({squash}(z), …)`"
+            )),
+            _ => None,
+        };
+        if let Some(message) = misuse {
+            self.error(args[0].span(), message);
+            return None;
+        }
         let shape = self.graph.shape(x);
         let rows = kind.entry().normaliser == Normaliser::Rows;
         if !shape.is_batch() || (rows && !shape.is_batch_of_vectors()) {

@@ -171,7 +171,10 @@ impl Lowering {
         if shape.size() > crate::ops::MAX_ELEMENTS {
             self.error(
                 span,
-                format!("the product {sa} @ {sb} is {shape}: more elements than memory can hold"),
+                format!(
+                    "the product {sa} @ {sb} is {shape}, too large: a value has {}",
+                    crate::ops::MAX_ELEMENTS_WORDS
+                ),
             );
             return None;
         }

@@ -13,7 +13,7 @@ use crate::ast::{Dims, InitSpec, Item, Network, TargetKind};
 mod calls;
 mod expr;
 use crate::graph::{Graph, NodeId};
-use crate::ops::{Init, MAX_ELEMENTS, MAX_RANK, Op, Shape};
+use crate::ops::{Init, MAX_ELEMENTS, MAX_ELEMENTS_WORDS, MAX_RANK, Op, Shape};
 
 pub struct InputDecl {
     pub name: Ident,
@@ -70,6 +70,8 @@ struct Lowering {
     targets: Vec<TargetDecl>,
     params: Vec<ParamDecl>,
     used: HashSet<String>,
+    /// Parameters declared by `dense` (not by `param`).
+    generated: HashSet<String>,
     /// Names whose definition failed (already reported): their uses are skipped quietly.
     failed: HashSet<String>,
     /// Nodes named by the definition (or declared): their labels are final.
@@ -82,6 +84,7 @@ pub fn lower(network: Network) -> syn::Result<Lowered> {
         graph: Graph::default(),
         errors: Vec::new(),
         names: HashMap::new(),
+        generated: HashSet::new(),
         later: network
             .items
             .iter()
@@ -315,7 +318,10 @@ impl Lowering {
                 ),
             ),
             Some(shape) if shape.size() > MAX_ELEMENTS => {
-                self.error(dims.span, format!("{shape} has more elements than memory can hold"));
+                self.error(
+                    dims.span,
+                    format!("{shape} is too large: a value or parameter has {MAX_ELEMENTS_WORDS}"),
+                );
                 return None;
             }
             Some(_) => {}

@@ -1,47 +1,65 @@
-//! Checkpoints in the safetensors format, written atomically.
+//! Checkpoints in the safetensors format, checksummed and written atomically.
 //!
 //! A file is an 8-byte little-endian header length, a JSON header naming each tensor's dtype,
 //! shape and byte range (plus string metadata under `__metadata__`), then the raw
 //! little-endian data: the format PyTorch (`safetensors.torch.load_file`) and the Hugging Face
-//! tools read. A save writes a temporary file beside the target, flushes it to disk, renames it
-//! over the target and flushes the directory, so a process killed at any moment leaves either
-//! the old checkpoint or the new one, never a torn file.
+//! tools read. Parsing and writing the container is the official `safetensors` crate's.
+//!
+//! **Integrity.** Every file written here carries two metadata entries: `format` (`symgrad
+//! checkpoint` unless the caller names another, always starting with `symgrad`) and
+//! [`CHECKSUM`], the CRC-32 of the whole file with the checksum's own eight hex digits read as
+//! `0`. Loading verifies the checksum before it trusts anything in the file, so any single-bit
+//! flip (and any burst of up to 32 flipped bits) is an error, never a silently different
+//! network. A file without either entry is another tool's and is read unverified; a file with
+//! one but not the other has been damaged and is refused.
+//!
+//! **Atomicity.** A save writes a temporary file beside the target, flushes it to disk,
+//! renames it over the target and flushes the directory, so a process killed at any moment
+//! leaves either the old checkpoint or the new one, never a torn file. A failed save removes
+//! its temporary file; temporary files left by killed processes are removed by the next save
+//! to the same path.
 
-mod json;
+mod files;
 
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
+use safetensors::{Dtype, SafeTensors, View};
 
 use crate::error::{Error, Result};
 use crate::params::Parameters;
 use crate::scalar::Scalar;
-use json::Json;
+pub use files::check_writable;
+use files::write_atomically;
+
+/// The metadata key of the file's CRC-32 (eight lowercase hex digits).
+pub const CHECKSUM: &str = "symgrad.crc32";
+
+/// The metadata key naming what a file holds.
+pub const FORMAT: &str = "format";
 
 /// The tensors and metadata of a checkpoint file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint<T> {
-    /// Tensors by name.
+    /// The floating-point tensors (F64, F32, F16, BF16), converted to `T`, by name.
     pub tensors: BTreeMap<String, ArrayD<T>>,
-    /// String metadata (`__metadata__`).
+    /// Tensors of other dtypes (integers, booleans, 8-bit floats, ...) by name, with their
+    /// dtype in words: ignored unless a network needs one, which is then an error.
+    pub unread: BTreeMap<String, String>,
+    /// String metadata (`__metadata__`), without the checksum.
     pub metadata: BTreeMap<String, String>,
 }
 
 impl<T: Scalar> Checkpoint<T> {
-    /// Copies the tensors `prefix + name` into every parameter of `params`; a missing tensor
-    /// or a shape that differs is an error naming the tensor (and both shapes).
+    /// Copies the tensors `prefix + name` into every parameter of `params`; a missing tensor,
+    /// one of a dtype that is not read, or a shape that differs is an error naming the tensor
+    /// (and both shapes). Tensors no parameter needs are ignored.
     pub fn restore<P: Parameters<T>>(&self, prefix: &str, params: &mut P, source: &Path) -> Result<()> {
         for i in 0..params.count() {
             let name = format!("{prefix}{}", params.name(i));
-            let tensor = self.tensors.get(&name).ok_or_else(|| {
-                Error::format(
-                    source.display().to_string(),
-                    format!("no tensor `{name}`: the checkpoint is of another network"),
-                )
-            })?;
+            let tensor = self.tensor(&name, source)?;
             let expected = params.param(i).shape().to_vec();
             // A vector `[n]` and a row `[1, n]` fill each other: other tools write a bias as
             // the one, matrix-only code (and older checkpoints of ours) as the other.
@@ -69,6 +87,18 @@ impl<T: Scalar> Checkpoint<T> {
         }
         Ok(())
     }
+
+    /// The tensor `name`, or an error saying that the file (`source`) lacks it or holds it in
+    /// a dtype that is not read.
+    pub fn tensor(&self, name: &str, source: &Path) -> Result<&ArrayD<T>> {
+        self.tensors.get(name).ok_or_else(|| {
+            let message = match self.unread.get(name) {
+                Some(dtype) => format!("tensor `{name}` holds {dtype}, not floating-point numbers"),
+                None => format!("no tensor `{name}`: the checkpoint is of another network"),
+            };
+            Error::format(source.display().to_string(), message)
+        })
+    }
 }
 
 /// The tensors of `params` named `prefix + name`, for [`save`].
@@ -78,28 +108,39 @@ pub fn named<'a, T: Scalar, P: Parameters<T>>(prefix: &str, params: &'a P) -> Ve
         .collect()
 }
 
-fn dtype<T: Scalar>() -> &'static str {
-    if T::NAME == "f32" { "F32" } else { "F64" }
+/// One tensor's little-endian bytes, as the `safetensors` crate serialises them.
+struct Bytes {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<u8>,
 }
 
-/// Writes `tensors` and `metadata` to `path` atomically. Non-finite values are refused: a
-/// NaN never reaches a checkpoint.
+impl View for &Bytes {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.data)
+    }
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// The placeholder the checksum is computed over, then replaced by.
+const UNSET: &[u8; 8] = b"00000000";
+
+/// Writes `tensors` and `metadata` to `path` atomically, checksummed (see the module docs).
+/// Non-finite values are refused: a NaN never reaches a checkpoint.
 pub fn save<T: Scalar>(
     path: &Path,
     tensors: &[(String, ArrayViewD<'_, T>)],
     metadata: &BTreeMap<String, String>,
 ) -> Result<()> {
-    let mut header = String::from("{");
-    header += &format!(
-        "\"__metadata__\":{{{}}}",
-        metadata
-            .iter()
-            .map(|(k, v)| format!("{}:{}", json::quote(k), json::quote(v)))
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    let width = std::mem::size_of::<T>();
-    let mut offset = 0;
+    let mut encoded = Vec::with_capacity(tensors.len());
     for (name, tensor) in tensors {
         if let Some((index, value)) = tensor.indexed_iter().find(|(_, v)| !v.is_finite()) {
             return Err(Error::NonFinite {
@@ -108,150 +149,147 @@ pub fn save<T: Scalar>(
                 value: value.to_f64(),
             });
         }
-        let bytes = tensor.len() * width;
-        let shape: Vec<String> = tensor.shape().iter().map(usize::to_string).collect();
-        header += &format!(
-            ",{}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
-            json::quote(name),
-            dtype::<T>(),
-            shape.join(","),
-            offset,
-            offset + bytes
-        );
-        offset += bytes;
+        let (dtype, data) = if T::NAME == "f32" {
+            let bytes = tensor.iter().flat_map(|v| (v.to_f64() as f32).to_le_bytes());
+            (Dtype::F32, bytes.collect())
+        } else {
+            (
+                Dtype::F64,
+                tensor.iter().flat_map(|v| v.to_f64().to_le_bytes()).collect(),
+            )
+        };
+        let shape = tensor.shape().to_vec();
+        encoded.push((name.clone(), Bytes { dtype, shape, data }));
     }
-    header.push('}');
-    while header.len() % 8 != 0 {
-        header.push(' ');
+    let mut info: HashMap<String, String> = metadata.clone().into_iter().collect();
+    let format = info
+        .entry(FORMAT.to_owned())
+        .or_insert_with(|| "symgrad checkpoint".to_owned());
+    if !format.starts_with("symgrad") {
+        *format = format!("symgrad: {format}");
     }
-    let mut out = Vec::with_capacity(8 + header.len() + offset);
-    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    for (_, tensor) in tensors {
-        for &v in tensor.iter() {
-            if width == 4 {
-                out.extend_from_slice(&(v.to_f64() as f32).to_le_bytes());
-            } else {
-                out.extend_from_slice(&v.to_f64().to_le_bytes());
-            }
-        }
-    }
-    write_atomically(path, &out)
+    info.insert(CHECKSUM.to_owned(), String::from_utf8_lossy(UNSET).into_owned());
+    let mut bytes = safetensors::serialize(encoded.iter().map(|(n, b)| (n, b)), Some(info))
+        .map_err(|e| Error::format(path.display().to_string(), format!("cannot encode the checkpoint: {e}")))?;
+    let at = checksum_position(&bytes).expect("the checksum was just written into the header");
+    let crc = crc32fast::hash(&bytes);
+    bytes[at..at + 8].copy_from_slice(format!("{crc:08x}").as_bytes());
+    write_atomically(path, &bytes)
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |e: std::io::Error| Error::io(path.display(), &e);
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::format(path.display().to_string(), "not a file path"))?;
-    let temporary = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
-    let mut file = File::create(&temporary).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    drop(file);
-    std::fs::rename(&temporary, path).map_err(io)?;
-    // The rename itself is durable once the directory is flushed.
-    if let Ok(dir) = File::open(dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
+/// Where the checksum's eight hex digits start, if the header holds the checksum entry.
+fn checksum_position(bytes: &[u8]) -> Option<usize> {
+    let len = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+    let header = bytes.get(8..8usize.checked_add(len)?)?;
+    let key = format!("\"{CHECKSUM}\":\"");
+    let start = header.windows(key.len()).position(|w| w == key.as_bytes())? + 8 + key.len();
+    (start + 8 <= 8 + len).then_some(start)
 }
 
-/// Reads a checkpoint. Tensors stored in the other float width are converted.
+/// The CRC-32 of `bytes` with the eight bytes at `at` read as [`UNSET`].
+fn checksum(bytes: &[u8], at: usize) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&bytes[..at]);
+    hasher.update(UNSET);
+    hasher.update(&bytes[at + 8..]);
+    hasher.finalize()
+}
+
+/// Reads a checkpoint, verifying its checksum where it has one (see the module docs).
+/// Floating-point tensors of any width are converted to `T`; others are listed as unread.
 pub fn load<T: Scalar>(path: &Path) -> Result<Checkpoint<T>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), &e))?;
     let bad = |message: String| Error::format(path.display().to_string(), message);
-    let len = u64::from_le_bytes(
-        bytes
-            .get(..8)
-            .ok_or_else(|| bad("too short for a safetensors header".into()))?
-            .try_into()
-            .expect("8 bytes"),
-    );
-    let data_start = usize::try_from(len)
-        .ok()
-        .and_then(|l| l.checked_add(8))
-        .filter(|&end| end <= bytes.len());
-    let data_start = data_start.ok_or_else(|| {
-        bad(format!(
-            "the header claims {len} bytes but the file holds {}",
-            bytes.len()
-        ))
-    })?;
-    let header = std::str::from_utf8(&bytes[8..data_start]).map_err(|_| bad("the header is not UTF-8".into()))?;
-    let Json::Object(entries) = json::parse(header).map_err(bad)? else {
-        return Err(bad("the header is not a JSON object".into()));
-    };
-    let data = &bytes[data_start..];
-    let mut checkpoint = Checkpoint {
-        tensors: BTreeMap::new(),
-        metadata: BTreeMap::new(),
-    };
-    for (name, entry) in entries {
-        let Json::Object(fields) = entry else {
-            return Err(bad(format!("entry `{name}` is not an object")));
-        };
-        if name == "__metadata__" {
-            for (key, value) in fields {
-                if let Json::String(value) = value {
-                    checkpoint.metadata.insert(key, value);
-                }
-            }
-            continue;
-        }
-        let numbers = |field: &str| -> Result<Vec<usize>> {
-            match fields.get(field) {
-                Some(Json::Array(items)) => items
-                    .iter()
-                    .map(|v| match v {
-                        Json::Number(n) => usize::try_from(*n).map_err(|_| bad(format!("`{name}`: {field} too large"))),
-                        _ => Err(bad(format!("`{name}`: {field} must hold integers"))),
-                    })
-                    .collect(),
-                _ => Err(bad(format!("tensor `{name}` has no {field}"))),
-            }
-        };
-        let shape = numbers("shape")?;
-        let offsets = numbers("data_offsets")?;
-        let width = match fields.get("dtype") {
-            Some(Json::String(d)) if d == "F32" => 4,
-            Some(Json::String(d)) if d == "F64" => 8,
-            other => {
+    let verified = match checksum_position(&bytes) {
+        Some(at) => {
+            // Compared as written (lowercase hex): `A` for `a` is a flipped bit, not the same
+            // number.
+            let computed = checksum(&bytes, at);
+            if bytes[at..at + 8] != *format!("{computed:08x}").as_bytes() {
                 return Err(bad(format!(
-                    "tensor `{name}` has dtype {other:?}; only F32 and F64 are read"
+                    "corrupt: the checksum over the file is {computed:08x} but the file records {}",
+                    String::from_utf8_lossy(&bytes[at..at + 8])
                 )));
             }
+            true
+        }
+        None => false,
+    };
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+    let mut metadata: BTreeMap<String, String> = header.metadata().clone().unwrap_or_default().into_iter().collect();
+    metadata.remove(CHECKSUM);
+    if !verified && metadata.get(FORMAT).is_some_and(|f| f.starts_with("symgrad")) {
+        return Err(bad(format!(
+            "corrupt: the `{CHECKSUM}` entry that every checkpoint written here carries is missing"
+        )));
+    }
+    let mut checkpoint = Checkpoint {
+        tensors: BTreeMap::new(),
+        unread: BTreeMap::new(),
+        metadata,
+    };
+    for (name, view) in file.iter() {
+        let data = view.data();
+        let values: Vec<T> = match view.dtype() {
+            Dtype::F64 => data
+                .chunks_exact(8)
+                .map(|b| T::from_f64(f64::from_le_bytes(b.try_into().expect("8 bytes"))))
+                .collect(),
+            Dtype::F32 => little_endian::<T, 4>(data, f32::from_le_bytes),
+            Dtype::F16 => little_endian::<T, 2>(data, |b| f16_to_f32(u16::from_le_bytes(b))),
+            Dtype::BF16 => little_endian::<T, 2>(data, |b| f32::from_bits((u16::from_le_bytes(b) as u32) << 16)),
+            other => {
+                checkpoint.unread.insert(name.to_owned(), dtype_in_words(other));
+                continue;
+            }
         };
-        let [begin, end] = offsets[..] else {
-            return Err(bad(format!("tensor `{name}` needs two data offsets")));
-        };
-        let count = shape
-            .iter()
-            .try_fold(1usize, |n, &d| n.checked_mul(d))
-            .ok_or_else(|| bad(format!("tensor `{name}`: shape overflows")))?;
-        if end < begin || end > data.len() || end - begin != count * width {
+        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
             return Err(bad(format!(
-                "tensor `{name}`: bytes {begin}..{end} do not fit its shape {shape:?} or the file"
+                "tensor `{name}` holds a non-finite value at flat index {index}"
             )));
         }
-        let values = data[begin..end]
-            .chunks_exact(width)
-            .map(|b| {
-                if width == 4 {
-                    T::from_f64(f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64)
-                } else {
-                    T::from_f64(f64::from_le_bytes(b.try_into().expect("8 bytes")))
-                }
-            })
-            .collect();
-        checkpoint.tensors.insert(
-            name,
-            ArrayD::from_shape_vec(IxDyn(&shape), values).expect("size checked"),
-        );
+        let array =
+            ArrayD::from_shape_vec(IxDyn(view.shape()), values).map_err(|e| bad(format!("tensor `{name}`: {e}")))?;
+        checkpoint.tensors.insert(name.to_owned(), array);
     }
     Ok(checkpoint)
+}
+
+/// Elements of `N` little-endian bytes, each read as an `f32` by `read`.
+fn little_endian<T: Scalar, const N: usize>(data: &[u8], read: impl Fn([u8; N]) -> f32) -> Vec<T> {
+    data.chunks_exact(N)
+        .map(|b| T::from_f64(read(b.try_into().expect("N bytes")) as f64))
+        .collect()
+}
+
+/// An IEEE half-precision number as an `f32` (exactly: every half is an `f32`).
+fn f16_to_f32(half: u16) -> f32 {
+    let sign = if half & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exponent = i32::from((half >> 10) & 0x1f);
+    let mantissa = f32::from(half & 0x3ff);
+    match exponent {
+        0 => sign * mantissa * (-24f32).exp2(),
+        31 if mantissa == 0.0 => sign * f32::INFINITY,
+        31 => f32::NAN,
+        _ => sign * (1.0 + mantissa / 1024.0) * ((exponent - 15) as f32).exp2(),
+    }
+}
+
+/// A dtype this module does not read, in words.
+fn dtype_in_words(dtype: Dtype) -> String {
+    let words = match dtype {
+        Dtype::BOOL => "booleans",
+        Dtype::U8 => "8-bit unsigned integers",
+        Dtype::I8 => "8-bit signed integers",
+        Dtype::U16 => "16-bit unsigned integers",
+        Dtype::I16 => "16-bit signed integers",
+        Dtype::U32 => "32-bit unsigned integers",
+        Dtype::I32 => "32-bit signed integers",
+        Dtype::U64 => "64-bit unsigned integers",
+        Dtype::I64 => "64-bit signed integers",
+        Dtype::C64 => "complex numbers",
+        other => return format!("{other:?} numbers (a format of under 16 bits)"),
+    };
+    format!("{words} ({dtype:?})")
 }

@@ -2,13 +2,14 @@
 
 use ndarray::Array2;
 
-use super::Dataset;
+use super::{Dataset, MAX_CLASSES};
 use crate::error::{Error, Result};
 use crate::scalar::Scalar;
 
 /// Reads `text` (named `source_name` in errors): every non-empty line holds the same number of
-/// comma-separated fields, the last a class label (a non-negative integer). The number of
-/// classes is the largest label plus one.
+/// comma-separated fields, the features (finite numbers, also once converted to `T`) and
+/// last a class label (an integer below [`MAX_CLASSES`]). The number of classes is the largest
+/// label plus one. An error names the line and the field.
 pub fn read_csv<T: Scalar>(text: &str, source_name: &str) -> Result<Dataset<T>> {
     let error = |line: usize, message: String| Error::Format {
         source_name: source_name.to_owned(),
@@ -40,15 +41,23 @@ pub fn read_csv<T: Scalar>(text: &str, source_name: &str) -> Result<Dataset<T>> 
         }
         let (label, features) = fields.split_last().expect("at least two fields");
         for (column, field) in features.iter().enumerate() {
-            let value: f64 = field
-                .parse()
-                .map_err(|_| error(number, format!("field {} is not a number: {field:?}", column + 1)))?;
-            values.push(T::from_f64(value));
+            let value = field
+                .parse::<f64>()
+                .ok()
+                .map(T::from_f64)
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    error(
+                        number,
+                        format!("field {} is not a finite {} number: {field:?}", column + 1, T::NAME),
+                    )
+                })?;
+            values.push(value);
         }
-        let label: usize = label.parse().map_err(|_| {
+        let label: usize = label.parse().ok().filter(|&l| l < MAX_CLASSES).ok_or_else(|| {
             error(
                 number,
-                format!("the label (last field) is not a class index: {label:?}"),
+                format!("the label (last field) is not a class index below {MAX_CLASSES}: {label:?}"),
             )
         })?;
         labels.push(label);

@@ -20,6 +20,9 @@ pub use csv::read_csv;
 pub use idx::{read_idx_images, read_idx_labels};
 pub use sources::{FASHION_MNIST_DIR, Source, digits, fashion_mnist};
 
+/// The most classes a data set may have; a larger label is taken for a corrupt file.
+pub const MAX_CLASSES: usize = 1 << 16;
+
 /// Samples as rows of `features`, each with a class label in `0..classes`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset<T = f32> {
@@ -71,31 +74,60 @@ impl<'a, T> Examples<'a, T> {
 }
 
 impl<T: Scalar> Dataset<T> {
-    /// A data set, checked: one label per row, every label below `classes`.
+    /// A data set, checked: one label per row, every label below `classes` (at most
+    /// [`MAX_CLASSES`]), every feature finite.
     pub fn new(features: Array2<T>, labels: Vec<usize>, classes: usize) -> Result<Self> {
+        let data = Dataset {
+            features,
+            labels,
+            classes,
+            image: None,
+        };
+        data.check("Dataset::new")?;
+        Ok(data)
+    }
+
+    /// Checks what [`Dataset::new`] checks, again: the fields are public, and training and
+    /// evaluation must not run on a NaN (a ReLU would hide it). `op` names the caller.
+    pub fn check(&self, op: &'static str) -> Result<()> {
+        let Dataset {
+            features,
+            labels,
+            classes,
+            ..
+        } = self;
+        let classes = *classes;
         if features.nrows() != labels.len() {
             return Err(Error::Shape {
-                op: "Dataset::new",
+                op,
                 lhs_name: "rows of features",
                 lhs: vec![features.nrows()],
                 rhs_name: "labels",
                 rhs: vec![labels.len()],
             });
         }
+        if classes > MAX_CLASSES {
+            return Err(Error::Config {
+                setting: op.into(),
+                message: format!("{classes} classes; at most {MAX_CLASSES} are supported"),
+            });
+        }
         if let Some((row, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= classes) {
             return Err(Error::Label {
-                op: "Dataset::new",
+                op,
                 row,
                 label,
                 classes,
             });
         }
-        Ok(Dataset {
-            features,
-            labels,
-            classes,
-            image: None,
-        })
+        if let Some(((row, column), &value)) = features.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "a feature".into(),
+                location: format!("row {row}, column {column} of the data set ({op})"),
+                value: value.to_f64(),
+            });
+        }
+        Ok(())
     }
 
     /// How many samples there are.

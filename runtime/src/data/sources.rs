@@ -43,6 +43,12 @@ pub fn fashion_mnist<T: Scalar>(dir: &Path) -> Result<(Dataset<T>, Dataset<T>)> 
                 ),
             ));
         }
+        if let Some((row, label)) = labels.iter().enumerate().find(|(_, l)| **l >= 10) {
+            return Err(Error::format(
+                format!("{}", dir.join(labels_file).display()),
+                format!("label {label} of sample {row} is not one of the 10 classes"),
+            ));
+        }
         let mut data = Dataset::new(features, labels, 10)?;
         data.image = Some(image);
         Ok(data)
@@ -53,11 +59,32 @@ pub fn fashion_mnist<T: Scalar>(dir: &Path) -> Result<(Dataset<T>, Dataset<T>)> 
     ))
 }
 
-/// The bytes of `dir/name`, or of `dir/name.gz`.
+/// The bytes of `dir/name`, or of `dir/name.gz`; where neither exists, the error says how to
+/// install the data.
 fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
+    if !dir.is_dir() {
+        let what = if dir.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
+        return Err(Error::format(
+            dir.display().to_string(),
+            format!(
+                "{what}; expected the directory holding Fashion-MNIST's four IDX files (install them with \
+                 `apt-get install dataset-fashion-mnist`, which puts them in {FASHION_MNIST_DIR})"
+            ),
+        ));
+    }
     let plain = dir.join(name);
     let gz = dir.join(format!("{name}.gz"));
     let path = if plain.exists() { plain } else { gz };
+    if path.is_dir() {
+        return Err(Error::format(
+            path.display().to_string(),
+            "is a directory, not an IDX file",
+        ));
+    }
     std::fs::read(&path).map_err(|e| Error::io(path.display(), &e))
 }
 
@@ -109,15 +136,7 @@ impl Source {
                 all.split_stratified(0.2, &mut rand::rngs::StdRng::seed_from_u64(seed))
             }
             Source::FashionMnist(dir) => {
-                let (mut train, mut test) = fashion_mnist::<T>(dir).map_err(|e| match e {
-                    Error::Io { path, message } => Error::Io {
-                        path,
-                        message: format!(
-                            "{message} (install Fashion-MNIST with `apt-get install dataset-fashion-mnist`)"
-                        ),
-                    },
-                    other => other,
-                })?;
+                let (mut train, mut test) = fashion_mnist::<T>(dir)?;
                 train.scale_by(255.0);
                 test.scale_by(255.0);
                 Ok((train, test))

@@ -36,6 +36,7 @@ pub fn evaluate<T: Scalar, M: FromExamples<T>>(
     data: &Dataset<T>,
     batch_size: usize,
 ) -> Result<Evaluation> {
+    data.check("evaluate")?;
     let (mut loss, mut correct) = (0.0, 0usize);
     for (start, end) in spans(data.len(), batch_size) {
         let batch = M::batch(examples(data, start, end))?;

@@ -91,16 +91,25 @@ impl History {
             .collect()
     }
 
-    /// Plots the loss curves (training and validation) and the validation accuracy into
-    /// `{stem}-loss.png` and `{stem}-accuracy.png` beside `path`; returns the legends.
-    pub fn write_plots(&self, path: &Path) -> Result<Vec<String>> {
+    /// The files a history written to `path` occupies: the CSV, then the loss and accuracy
+    /// plots `{stem}-loss.png` and `{stem}-accuracy.png` beside it.
+    pub fn files(path: &Path) -> [PathBuf; 3] {
         let stem = path.with_extension("");
+        [
+            path.to_path_buf(),
+            PathBuf::from(format!("{}-loss.png", stem.display())),
+            PathBuf::from(format!("{}-accuracy.png", stem.display())),
+        ]
+    }
+
+    /// Plots the loss curves (training and validation) and the validation accuracy into the
+    /// two PNG files of [`files`](Self::files); returns the legends.
+    pub fn write_plots(&self, path: &Path) -> Result<Vec<String>> {
         let curve = |name: &str, value: fn(&EpochRecord) -> f64| crate::plot::Series {
             name: name.to_owned(),
             points: self.epochs.iter().map(|r| (r.epoch as f64, value(r))).collect(),
         };
-        let loss_path = PathBuf::from(format!("{}-loss.png", stem.display()));
-        let accuracy_path = PathBuf::from(format!("{}-accuracy.png", stem.display()));
+        let [_, loss_path, accuracy_path] = Self::files(path);
         let mut legend = vec![format!("{}:", loss_path.display())];
         legend.extend(crate::plot::line_chart(
             &loss_path,

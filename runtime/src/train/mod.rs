@@ -23,6 +23,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use crate::checkpoint;
 use crate::data::FromExamples;
 use crate::data::{Corruption, Dataset, Examples};
 use crate::error::{Error, Result};
@@ -33,7 +34,7 @@ pub use descent::{DescentStep, gradient_descent};
 pub use evaluate::{Evaluation, confusion_matrix, evaluate, outputs, predict};
 pub use history::{EpochRecord, History, Stop};
 use progress::Progress;
-use state::TrainingState;
+use state::{Run, TrainingState};
 
 /// What to do when the loss or a gradient stops being finite.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -83,10 +84,14 @@ pub struct TrainConfig {
     pub on_divergence: OnDivergence,
     /// Output.
     pub verbosity: Verbosity,
-    /// Save the whole training state here after every epoch (atomically).
+    /// Save the whole training state here after every epoch (atomically). An existing file
+    /// is replaced only by a run that resumes from it or is told to overwrite it.
     pub checkpoint: Option<PathBuf>,
-    /// Continue from `checkpoint` if it exists, exactly as if the run had never stopped.
+    /// Continue from `checkpoint` if it exists, exactly as if the run had never stopped; a
+    /// checkpoint of another seed, data set, network or optimiser is refused.
     pub resume: bool,
+    /// Replace an existing `checkpoint` with a fresh run.
+    pub overwrite: bool,
     /// Corrupt each training batch (a denoising autoencoder); the clean rows are the target.
     pub corruption: Option<Corruption>,
 }
@@ -109,6 +114,7 @@ impl Default for TrainConfig {
             verbosity: Verbosity::Progress,
             checkpoint: None,
             resume: false,
+            overwrite: false,
             corruption: None,
         }
     }
@@ -156,13 +162,43 @@ impl<T: Scalar> Batcher<T> {
     }
 }
 
+/// Checks the settings that do not depend on the data: at least one sample per batch, `resume`
+/// only with a checkpoint, an existing checkpoint replaced only when resuming or
+/// told to, and a checkpoint path that can be written (checked now, not after the first epoch).
+fn check_config(config: &TrainConfig) -> Result<()> {
+    let error = |setting: &str, message: &str| {
+        Err(Error::Config {
+            setting: setting.into(),
+            message: message.into(),
+        })
+    };
+    if config.batch_size == 0 {
+        return error("batch_size", "must be at least 1");
+    }
+    match &config.checkpoint {
+        None if config.resume => error("resume", "needs a checkpoint to resume from"),
+        Some(path) if path.exists() && !config.resume && !config.overwrite => error(
+            &path.display().to_string(),
+            "exists; resume from it, or overwrite it to start afresh",
+        ),
+        Some(path) => checkpoint::check_writable(path),
+        None => Ok(()),
+    }
+}
+
 /// Trains `model` on `train` with mini-batches, validating on `val` after every epoch.
+///
+/// Settings that cannot work are errors before the first step (see [`TrainConfig`]); so are
+/// data sets with a non-finite feature or a label out of range.
 pub fn fit<T: Scalar, M: FromExamples<T>>(
     model: &mut M,
     train: &Dataset<T>,
     val: &Dataset<T>,
     config: &TrainConfig,
 ) -> Result<History> {
+    check_config(config)?;
+    train.check("fit: the training set")?;
+    val.check("fit: the validation set")?;
     if train.is_empty() || val.is_empty() {
         return Err(Error::Empty {
             op: "fit",
@@ -173,7 +209,11 @@ pub fn fit<T: Scalar, M: FromExamples<T>>(
             },
         });
     }
-    let batch_size = config.batch_size.clamp(1, train.len());
+    let batch_size = config.batch_size.min(train.len());
+    let run = config
+        .checkpoint
+        .is_some()
+        .then(|| Run::new(model, config.seed, config.optimizer, train, val));
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut ws = model.workspace(batch_size);
     let mut grads = M::zeros();
@@ -190,8 +230,8 @@ pub fn fit<T: Scalar, M: FromExamples<T>>(
     let mut rate_scale = 1.0;
     let mut epoch = 0;
     let mut retries = 0;
-    if let Some(path) = config.checkpoint.as_ref().filter(|p| config.resume && p.exists()) {
-        let state = TrainingState::load(path, model, &mut optim)?;
+    if let (Some(path), Some(run)) = (config.checkpoint.as_ref().filter(|p| config.resume && p.exists()), &run) {
+        let state = TrainingState::load(path, model, &mut optim, run)?;
         (epoch, rate_scale, rng, order) = (state.epoch, state.rate_scale, state.rng, state.order);
         (history.epochs, history.best_epoch, best_score, best_model) =
             (state.records, state.best_epoch, state.best_score, state.best_model);
@@ -274,7 +314,7 @@ pub fn fit<T: Scalar, M: FromExamples<T>>(
                 best_model = Some(model.clone());
             }
         }
-        if let Some(path) = &config.checkpoint {
+        if let (Some(path), Some(run)) = (&config.checkpoint, &run) {
             let state = TrainingState {
                 epoch,
                 rate_scale,
@@ -285,7 +325,7 @@ pub fn fit<T: Scalar, M: FromExamples<T>>(
                 best_score,
                 best_model: best_model.clone(),
             };
-            state.save(path, model, &optim)?;
+            state.save(path, model, &optim, run)?;
         }
         if config.target_accuracy.is_some_and(|t| eval.accuracy >= t) {
             history.stop = Stop::Target;

@@ -1,4 +1,5 @@
-//! The whole state of a run in a checkpoint, so that a resumed run continues bit for bit.
+//! The whole state of a run in a checkpoint, so that a resumed run continues bit for bit, and
+//! what the run was trained on, so that a resume that would not continue it is refused.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,10 +10,81 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{EpochRecord, History, Stop};
 use crate::checkpoint::{self, Checkpoint};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::optim::Optim;
+use crate::optim::{Optim, Optimizer};
 use crate::scalar::Scalar;
+
+/// The format name of a training state.
+const FORMAT: &str = "symgrad training state 2";
+
+/// What a run trains on and with: a resume must agree on all of it.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Run {
+    /// The configuration's seed (it fixes the shuffling, the dropout masks and, in the main
+    /// job, the split of the data).
+    seed: u64,
+    /// A CRC-32 of the training and validation sets (features, labels, classes).
+    data: String,
+    /// The network's parameters: names and shapes.
+    network: String,
+    /// The update rule with its constants.
+    optimizer: String,
+    /// The number of training samples (the length of the stored permutation).
+    samples: usize,
+}
+
+impl Run {
+    pub(super) fn new<T: Scalar, M: Model<T>>(
+        model: &M,
+        seed: u64,
+        optimizer: Optimizer,
+        train: &Dataset<T>,
+        val: &Dataset<T>,
+    ) -> Run {
+        let mut hasher = crc32fast::Hasher::new();
+        let mut buffer = Vec::with_capacity(8 * 1024);
+        for data in [train, val] {
+            hasher.update(&(data.len() as u64).to_le_bytes());
+            hasher.update(&(data.classes as u64).to_le_bytes());
+            for chunk in data
+                .features
+                .as_standard_layout()
+                .as_slice()
+                .expect("standard layout")
+                .chunks(1024)
+            {
+                buffer.clear();
+                buffer.extend(chunk.iter().flat_map(|v| v.to_f64().to_le_bytes()));
+                hasher.update(&buffer);
+            }
+            for &label in &data.labels {
+                hasher.update(&(label as u64).to_le_bytes());
+            }
+        }
+        let network = (0..model.count())
+            .map(|i| format!("{} {:?}", model.name(i), model.param(i).shape()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Run {
+            seed,
+            data: format!("{:08x}", hasher.finalize()),
+            network,
+            optimizer: format!("{optimizer:?}"),
+            samples: train.len(),
+        }
+    }
+
+    fn entries(&self) -> [(&'static str, String); 4] {
+        [
+            ("run.seed", self.seed.to_string()),
+            ("run.data", self.data.clone()),
+            ("run.network", self.network.clone()),
+            ("run.optimizer", self.optimizer.clone()),
+        ]
+    }
+}
 
 /// Everything a run needs to continue exactly where it stopped.
 pub(super) struct TrainingState<M> {
@@ -28,7 +100,7 @@ pub(super) struct TrainingState<M> {
 }
 
 impl<M> TrainingState<M> {
-    pub(super) fn save<T: Scalar>(&self, path: &Path, model: &M, optim: &Optim<T>) -> Result<()>
+    pub(super) fn save<T: Scalar>(&self, path: &Path, model: &M, optim: &Optim<T>, run: &Run) -> Result<()>
     where
         M: Model<T>,
     {
@@ -42,10 +114,9 @@ impl<M> TrainingState<M> {
         if let Some(best) = &self.best_model {
             tensors.extend(checkpoint::named("best.", best));
         }
-        let mut metadata = BTreeMap::new();
         let seed: String = self.rng.get_seed().iter().map(|b| format!("{b:02x}")).collect();
-        for (key, value) in [
-            ("format", "symgrad training state 1".to_owned()),
+        let mut metadata: BTreeMap<String, String> = [
+            ("format", FORMAT.to_owned()),
             ("epoch", self.epoch.to_string()),
             ("rate_scale", format!("{:e}", self.rate_scale)),
             ("optim.steps", optim.steps.to_string()),
@@ -67,34 +138,200 @@ impl<M> TrainingState<M> {
                 }
                 .to_csv(),
             ),
-        ] {
-            metadata.insert(key.to_owned(), value);
-        }
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        metadata.extend(run.entries().map(|(k, v)| (k.to_owned(), v)));
         checkpoint::save(path, &tensors, &metadata)
     }
 
-    pub(super) fn load<T: Scalar>(path: &Path, model: &mut M, optim: &mut Optim<T>) -> Result<Self>
+    /// Reads the state saved at `path` into `model` and `optim`, after checking that it was
+    /// saved by a run like `run` and that every field is whole and consistent: an error names
+    /// the field (or the setting that differs) and what was expected.
+    pub(super) fn load<T: Scalar>(path: &Path, model: &mut M, optim: &mut Optim<T>, run: &Run) -> Result<Self>
     where
         M: Model<T>,
     {
         let file: Checkpoint<T> = checkpoint::load(path)?;
-        let bad = |what: &str| {
-            Error::format(
-                path.display().to_string(),
-                format!("training state: missing or malformed {what}"),
-            )
+        let source = path.display().to_string();
+        let bad = |what: &str, why: String| Error::format(source.clone(), format!("training state: {what} {why}"));
+        let meta = |key: &str| {
+            file.metadata
+                .get(key)
+                .map(String::as_str)
+                .ok_or_else(|| bad(key, "is missing".into()))
         };
-        let meta = |key: &str| file.metadata.get(key).ok_or_else(|| bad(key));
-        let number = |key: &str| -> Result<f64> { meta(key)?.parse().map_err(|_| bad(key)) };
-        file.restore("model.", model, path)?;
-        let moments = |kind: &str| -> Vec<ArrayD<T>> {
-            (0..model.count())
-                .filter_map(|i| file.tensors.get(&format!("optim.{kind}.{}", model.name(i))).cloned())
+        fn parsed<V: std::str::FromStr>(text: &str, key: &str, bad: impl Fn(&str, String) -> Error) -> Result<V> {
+            text.parse().map_err(|_| bad(key, format!("is malformed: {text:?}")))
+        }
+        let field = |key: &str| meta(key).and_then(|text| parsed::<usize>(text, key, bad));
+        let format = meta("format")?;
+        if format != FORMAT {
+            return Err(bad("format", format!("is {format:?}, expected {FORMAT:?}")));
+        }
+        let saved_seed: u64 = parsed(meta("run.seed")?, "run.seed", bad)?;
+        let refuse = |setting: &str, message: String| {
+            Err(Error::Config {
+                setting: format!("resuming from {source}"),
+                message: format!("{message}; {setting}, or start afresh without resuming"),
+            })
+        };
+        if saved_seed != run.seed {
+            return refuse(
+                "resume with the same seed",
+                format!(
+                    "the run was trained with seed {saved_seed}, this one has seed {} (the seed fixes the shuffling and the data's split)",
+                    run.seed
+                ),
+            );
+        }
+        if meta("run.data")? != run.data {
+            return refuse(
+                "resume on the same data",
+                format!(
+                    "the run was trained on other data (fingerprint {}, now {})",
+                    meta("run.data")?,
+                    run.data
+                ),
+            );
+        }
+        if meta("run.network")? != run.network {
+            return refuse(
+                "resume with the same network",
+                format!(
+                    "the run trained another network ({}; now {})",
+                    meta("run.network")?,
+                    run.network
+                ),
+            );
+        }
+        if meta("run.optimizer")? != run.optimizer {
+            return refuse(
+                "resume with the same optimiser",
+                format!(
+                    "the run used the optimiser {}, this one {}",
+                    meta("run.optimizer")?,
+                    run.optimizer
+                ),
+            );
+        }
+
+        let mut restored = model.clone();
+        file.restore("model.", &mut restored, path)?;
+        let moments = |kind: &str| -> Result<Vec<ArrayD<T>>> {
+            let found: Vec<_> = (0..model.count())
+                .map(|i| {
+                    (
+                        format!("optim.{kind}.{}", model.name(i)),
+                        file.tensors.get(&format!("optim.{kind}.{}", model.name(i))),
+                    )
+                })
+                .collect();
+            if found.iter().all(|(_, t)| t.is_none()) {
+                return Ok(Vec::new());
+            }
+            found
+                .into_iter()
+                .enumerate()
+                .map(|(i, (name, tensor))| match tensor {
+                    None => Err(bad(&format!("tensor `{name}`"), "is missing".into())),
+                    Some(t) if t.shape() != model.param(i).shape() => Err(bad(
+                        &format!("tensor `{name}`"),
+                        format!("is {:?}, its parameter {:?}", t.shape(), model.param(i).shape()),
+                    )),
+                    Some(t) => Ok(t.clone()),
+                })
                 .collect()
         };
-        optim.first = moments("first");
-        optim.second = moments("second");
-        optim.steps = meta("optim.steps")?.parse().map_err(|_| bad("optim.steps"))?;
+        if let Some(stray) = file.tensors.keys().chain(file.unread.keys()).find(|k| {
+            k.strip_prefix("optim.")
+                .and_then(|rest| rest.split_once('.'))
+                .is_none_or(|(kind, name)| {
+                    !matches!(kind, "first" | "second") || !(0..model.count()).any(|i| model.name(i) == name)
+                })
+                && k.starts_with("optim.")
+        }) {
+            return Err(bad(
+                &format!("tensor `{stray}`"),
+                "belongs to no parameter of the network".into(),
+            ));
+        }
+        let steps: u64 = parsed(meta("optim.steps")?, "optim.steps", bad)?;
+        let (first, second) = (moments("first")?, moments("second")?);
+        let (needs_first, needs_second) = match optim.kind {
+            Optimizer::Sgd => (false, false),
+            Optimizer::Momentum { .. } => (true, false),
+            Optimizer::Adam { .. } => (true, true),
+        };
+        for (kind, needed, present) in [
+            ("first", needs_first, !first.is_empty()),
+            ("second", needs_second, !second.is_empty()),
+        ] {
+            if present != (needed && steps > 0) {
+                let why = if present { "are present" } else { "are missing" };
+                return Err(bad(
+                    &format!("the optimiser's {kind} moments"),
+                    format!("{why} after {steps} steps of {}", run.optimizer),
+                ));
+            }
+        }
+
+        let seed_hex = meta("rng.seed")?;
+        let mut seed = [0u8; 32];
+        if seed_hex.len() != 64 {
+            return Err(bad("rng.seed", format!("is malformed: {seed_hex:?}")));
+        }
+        for (i, byte) in seed.iter_mut().enumerate() {
+            *byte = seed_hex
+                .get(2 * i..2 * i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| bad("rng.seed", format!("is malformed: {seed_hex:?}")))?;
+        }
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        rng.set_stream(parsed(meta("rng.stream")?, "rng.stream", bad)?);
+        rng.set_word_pos(parsed(meta("rng.word_pos")?, "rng.word_pos", bad)?);
+
+        let order: Vec<usize> = meta("order")?
+            .split(' ')
+            .map(|v| parsed(v, "order", bad))
+            .collect::<Result<_>>()?;
+        let mut seen = vec![false; run.samples];
+        for &i in &order {
+            match seen.get_mut(i) {
+                Some(s) if !*s => *s = true,
+                _ => {
+                    return Err(bad(
+                        "order",
+                        format!("is not a permutation of the {} training samples (at {i})", run.samples),
+                    ));
+                }
+            }
+        }
+        if order.len() != run.samples {
+            return Err(bad(
+                "order",
+                format!("holds {} samples, the training set {}", order.len(), run.samples),
+            ));
+        }
+
+        let epoch = field("epoch")?;
+        let records =
+            History::records_from_csv(meta("history")?).ok_or_else(|| bad("history", "is malformed".into()))?;
+        if records.len() != epoch || records.iter().enumerate().any(|(i, r)| r.epoch != i + 1) {
+            return Err(bad("history", format!("does not hold epochs 1 to {epoch}")));
+        }
+        let best_epoch = field("best_epoch")?;
+        if best_epoch > epoch || (best_epoch == 0) != (epoch == 0) {
+            return Err(bad(
+                "best_epoch",
+                format!("is {best_epoch}, not one of the {epoch} epochs"),
+            ));
+        }
+        let rate_scale: f64 = parsed(meta("rate_scale")?, "rate_scale", bad)?;
+        if !(rate_scale.is_finite() && rate_scale > 0.0) {
+            return Err(bad("rate_scale", format!("is {rate_scale}, not a positive factor")));
+        }
         let best_model = if file.tensors.keys().any(|k| k.starts_with("best.")) {
             let mut best = model.clone();
             file.restore("best.", &mut best, path)?;
@@ -102,29 +339,16 @@ impl<M> TrainingState<M> {
         } else {
             None
         };
-        let seed_hex = meta("rng.seed")?;
-        let mut seed = [0u8; 32];
-        for (i, byte) in seed.iter_mut().enumerate() {
-            *byte = seed_hex
-                .get(2 * i..2 * i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| bad("rng.seed"))?;
-        }
-        let mut rng = ChaCha8Rng::from_seed(seed);
-        rng.set_stream(meta("rng.stream")?.parse().map_err(|_| bad("rng.stream"))?);
-        rng.set_word_pos(meta("rng.word_pos")?.parse().map_err(|_| bad("rng.word_pos"))?);
-        let order = meta("order")?
-            .split(' ')
-            .map(|v| v.parse().map_err(|_| bad("order")))
-            .collect::<Result<_>>()?;
+        *model = restored;
+        (optim.first, optim.second, optim.steps) = (first, second, steps);
         Ok(TrainingState {
-            epoch: number("epoch")? as usize,
-            rate_scale: number("rate_scale")?,
+            epoch,
+            rate_scale,
             rng,
             order,
-            records: History::records_from_csv(meta("history")?).ok_or_else(|| bad("history"))?,
-            best_epoch: number("best_epoch")? as usize,
-            best_score: number("best_score")?,
+            records,
+            best_epoch,
+            best_score: parsed(meta("best_score")?, "best_score", bad)?,
             best_model,
         })
     }

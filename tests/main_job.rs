@@ -1,0 +1,40 @@
+//! The main job's command line: settings that cannot work are errors in words, before any
+//! training, with exit status 2 (a usage error).
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_symgrad")).args(args).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn impossible_settings_are_usage_errors() {
+    for (args, expected) in [
+        (&["--epochs", "0"][..], "--epochs must be at least 1"),
+        (&["--resume"], "--resume and --overwrite need --checkpoint FILE"),
+        (
+            &["--checkpoint", "c.safetensors", "--resume", "--overwrite"],
+            "exclude each other",
+        ),
+        (&["--epochs", "x"], "--epochs: cannot read \"x\""),
+        (&["--frobnicate"], "unknown argument \"--frobnicate\""),
+    ] {
+        let (code, stderr) = run(args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(expected),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_unwritable_history_path_fails_before_training() {
+    let (code, stderr) = run(&["--history", "/nonexistent-directory/h.csv", "--quiet"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("does not exist") && !stderr.contains("test accuracy"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,13 @@
+use symgrad::network;
+
+network! {
+    struct Net {
+        input x: [4];
+        target y: classes[2];
+        z = dense(x, 2);
+        output softmax(z);
+        loss cross_entropy(z, y);
+    }
+}
+
+fn main() {}
