@@ -52,7 +52,7 @@ fn digits() -> (Dataset<f32>, Dataset<f32>) {
 fn parameters_round_trip_exactly() {
     let path = scratch("round-trip.safetensors");
     let net = Net::<f64>::new(&mut StdRng::seed_from_u64(1));
-    let metadata = BTreeMap::from([("note".to_owned(), "a \"quoted\" \\ value\n".to_owned())]);
+    let metadata = BTreeMap::from([("note".to_owned(), "a \"quoted\" \\ value\r\n\t😀\u{1}".to_owned())]);
     checkpoint::save(&path, &checkpoint::named("", &net), &metadata).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
@@ -523,6 +523,14 @@ fn foreign(path: &std::path::Path, tensors: &[(&str, &str, &[usize], Vec<u8>)]) 
 fn half_precision_tensors_are_converted_and_unneeded_ones_ignored() {
     let path = scratch("foreign.safetensors");
     let halves = |bits: &[u16]| bits.iter().flat_map(|b| b.to_le_bytes()).collect::<Vec<u8>>();
+    // Python's json escapes what is not ASCII, a character beyond the BMP as a surrogate pair.
+    let header = "{\"__metadata__\":{\"note\":\"\\uD83D\\uDE00 \\r\"}}";
+    std::fs::write(
+        &path,
+        [&(header.len() as u64).to_le_bytes()[..], header.as_bytes()].concat(),
+    )
+    .unwrap();
+    assert_eq!(checkpoint::load::<f32>(&path).unwrap().metadata["note"], "😀 \r");
     // F16 1, −2, 2⁻²⁴ (the smallest subnormal), 65504 (the largest finite); BF16 1.5, −0.25;
     // and a tensor of integers the network does not need.
     foreign(

@@ -148,6 +148,22 @@ fn raw_identifiers_are_names_like_any_other() {
     assert!(tokens.contains("fn_w") && tokens.contains("fn_b"), "{tokens}");
 }
 
+/// A definition too large for rustc is refused with its size, quickly (before differentiation).
+#[test]
+fn definitions_beyond_the_operation_limit_are_refused() {
+    let terms = vec!["dense(x, 2)"; crate::lower::MAX_OPERATIONS / 5 + 1].join(" + ");
+    let source = format!(
+        "struct Net {{ input x: [2]; target y: classes[2]; z = {terms}; output softmax(z); \
+         loss cross_entropy(softmax(z), y); }}"
+    );
+    let tokens = crate::expand(TokenStream::from_str(&source).unwrap()).to_string();
+    assert!(
+        tokens.contains("operations; at most 6000 are supported"),
+        "{}",
+        &tokens[..300.min(tokens.len())]
+    );
+}
+
 #[test]
 fn the_valid_definition_expands_to_code() {
     let tokens = crate::expand(TokenStream::from_str(VALID).unwrap()).to_string();
@@ -173,8 +189,9 @@ fn the_generated_code_reads_like_the_derivation() {
 }
 
 #[test]
-fn sizes_too_large_for_memory_are_errors() {
-    // Each shape's element count overflows usize, or a product of two valid ones does.
+fn sizes_beyond_the_element_limit_are_errors() {
+    // Each shape has 2³² elements or more (some overflow usize), or a product of two valid ones
+    // does.
     for definition in [
         "struct Net { input x: [4294967296, 4294967296]; target t: [1]; output x; loss mse(x, t); }",
         "struct Net { input x: [4]; target t: [4]; param w: [65536, 65536, 65536, 65536]; \
@@ -185,6 +202,9 @@ fn sizes_too_large_for_memory_are_errors() {
          output h; loss sum(h); }",
     ] {
         let tokens = crate::expand(TokenStream::from_str(definition).unwrap()).to_string();
-        assert!(tokens.contains("compile_error"), "{definition}");
+        assert!(
+            tokens.contains("compile_error") && tokens.contains("too large"),
+            "{definition}: {tokens}"
+        );
     }
 }

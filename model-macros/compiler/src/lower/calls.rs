@@ -164,6 +164,17 @@ impl Lowering {
                     dims.push(shape.size());
                 }
                 let size = crate::ops::product(&dims);
+                if size > MAX_ELEMENTS {
+                    let dims: Vec<String> = dims.iter().map(usize::to_string).collect();
+                    self.error(
+                        span,
+                        format!(
+                            "`reshape` to [batch, {}] is too large: a value has {MAX_ELEMENTS_WORDS}",
+                            dims.join(", ")
+                        ),
+                    );
+                    return None;
+                }
                 if size != shape.size() {
                     self.error(
                         span,

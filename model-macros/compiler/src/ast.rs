@@ -151,6 +151,12 @@ impl Parse for Network {
         }
         input.parse::<Token![struct]>()?;
         let name: Ident = input.parse()?;
+        if input.peek(Token![<]) {
+            return Err(input.error(format!(
+                "a network takes no generic parameters: `{name}` is generic over its float type \
+                 already (`{name}<f32>`, `{name}<f64>`); write `struct {name} {{ ... }}`"
+            )));
+        }
         let body;
         syn::braced!(body in input);
         let mut items = Vec::new();
@@ -177,6 +183,7 @@ impl Parse for Item {
             let name: Ident = input.parse()?;
             input.parse::<Token![:]>()?;
             let dims = parse_dims(input, "an input")?;
+            no_initialiser(input, "an input")?;
             Item::Input { name, dims }
         } else if lookahead.peek(kw::target) {
             input.parse::<kw::target>()?;
@@ -195,6 +202,7 @@ impl Parse for Item {
                     "class labels have one size, the number of classes: `classes[n]`",
                 ));
             }
+            no_initialiser(input, "a target")?;
             Item::Target { name, kind, dims }
         } else if lookahead.peek(kw::param) {
             input.parse::<kw::param>()?;
@@ -261,6 +269,16 @@ impl Parse for Item {
 }
 
 /// `[d1, …, dk]`, at least one size.
+/// An error at a `=` after the declaration of `what`, which takes no initialiser.
+fn no_initialiser(input: ParseStream, what: &str) -> syn::Result<()> {
+    if input.peek(Token![=]) {
+        return Err(input.error(format!(
+            "{what} is data fed with each batch and takes no initialiser; only a `param` has one"
+        )));
+    }
+    Ok(())
+}
+
 /// The statements that begin with a keyword.
 const STATEMENTS: &[&str] = &["input", "target", "param", "output", "loss"];
 
@@ -322,10 +340,21 @@ fn parse_dims(input: ParseStream, what: &str) -> syn::Result<Dims> {
 }
 
 fn parse_width(input: ParseStream) -> syn::Result<Width> {
+    if input.peek(Token![-]) {
+        return Err(input.error("a size is a positive integer, not a negative one"));
+    }
     let lit: syn::LitInt = input
         .parse()
         .map_err(|e| syn::Error::new(e.span(), "expected a size: a positive integer"))?;
-    let value: usize = lit.base10_parse()?;
+    if lit.base10_digits().starts_with('-') {
+        return Err(syn::Error::new(
+            lit.span(),
+            "a size is a positive integer, not a negative one",
+        ));
+    }
+    let value: usize = lit
+        .base10_parse()
+        .map_err(|_| syn::Error::new(lit.span(), "a size is a positive integer below 2³²"))?;
     if value == 0 {
         return Err(syn::Error::new(lit.span(), "a size must be at least 1"));
     }
@@ -351,6 +380,11 @@ fn parse_init(input: ParseStream) -> syn::Result<InitSpec> {
             return Err(content.error("`constant` takes one number"));
         }
         return Ok(InitSpec::Constant(value));
+    }
+    if input.peek(syn::token::Paren) {
+        return Err(input.error(format!(
+            "`{name}` takes no arguments (only `constant(c)` does); write `= {name}`"
+        )));
     }
     Ok(InitSpec::Named(name))
 }
