@@ -136,11 +136,18 @@ fn run<Mse: FromExamples<f64>, Mae: FromExamples<f64>, Tied: FromExamples<f64>>(
     }
     let path = Path::new("autoencoder.png");
     let shown = 12.min(test.len());
-    let rows: Vec<Vec<_>> = [&test.features, &mse, &mae, &tied, &linear]
-        .iter()
-        .map(|images| (0..shown).map(|i| images.row(i)).collect())
-        .collect();
-    image_grid(path, &rows, image)?;
+    let rows: Vec<(String, Vec<_>)> = [
+        ("originals", &test.features),
+        ("MSE", &mse),
+        ("MAE", &mae),
+        ("tied weights", &tied),
+        ("PCA", &linear),
+    ]
+    .iter()
+    .map(|(name, images)| (name.to_string(), (0..shown).map(|i| images.row(i)).collect()))
+    .collect();
+    let title = format!("Test images and their reconstructions (code size {code})");
+    image_grid(path, &title, &rows, image)?;
     println!(
         "\nwrote {}: rows are originals, MSE, MAE, tied and PCA reconstructions",
         path.display()

@@ -18,7 +18,7 @@ use symgrad::analysis::{kmeans, nmi, purity};
 use symgrad::data::{Dataset, Source};
 use symgrad::ndarray::{Array1, Array2};
 use symgrad::network;
-use symgrad::plot::{image_grid, scatter};
+use symgrad::plot::{Axes, Scale, image_grid, scatter};
 use symgrad::prelude::*;
 use symgrad::rand::{SeedableRng, rngs::StdRng};
 use symgrad::train::{self, TrainConfig, Verbosity};
@@ -131,9 +131,16 @@ fn run<
     let plane = codes::<A2, E2>(&ae2, &test)?;
     let points: Vec<(f64, f64)> = plane.rows().into_iter().map(|r| (r[0], r[1])).collect();
     let path = Path::new("autoencoder_codes.png");
-    scatter(path, &points, &test.labels, (600, 600))?;
+    let axes = Axes {
+        title: "Two-dimensional codes of the test set",
+        x: "code 1",
+        y: "code 2",
+        y_scale: Scale::Linear,
+    };
+    let names: Vec<String> = (0..test.classes).map(|c| format!("class {c}")).collect();
+    scatter(path, &axes, &points, &test.labels, &names, (740, 600))?;
     println!(
-        "\nwrote {}: the 2-D codes of the test set, one colour per class (class c in colour c of symgrad::plot::PALETTE)",
+        "\nwrote {}: the 2-D codes of the test set, one colour per class",
         path.display()
     );
 
@@ -160,11 +167,19 @@ fn run<
         test.features.row(first(1)).to_owned(),
     ];
     let rows = vec![
-        (0..steps).map(|s| decoded.row(s)).collect::<Vec<_>>(),
-        vec![ends[0].view(), ends[1].view()],
+        (
+            "decoded".to_owned(),
+            (0..steps).map(|s| decoded.row(s)).collect::<Vec<_>>(),
+        ),
+        ("originals".to_owned(), vec![ends[0].view(), ends[1].view()]),
     ];
     let path = Path::new("autoencoder_interpolation.png");
-    image_grid(path, &rows, image)?;
+    image_grid(
+        path,
+        "From a class-0 to a class-1 test image, through the code",
+        &rows,
+        image,
+    )?;
     println!(
         "wrote {}: decoded codes on the segment between a class-0 and a class-1 test image (second row: the two originals)",
         path.display()

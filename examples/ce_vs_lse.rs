@@ -18,7 +18,7 @@ use std::path::Path;
 use symgrad::data::Source;
 use symgrad::network;
 use symgrad::optim::grad_norm;
-use symgrad::plot::{Series, line_chart};
+use symgrad::plot::{Axes, Scale, Series, line_chart};
 use symgrad::prelude::*;
 use symgrad::rand::{SeedableRng, rngs::StdRng};
 use symgrad::train::{self, TrainConfig, Verbosity};
@@ -129,17 +129,19 @@ fn compare<C: FromExamples<f64>, S: FromExamples<f64>>(
             .collect(),
     };
     let path = Path::new("ce_vs_lse.png");
-    let legend = line_chart(
+    let axes = Axes {
+        title: "Cross-entropy against squared error, same network and data",
+        x: "epoch",
+        y: "training loss / its value at epoch 0",
+        y_scale: Scale::Log,
+    };
+    line_chart(
         path,
-        &[
-            series("cross-entropy / its start", &ce_curve),
-            series("squared error / its start", &se_curve),
-        ],
-        true,
-        (640, 400),
+        &axes,
+        &[series("cross-entropy", &ce_curve), series("squared error", &se_curve)],
+        (720, 440),
     )?;
-    println!("\nwrote {} (each loss divided by its starting value):", path.display());
-    legend.iter().for_each(|l| println!("  {l}"));
+    println!("\nwrote {}", path.display());
     Ok(())
 }
 

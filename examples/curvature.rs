@@ -12,8 +12,7 @@
 //! and 0.06, growing it until a step overshoots, so its `2/α` swings around `λ_max`.
 //!
 //! Prints a table per run (every 500 steps) and writes `curvature.png`: `λ_max` against the
-//! step for each run (every 100 steps), with each fixed `2/α` as a flat line (the legend is
-//! printed: the chart has no text).
+//! step for each run (every 100 steps), with each fixed `2/α` as a flat line.
 //!
 //! ```text
 //! cargo run --release --example curvature               # 500 embedded digits
@@ -26,7 +25,7 @@ use symgrad::data::Source;
 use symgrad::network;
 use symgrad::optim::BoldDriver;
 use symgrad::params::{axpy, dot, scale};
-use symgrad::plot::{self, Series};
+use symgrad::plot::{self, Axes, Scale, Series};
 use symgrad::prelude::*;
 use symgrad::rand::{SeedableRng, rngs::StdRng};
 
@@ -195,8 +194,14 @@ fn main() -> Result<()> {
         });
     }
     let path = Path::new("curvature.png");
-    let legend = plot::line_chart(path, &series, false, (800, 500))?;
-    println!("\nwrote {} (x: step, y: λ_max; {})", path.display(), legend.join(", "));
+    let axes = Axes {
+        title: "Top Hessian eigenvalue during gradient descent, against 2/α",
+        x: "step",
+        y: "λ_max of the training loss",
+        y_scale: Scale::Linear,
+    };
+    plot::line_chart(path, &axes, &series, (880, 520))?;
+    println!("\nwrote {}", path.display());
     Ok(())
 }
 

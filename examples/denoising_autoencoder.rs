@@ -107,13 +107,19 @@ fn run<M: FromExamples<f64>>(source: &Source, epochs: usize) -> Result<()> {
     }
     let shown = 12.min(test.len());
     let mut grid = Vec::new();
-    for (noisy, denoised) in &rows {
-        for images in [noisy, denoised, &test.features] {
-            grid.push((0..shown).map(|i| images.row(i)).collect());
+    for ((noisy, denoised), (name, _)) in rows.iter().zip(&corruptions) {
+        let short = name.split(',').next().unwrap_or(name);
+        for (kind, images) in [("noisy", noisy), ("denoised", denoised), ("clean", &test.features)] {
+            grid.push((format!("{short}: {kind}"), (0..shown).map(|i| images.row(i)).collect()));
         }
     }
     let path = Path::new("denoising_autoencoder.png");
-    image_grid(path, &grid, image)?;
+    image_grid(
+        path,
+        "Denoising: noisy inputs, outputs and clean test images",
+        &grid,
+        image,
+    )?;
     println!(
         "\nwrote {}: for each corruption in turn, rows of noisy, denoised and clean images",
         path.display()

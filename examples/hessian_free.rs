@@ -15,8 +15,7 @@
 //! classic setting of the method. All three optimisers run in f64 from the same initialisation
 //! for the same wall time; the loss on the training set is recorded against seconds and against
 //! passes over the data (a gradient is one pass, a product on the fifth is a fifth of one).
-//! Prints a table and writes `hessian_free.png` (training loss against passes, log scale; the
-//! legend is printed: the chart has no text).
+//! Prints a table and writes `hessian_free.png` (training loss against passes, log scale).
 //!
 //! On the digits (2026-11-30, this 2-core machine, 20 s each; the loss cannot go below the
 //! pixels' own entropy, 0.2128): all three leave the start at 0.70 for a plateau near 0.42,
@@ -36,7 +35,7 @@ use symgrad::data::{Dataset, Source};
 use symgrad::network;
 use symgrad::optim::Optim;
 use symgrad::params::{axpy, dot, scale};
-use symgrad::plot::{self, Series};
+use symgrad::plot::{self, Axes, Scale, Series};
 use symgrad::prelude::*;
 use symgrad::rand::seq::SliceRandom;
 use symgrad::rand::{SeedableRng, rngs::StdRng};
@@ -277,12 +276,14 @@ fn main() -> Result<()> {
         })
         .collect();
     let path = Path::new("hessian_free.png");
-    let legend = plot::line_chart(path, &series, true, (800, 500))?;
-    println!(
-        "\nwrote {} (x: passes over the data, y: training loss, log scale; {})",
-        path.display(),
-        legend.join(", ")
-    );
+    let axes = Axes {
+        title: "Hessian-free optimisation against first-order methods",
+        x: "passes over the data",
+        y: "training loss",
+        y_scale: Scale::Log,
+    };
+    plot::line_chart(path, &axes, &series, (880, 520))?;
+    println!("\nwrote {}", path.display());
     Ok(())
 }
 

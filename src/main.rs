@@ -135,8 +135,8 @@ fn run<M: FromExamples<f32>>(train: Dataset<f32>, test: Dataset<f32>, config: Tr
     let seconds = started.elapsed().as_secs_f64();
     if let Some(path) = &args.history {
         history.write_csv(path)?;
-        for line in history.write_plots(path)? {
-            eprintln!("{line}");
+        for file in history.write_plots(path)? {
+            eprintln!("wrote {}", file.display());
         }
     }
     let mut ws = model.workspace(config.batch_size);

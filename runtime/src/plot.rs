@@ -1,38 +1,120 @@
-//! Line charts written as PNG files, with no dependency beyond the zlib encoder the data
-//! readers already use: curves over a light grid, each in its own colour. Charts carry no text;
-//! the program that draws one prints its legend (colour → series) beside the file name.
+//! Plots written as PNG files: line charts with a title, axis labels, tick values and a legend
+//! naming each series (a logarithmic axis is said so in its label); grids of images with a
+//! label per row; scatter plots with a key naming each class.
+//!
+//! Drawn with plotters into an RGB buffer, text in DejaVu Sans (embedded: `fonts/`, with its
+//! licence), and encoded by [`Canvas::write_png`] (zlib from flate2, chunk checksums from
+//! crc32fast), so no image library is needed.
 
 use std::io::Write;
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{FontStyle, register_font};
 
 use crate::error::{Error, Result};
 
-/// Distinct colours for up to eight series, in order.
-pub const COLOURS: [(&str, [u8; 3]); 8] = [
-    ("blue", [31, 119, 180]),
-    ("orange", [255, 127, 14]),
-    ("green", [44, 160, 44]),
-    ("red", [214, 39, 40]),
-    ("purple", [148, 103, 189]),
-    ("brown", [140, 86, 75]),
-    ("pink", [227, 119, 194]),
-    ("grey", [127, 127, 127]),
+/// Distinct colours for up to ten series or classes, in order.
+pub const PALETTE: [[u8; 3]; 10] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+    [188, 189, 34],
+    [23, 190, 207],
 ];
+
+/// DejaVu Sans (Bitstream Vera licence, `fonts/LICENSE-DejaVu`).
+const FONT: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+
+/// The family every text is set in.
+const FAMILY: &str = "sans-serif";
 
 /// One curve.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
-    /// Shown in the printed legend.
+    /// Its name in the legend.
     pub name: String,
-    /// `(x, y)` points in order; non-finite points break the line.
+    /// `(x, y)` points in order; non-finite points (and, on a log scale, non-positive ones)
+    /// break the line.
     pub points: Vec<(f64, f64)>,
 }
 
-/// An RGB raster.
+/// How the y axis maps values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scale {
+    /// Linear, over the data's range.
+    Linear,
+    /// Logarithmic, over the data's range (the axis label says so).
+    Log,
+    /// Linear over a stated range, whatever the data (an accuracy from 0 to 1).
+    Fixed(f64, f64),
+}
+
+/// A chart's words and its y scale.
+#[derive(Clone, Copy, Debug)]
+pub struct Axes<'a> {
+    /// Above the chart.
+    pub title: &'a str,
+    /// Below the x axis, with its unit.
+    pub x: &'a str,
+    /// Beside the y axis, with its unit.
+    pub y: &'a str,
+    /// The y axis' scale.
+    pub y_scale: Scale,
+}
+
+/// What drawing returns: plotters' errors, turned into [`Error`]s naming the file by [`draw`].
+type Drawn = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// Draws into a white `width × height` RGB buffer with `paint` and writes it to `path`.
+fn draw(
+    path: &Path,
+    (width, height): (usize, usize),
+    paint: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Drawn,
+) -> Result<()> {
+    static FONT_ONCE: Once = Once::new();
+    FONT_ONCE.call_once(|| {
+        register_font(FAMILY, FontStyle::Normal, FONT).unwrap_or_else(|_| unreachable!("the embedded font is valid"));
+    });
+    let mut canvas = Canvas::new(width, height);
+    {
+        let root = BitMapBackend::with_buffer(&mut canvas.rgb, (width as u32, height as u32)).into_drawing_area();
+        paint(&root)
+            .and_then(|()| Ok(root.present()?))
+            .map_err(|e| Error::format(path.display().to_string(), format!("cannot draw the plot: {e}")))?;
+    }
+    canvas.write_png(path)
+}
+
+fn colour([r, g, b]: [u8; 3]) -> RGBColor {
+    RGBColor(r, g, b)
+}
+
+/// The range of `values`, widened when it is a single value.
+fn range(values: impl Iterator<Item = f64>) -> Option<Range<f64>> {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if !(lo.is_finite() && hi.is_finite()) {
+        return None;
+    }
+    let pad = if hi > lo { 0.0 } else { 0.5 * lo.abs().max(1.0) };
+    Some(lo - pad..hi + pad)
+}
+
+/// An RGB raster, three bytes per pixel, row by row: what plotters draws into.
 pub struct Canvas {
     width: usize,
     height: usize,
-    pixels: Vec<[u8; 3]>,
+    rgb: Vec<u8>,
 }
 
 impl Canvas {
@@ -41,58 +123,24 @@ impl Canvas {
         Canvas {
             width,
             height,
-            pixels: vec![[255; 3]; width * height],
+            rgb: vec![255; width * height * 3],
         }
     }
 
     /// Sets one pixel (outside the canvas: nothing).
-    pub fn set(&mut self, x: i64, y: i64, colour: [u8; 3]) {
-        if (0..self.width as i64).contains(&x) && (0..self.height as i64).contains(&y) {
-            self.pixels[y as usize * self.width + x as usize] = colour;
-        }
-    }
-
-    /// A line from `(x0, y0)` to `(x1, y1)`, `thickness` pixels wide (Bresenham).
-    pub fn line(&mut self, (x0, y0): (i64, i64), (x1, y1): (i64, i64), colour: [u8; 3], thickness: i64) {
-        let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
-        let (sx, sy) = (if x0 < x1 { 1 } else { -1 }, if y0 < y1 { 1 } else { -1 });
-        let (mut x, mut y, mut err) = (x0, y0, dx + dy);
-        loop {
-            for ox in 0..thickness {
-                for oy in 0..thickness {
-                    self.set(x + ox - thickness / 2, y + oy - thickness / 2, colour);
-                }
-            }
-            if x == x1 && y == y1 {
-                break;
-            }
-            let e2 = 2 * err;
-            if e2 >= dy {
-                err += dy;
-                x += sx;
-            }
-            if e2 <= dx {
-                err += dx;
-                y += sy;
-            }
-        }
-    }
-
-    /// Fills a rectangle.
-    pub fn rect(&mut self, (x0, y0): (i64, i64), (x1, y1): (i64, i64), colour: [u8; 3]) {
-        for y in y0..y1 {
-            for x in x0..x1 {
-                self.set(x, y, colour);
-            }
+    pub fn set(&mut self, x: usize, y: usize, colour: [u8; 3]) {
+        if x < self.width && y < self.height {
+            let at = 3 * (y * self.width + x);
+            self.rgb[at..at + 3].copy_from_slice(&colour);
         }
     }
 
     /// Writes the canvas as an 8-bit RGB PNG.
     pub fn write_png(&self, path: &Path) -> Result<()> {
         let mut raw = Vec::with_capacity(self.height * (1 + 3 * self.width));
-        for row in self.pixels.chunks(self.width) {
+        for row in self.rgb.chunks(3 * self.width) {
             raw.push(0); // filter: none
-            row.iter().for_each(|p| raw.extend_from_slice(p));
+            raw.extend_from_slice(row);
         }
         let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         let io = |e: std::io::Error| Error::io(path.display(), &e);
@@ -115,145 +163,354 @@ impl Canvas {
     }
 }
 
-/// Draws `series` as a line chart of `width × height` pixels into a PNG file, on a logarithmic
-/// y axis if `log_y`. Returns the legend: each series' name with its colour.
-pub fn line_chart(path: &Path, series: &[Series], log_y: bool, (width, height): (usize, usize)) -> Result<Vec<String>> {
-    let transform = |y: f64| if log_y { y.log10() } else { y };
-    let finite: Vec<(f64, f64)> = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|&(x, y)| (x, transform(y))))
-        .filter(|(x, y)| x.is_finite() && y.is_finite())
-        .collect();
-    if finite.is_empty() {
+/// Draws `series` as a line chart of `width × height` pixels into a PNG file at `path`.
+pub fn line_chart(path: &Path, axes: &Axes<'_>, series: &[Series], size: (usize, usize)) -> Result<()> {
+    let log = axes.y_scale == Scale::Log;
+    let usable = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!log || y > 0.0);
+    let points = || series.iter().flat_map(|s| s.points.iter().copied()).filter(usable);
+    let (Some(xs), Some(ys)) = (range(points().map(|p| p.0)), range(points().map(|p| p.1))) else {
         return Err(Error::Empty {
             op: "line_chart",
             what: "finite points",
         });
-    }
-    let bounds = |values: &mut dyn Iterator<Item = f64>| {
-        let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        if hi > lo { (lo, hi) } else { (lo - 0.5, hi + 0.5) }
     };
-    let (x_lo, x_hi) = bounds(&mut finite.iter().map(|p| p.0));
-    let (y_lo, y_hi) = bounds(&mut finite.iter().map(|p| p.1));
-    let margin = 40i64;
-    let (w, h) = (width as i64, height as i64);
-    let to_pixel = |x: f64, y: f64| {
-        (
-            margin + ((x - x_lo) / (x_hi - x_lo) * (w - 2 * margin) as f64).round() as i64,
-            h - margin - ((y - y_lo) / (y_hi - y_lo) * (h - 2 * margin) as f64).round() as i64,
-        )
-    };
-    let mut canvas = Canvas::new(width, height);
-    for i in 0..=10 {
-        let (gx, gy) = (margin + i * (w - 2 * margin) / 10, margin + i * (h - 2 * margin) / 10);
-        canvas.line((gx, margin), (gx, h - margin), [225; 3], 1);
-        canvas.line((margin, gy), (w - margin, gy), [225; 3], 1);
-    }
-    canvas.line((margin, h - margin), (w - margin, h - margin), [0; 3], 2);
-    canvas.line((margin, margin), (margin, h - margin), [0; 3], 2);
-    let mut legend = Vec::new();
-    for (s, (colour_name, colour)) in series.iter().zip(COLOURS.iter().cycle()) {
-        let mut previous: Option<(i64, i64)> = None;
-        for &(x, y) in &s.points {
-            let y = transform(y);
-            if !(x.is_finite() && y.is_finite()) {
-                previous = None;
-                continue;
-            }
-            let p = to_pixel(x, y);
-            if let Some(q) = previous {
-                canvas.line(q, p, *colour, 2);
-            }
-            previous = Some(p);
+    // A little room above and below the data, so that no curve runs along the frame.
+    let ys = match axes.y_scale {
+        Scale::Log if ys.start <= 0.0 => ys.end / 10.0..ys.end * 1.15,
+        Scale::Log => ys.start / 1.15..ys.end * 1.15,
+        Scale::Linear => {
+            let pad = 0.05 * (ys.end - ys.start);
+            ys.start - pad..ys.end + pad
         }
-        canvas.rect(
-            (w - margin - 20 - 14 * legend.len() as i64, 8),
-            (w - margin - 8 - 14 * legend.len() as i64, 20),
-            *colour,
-        );
-        legend.push(format!("{colour_name}: {}", s.name));
-    }
-    legend.push(format!(
-        "x from {x_lo:.3} to {x_hi:.3}; y from {:.4} to {:.4}{}",
-        if log_y { 10f64.powf(y_lo) } else { y_lo },
-        if log_y { 10f64.powf(y_hi) } else { y_hi },
-        if log_y { " (log scale)" } else { "" }
-    ));
-    canvas.write_png(path)?;
-    Ok(legend)
+        Scale::Fixed(lo, hi) => lo..hi,
+    };
+    // The legend goes in the right-hand corner the curves leave emptier.
+    let height = |y: f64| match axes.y_scale {
+        Scale::Log => (y.ln() - ys.start.ln()) / (ys.end.ln() - ys.start.ln()),
+        _ => (y - ys.start) / (ys.end - ys.start),
+    };
+    let right = points().filter(|p| p.0 >= xs.start + 0.6 * (xs.end - xs.start));
+    let upper = right.clone().filter(|p| height(p.1) > 0.6).count();
+    let lower = right.filter(|p| height(p.1) < 0.4).count();
+    let corner = if upper > lower {
+        SeriesLabelPosition::LowerRight
+    } else {
+        SeriesLabelPosition::UpperRight
+    };
+    draw(path, size, |root| match axes.y_scale {
+        Scale::Log => {
+            let y = format!("{} (log scale)", axes.y);
+            let axes = Axes { y: &y, ..*axes };
+            let ticks = log_ticks(&ys);
+            lines(
+                root,
+                &axes,
+                series,
+                xs,
+                ys.log_scale().with_key_points(ticks),
+                &usable,
+                corner,
+            )
+        }
+        _ => lines(root, axes, series, xs, ys, &usable, corner),
+    })
 }
 
-/// Writes grey-scale images as a grid: `rows` of images (each a row of `image.0 × image.1`
-/// pixels with values in `0..=1`, clamped), every pixel drawn as a square large enough to make
-/// each image about 56 pixels tall, with a 2-pixel white gap between images.
-pub fn image_grid(path: &Path, rows: &[Vec<ndarray::ArrayView1<'_, f64>>], image: (usize, usize)) -> Result<()> {
+/// Ticks for a logarithmic axis over `range`: 1, 2 and 5 times the powers of ten inside it, or
+/// every digit times them where that gives fewer than three (a range within one decade).
+fn log_ticks(range: &Range<f64>) -> Vec<f64> {
+    let decades = range.start.log10().floor() as i32..=range.end.log10().ceil() as i32;
+    let inside = |mantissas: &[f64]| -> Vec<f64> {
+        decades
+            .clone()
+            // Divided for negative powers, so that 3·10⁻¹ is the double nearest 0.3.
+            .flat_map(|d| {
+                mantissas
+                    .iter()
+                    .map(move |m| if d < 0 { m / 10f64.powi(-d) } else { m * 10f64.powi(d) })
+            })
+            .filter(|v| range.contains(v))
+            .collect()
+    };
+    let ticks = inside(&[1.0, 2.0, 5.0]);
+    if ticks.len() >= 3 {
+        ticks
+    } else {
+        inside(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+    }
+}
+
+/// A tick value with three significant digits and no trailing zeros: `0.6`, `1`, `250`, `0.05`.
+fn tick(value: &f64) -> String {
+    if *value == 0.0 || !value.is_finite() {
+        return format!("{value}");
+    }
+    let decimals = (3 - value.abs().log10().ceil() as i32).max(0) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
+}
+
+/// The line chart on any y coordinate (linear or logarithmic).
+fn lines<Y>(
+    root: &DrawingArea<BitMapBackend<'_>, Shift>,
+    axes: &Axes<'_>,
+    series: &[Series],
+    xs: Range<f64>,
+    ys: Y,
+    usable: &dyn Fn(&(f64, f64)) -> bool,
+    corner: SeriesLabelPosition,
+) -> Drawn
+where
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(axes.title, (FAMILY, 20))
+        .margin(14)
+        .x_label_area_size(44)
+        .y_label_area_size(72)
+        .build_cartesian_2d(xs, ys)?;
+    chart
+        .configure_mesh()
+        .x_desc(axes.x)
+        .y_desc(axes.y)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .max_light_lines(2)
+        .label_style((FAMILY, 13))
+        .axis_desc_style((FAMILY, 15))
+        .light_line_style(RGBColor(240, 240, 240))
+        .draw()?;
+    for (s, &rgb) in series.iter().zip(PALETTE.iter().cycle()) {
+        let style = colour(rgb).stroke_width(2);
+        // Unusable points break the line into segments; the legend entry comes with the first.
+        let mut segments: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+        for point in &s.points {
+            match (usable(point), segments.last_mut()) {
+                (true, Some(segment)) => segment.push(*point),
+                (false, Some(segment)) if !segment.is_empty() => segments.push(Vec::new()),
+                _ => {}
+            }
+        }
+        for (i, segment) in segments.into_iter().enumerate() {
+            let drawn = chart.draw_series(LineSeries::new(segment, style))?;
+            if i == 0 {
+                drawn
+                    .label(s.name.as_str())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+            }
+        }
+    }
+    chart
+        .configure_series_labels()
+        .label_font((FAMILY, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(180, 180, 180))
+        .position(corner)
+        .draw()?;
+    Ok(())
+}
+
+/// Writes grey-scale images as a grid under `title`: one row of images per entry of `rows`,
+/// labelled with its name at the left (each image a row of `image.0 × image.1` pixel values in
+/// `0..=1`, clamped; dark is 1), every pixel drawn as a square large enough to make each image
+/// about 56 pixels tall, with gaps between images.
+pub fn image_grid(
+    path: &Path,
+    title: &str,
+    rows: &[(String, Vec<ndarray::ArrayView1<'_, f64>>)],
+    image: (usize, usize),
+) -> Result<()> {
     let (h, w) = image;
     let zoom = (56 / h.max(1)).max(1);
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let gap = 2;
+    let columns = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    // About 7.5 pixels per character of the labels' 13-pixel type.
+    let longest = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+    let (gap, label_width, title_height) = (6, 16 + longest * 15 / 2, 36);
     let (cell_w, cell_h) = (w * zoom + gap, h * zoom + gap);
-    let mut canvas = Canvas::new(columns * cell_w + gap, rows.len() * cell_h + gap);
-    for (r, row) in rows.iter().enumerate() {
-        for (c, pixels) in row.iter().enumerate() {
-            for (p, &v) in pixels.iter().enumerate().take(h * w) {
-                let grey = (255.0 * (1.0 - v.clamp(0.0, 1.0))).round() as u8;
-                let (x0, y0) = (
-                    (gap + c * cell_w + (p % w) * zoom) as i64,
-                    (gap + r * cell_h + (p / w) * zoom) as i64,
-                );
-                canvas.rect((x0, y0), (x0 + zoom as i64, y0 + zoom as i64), [grey; 3]);
+    let size = (
+        label_width + columns * cell_w + gap,
+        title_height + rows.len() * cell_h + gap,
+    );
+    draw(path, size, |root| {
+        root.fill(&WHITE)?;
+        root.draw(&Text::new(title, (gap as i32, 8), (FAMILY, 18)))?;
+        for (r, (name, images)) in rows.iter().enumerate() {
+            let top = title_height + r * cell_h;
+            let label_style = TextStyle::from((FAMILY, 13)).pos(Pos::new(HPos::Left, VPos::Center));
+            root.draw(&Text::new(
+                name.as_str(),
+                (gap as i32, (top + cell_h / 2) as i32),
+                label_style,
+            ))?;
+            for (c, pixels) in images.iter().enumerate() {
+                let left = label_width + c * cell_w;
+                draw_image(root, pixels, (left, top), (w, h), zoom)?;
             }
         }
-    }
-    canvas.write_png(path)
+        Ok(())
+    })
 }
 
-/// A scatter plot of 2-D points, each a small square in its class's colour.
-pub fn scatter(path: &Path, points: &[(f64, f64)], classes: &[usize], (width, height): (usize, usize)) -> Result<()> {
-    let finite: Vec<&(f64, f64)> = points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
-    if finite.is_empty() {
+/// The pixels of one image (`w × h` values) as filled squares of `zoom` pixels from
+/// `(left, top)`: white for 0, black for 1.
+fn draw_image(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    pixels: &ndarray::ArrayView1<'_, f64>,
+    (left, top): (usize, usize),
+    (w, h): (usize, usize),
+    zoom: usize,
+) -> Drawn {
+    for (p, &v) in pixels.iter().enumerate().take(h * w) {
+        let grey = (255.0 * (1.0 - v.clamp(0.0, 1.0))).round() as u8;
+        let (x, y) = ((left + (p % w) * zoom) as i32, (top + (p / w) * zoom) as i32);
+        let corner = (x + zoom as i32, y + zoom as i32);
+        area.draw(&Rectangle::new([(x, y), corner], RGBColor(grey, grey, grey).filled()))?;
+    }
+    Ok(())
+}
+
+/// A scatter plot of 2-D points, each a dot in its class's colour, with a key naming the
+/// classes (`class_names[c]` for class `c`; `class c` beyond the names given).
+pub fn scatter(
+    path: &Path,
+    axes: &Axes<'_>,
+    points: &[(f64, f64)],
+    classes: &[usize],
+    class_names: &[String],
+    size: (usize, usize),
+) -> Result<()> {
+    let finite = || points.iter().filter(|(x, y)| x.is_finite() && y.is_finite());
+    let (Some(xs), Some(ys)) = (range(finite().map(|p| p.0)), range(finite().map(|p| p.1))) else {
         return Err(Error::Empty {
             op: "scatter",
             what: "finite points",
         });
-    }
-    let (x_lo, x_hi) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-        (lo.min(p.0), hi.max(p.0))
-    });
-    let (y_lo, y_hi) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-        (lo.min(p.1), hi.max(p.1))
-    });
-    let margin = 20.0;
-    let mut canvas = Canvas::new(width, height);
-    for (&(x, y), &class) in points.iter().zip(classes) {
-        let px = margin + (x - x_lo) / (x_hi - x_lo).max(1e-12) * (width as f64 - 2.0 * margin);
-        let py = height as f64 - margin - (y - y_lo) / (y_hi - y_lo).max(1e-12) * (height as f64 - 2.0 * margin);
-        let colour = PALETTE[class % PALETTE.len()];
-        canvas.rect((px as i64 - 1, py as i64 - 1), (px as i64 + 2, py as i64 + 2), colour);
-    }
-    canvas.write_png(path)
+    };
+    let count = classes.iter().max().map_or(0, |&m| m + 1);
+    let padded = |r: Range<f64>| {
+        let pad = 0.03 * (r.end - r.start);
+        r.start - pad..r.end + pad
+    };
+    let (xs, ys) = (padded(xs), padded(ys));
+    draw(path, size, |root| {
+        root.fill(&WHITE)?;
+        // The key in a column of its own, right of the chart, so that it hides no point.
+        let (plot, key) = root.split_horizontally(size.0.saturating_sub(120) as u32);
+        for class in 0..count {
+            let y = 60 + 22 * class as i32;
+            let style = colour(PALETTE[class % PALETTE.len()]).filled();
+            key.draw(&Circle::new((12, y), 5, style))?;
+            let name = class_names
+                .get(class)
+                .cloned()
+                .unwrap_or_else(|| format!("class {class}"));
+            let text = TextStyle::from((FAMILY, 13)).pos(Pos::new(HPos::Left, VPos::Center));
+            key.draw(&Text::new(name, (24, y), text))?;
+        }
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(axes.title, (FAMILY, 20))
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(60)
+            .build_cartesian_2d(xs, ys)?;
+        chart
+            .configure_mesh()
+            .x_desc(axes.x)
+            .y_desc(axes.y)
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
+            .max_light_lines(2)
+            .label_style((FAMILY, 13))
+            .axis_desc_style((FAMILY, 15))
+            .light_line_style(RGBColor(240, 240, 240))
+            .draw()?;
+        for class in 0..count {
+            let style = colour(PALETTE[class % PALETTE.len()]).filled();
+            let dots = points
+                .iter()
+                .zip(classes)
+                .filter(|&(&(x, y), &c)| c == class && x.is_finite() && y.is_finite())
+                .map(|(&p, _)| Circle::new(p, 2, style));
+            chart.draw_series(dots)?;
+        }
+        Ok(())
+    })
 }
-
-/// Ten distinct colours for classes: the eight line colours, then olive and cyan.
-pub const PALETTE: [[u8; 3]; 10] = [
-    COLOURS[0].1,
-    COLOURS[1].1,
-    COLOURS[2].1,
-    COLOURS[3].1,
-    COLOURS[4].1,
-    COLOURS[5].1,
-    COLOURS[6].1,
-    COLOURS[7].1,
-    [188, 189, 34],
-    [23, 190, 207],
-];
 
 #[cfg(test)]
 mod tests {
     use std::io::Read;
 
-    use super::Canvas;
+    use super::{Axes, Canvas, Scale, Series, line_chart, log_ticks, tick};
+
+    #[test]
+    fn ticks_read_as_numbers() {
+        let texts: Vec<String> = [0.600_000_000_1, 1.0, 250.0, 0.05, -2.5, 0.0]
+            .iter()
+            .map(tick)
+            .collect();
+        assert_eq!(texts, ["0.6", "1", "250", "0.05", "-2.5", "0"]);
+        assert_eq!(log_ticks(&(0.25..0.69)), [0.3, 0.4, 0.5, 0.6]);
+        assert_eq!(log_ticks(&(0.07..1.5)), [0.1, 0.2, 0.5, 1.0]);
+    }
+
+    /// The pixels of a PNG written by [`Canvas::write_png`], row by row (RGB, no filter bytes).
+    fn pixels(png: &[u8]) -> (usize, Vec<[u8; 3]>) {
+        let width = u32::from_be_bytes(png[16..20].try_into().unwrap()) as usize;
+        let idat_len = u32::from_be_bytes(png[33..37].try_into().unwrap()) as usize;
+        let mut raw = Vec::new();
+        flate2::read::ZlibDecoder::new(&png[41..41 + idat_len])
+            .read_to_end(&mut raw)
+            .unwrap();
+        let rgb = raw
+            .chunks(1 + 3 * width)
+            .flat_map(|row| row[1..].chunks(3).map(|p| [p[0], p[1], p[2]]))
+            .collect();
+        (width, rgb)
+    }
+
+    /// A chart has its words: dark pixels in the title's band and left of the y axis (tick
+    /// values and the axis label), and each series' colour on the canvas.
+    #[test]
+    fn a_chart_carries_its_title_labels_and_curves() {
+        let path = std::env::temp_dir().join(format!("symgrad-chart-{}.png", std::process::id()));
+        let series = [
+            Series {
+                name: "falling".into(),
+                points: (1..=10).map(|e| (e as f64, 1.0 / e as f64)).collect(),
+            },
+            Series {
+                name: "rising".into(),
+                points: (1..=10).map(|e| (e as f64, 0.05 * e as f64)).collect(),
+            },
+        ];
+        let axes = Axes {
+            title: "Title",
+            x: "epoch",
+            y: "loss",
+            y_scale: Scale::Log,
+        };
+        line_chart(&path, &axes, &series, (400, 300)).unwrap();
+        let (width, rgb) = pixels(&std::fs::read(&path).unwrap());
+        std::fs::remove_file(&path).unwrap();
+        let dark = |p: &[u8; 3]| p.iter().all(|&c| c < 100);
+        let title_band = &rgb[..30 * width];
+        assert!(title_band.iter().any(dark), "no title");
+        let left_margin = rgb.chunks(width).filter(|row| row[..60].iter().any(dark)).count();
+        assert!(
+            left_margin > 20,
+            "no tick values or label left of the y axis ({left_margin} rows)"
+        );
+        for colour in [super::PALETTE[0], super::PALETTE[1]] {
+            assert!(rgb.contains(&colour), "no curve in {colour:?}");
+        }
+    }
 
     /// A 3×2 PNG, chunk by chunk: its header and end chunks carry the CRC-32 values that
     /// Python's `zlib.crc32` gives for them (`0x1216f14d`, `0xae426082`), and its data inflates

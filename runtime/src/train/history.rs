@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::plot::{Axes, Scale, line_chart};
 
 /// The metrics of one epoch.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -102,32 +103,41 @@ impl History {
         ]
     }
 
-    /// Plots the loss curves (training and validation) and the validation accuracy into the
-    /// two PNG files of [`files`](Self::files); returns the legends.
-    pub fn write_plots(&self, path: &Path) -> Result<Vec<String>> {
+    /// Plots the loss curves (training and validation, on a log scale) and the validation
+    /// accuracy (from 0 to 1) into the two PNG files of [`files`](Self::files); returns their
+    /// paths.
+    pub fn write_plots(&self, path: &Path) -> Result<[PathBuf; 2]> {
         let curve = |name: &str, value: fn(&EpochRecord) -> f64| crate::plot::Series {
             name: name.to_owned(),
             points: self.epochs.iter().map(|r| (r.epoch as f64, value(r))).collect(),
         };
         let [_, loss_path, accuracy_path] = Self::files(path);
-        let mut legend = vec![format!("{}:", loss_path.display())];
-        legend.extend(crate::plot::line_chart(
+        let axes = |title, y, y_scale| Axes {
+            title,
+            x: "epoch",
+            y,
+            y_scale,
+        };
+        line_chart(
             &loss_path,
+            &axes("Loss per epoch", "mean loss per sample", Scale::Log),
             &[
-                curve("training loss", |r| r.train_loss),
+                curve("training loss (dropout on)", |r| r.train_loss),
                 curve("validation loss", |r| r.val_loss),
             ],
-            true,
-            (640, 400),
-        )?);
-        legend.push(format!("{}:", accuracy_path.display()));
-        legend.extend(crate::plot::line_chart(
+            (720, 440),
+        )?;
+        line_chart(
             &accuracy_path,
+            &axes(
+                "Validation accuracy per epoch",
+                "accuracy (0 to 1)",
+                Scale::Fixed(0.0, 1.0),
+            ),
             &[curve("validation accuracy", |r| r.val_accuracy)],
-            false,
-            (640, 400),
-        )?);
-        Ok(legend)
+            (720, 440),
+        )?;
+        Ok([loss_path, accuracy_path])
     }
 
     /// Writes [`to_csv`](Self::to_csv) to `path`.
