@@ -13,6 +13,7 @@ use std::sync::Once;
 
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
@@ -254,22 +255,22 @@ fn tick(value: &f64) -> String {
     }
 }
 
-/// The line chart on any y coordinate (linear or logarithmic).
-fn lines<Y>(
-    root: &DrawingArea<BitMapBackend<'_>, Shift>,
+/// A chart drawn on a bitmap, its x axis linear and its y axis `Y`.
+type Framed<'a, 'b, Y> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, Y>>;
+
+/// A chart over `xs × ys` on `area`, framed: the title, a light grid, tick values and the axis
+/// labels of `axes`.
+fn framed<'a, 'b, Y>(
+    area: &'a DrawingArea<BitMapBackend<'b>, Shift>,
     axes: &Axes<'_>,
-    series: &[Series],
     xs: Range<f64>,
     ys: Y,
-    usable: &dyn Fn(&(f64, f64)) -> bool,
-    corner: SeriesLabelPosition,
-) -> Drawn
+) -> std::result::Result<Framed<'a, 'b, Y::CoordDescType>, Box<dyn std::error::Error>>
 where
     Y: AsRangedCoord<Value = f64>,
     Y::CoordDescType: ValueFormatter<f64>,
 {
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(root)
+    let mut chart = ChartBuilder::on(area)
         .caption(axes.title, (FAMILY, 20))
         .margin(14)
         .x_label_area_size(44)
@@ -286,6 +287,25 @@ where
         .axis_desc_style((FAMILY, 15))
         .light_line_style(RGBColor(240, 240, 240))
         .draw()?;
+    Ok(chart)
+}
+
+/// The line chart on any y coordinate (linear or logarithmic).
+fn lines<Y>(
+    root: &DrawingArea<BitMapBackend<'_>, Shift>,
+    axes: &Axes<'_>,
+    series: &[Series],
+    xs: Range<f64>,
+    ys: Y,
+    usable: &dyn Fn(&(f64, f64)) -> bool,
+    corner: SeriesLabelPosition,
+) -> Drawn
+where
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    root.fill(&WHITE)?;
+    let mut chart = framed(root, axes, xs, ys)?;
     for (s, &rgb) in series.iter().zip(PALETTE.iter().cycle()) {
         let style = colour(rgb).stroke_width(2);
         // Unusable points break the line into segments; the legend entry comes with the first.
@@ -413,23 +433,7 @@ pub fn scatter(
             let text = TextStyle::from((FAMILY, 13)).pos(Pos::new(HPos::Left, VPos::Center));
             key.draw(&Text::new(name, (24, y), text))?;
         }
-        let mut chart = ChartBuilder::on(&plot)
-            .caption(axes.title, (FAMILY, 20))
-            .margin(14)
-            .x_label_area_size(44)
-            .y_label_area_size(60)
-            .build_cartesian_2d(xs, ys)?;
-        chart
-            .configure_mesh()
-            .x_desc(axes.x)
-            .y_desc(axes.y)
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .max_light_lines(2)
-            .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 15))
-            .light_line_style(RGBColor(240, 240, 240))
-            .draw()?;
+        let mut chart = framed(&plot, axes, xs, ys)?;
         for class in 0..count {
             let style = colour(PALETTE[class % PALETTE.len()]).filled();
             let dots = points
