@@ -156,8 +156,7 @@ fn run<Mse: FromExamples<f64>, Mae: FromExamples<f64>, Tied: FromExamples<f64>>(
 }
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    match Source::from_args(&args) {
+    match symgrad::cli::example_source("Autoencoders: networks trained to output their input through a narrow code.") {
         source @ Source::Digits => run::<DigitsMse<f64>, DigitsMae<f64>, DigitsTied<f64>>(&source, 8, 200),
         source @ Source::FashionMnist(_) => run::<FashionMse<f64>, FashionMae<f64>, FashionTied<f64>>(&source, 64, 5),
     }

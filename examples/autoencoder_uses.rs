@@ -188,8 +188,7 @@ fn run<
 }
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    match Source::from_args(&args) {
+    match symgrad::cli::example_source("What autoencoders are for, on their codes.") {
         source @ Source::Digits => {
             run::<DigitsAe<f64>, DigitsEncoder<f64>, DigitsDecoder<f64>, DigitsAe2<f64>, DigitsEncoder2<f64>>(
                 &source, 200,

@@ -146,8 +146,9 @@ fn compare<C: FromExamples<f64>, S: FromExamples<f64>>(
 }
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let source = Source::from_args(&args);
+    let source = symgrad::cli::example_source(
+        "Cross-entropy against squared error on the probabilities (\"LSE\"), from a saturated start.",
+    );
     let (train_set, test) = source.load::<f64>(0)?;
     match source {
         Source::Digits => compare::<DigitsCe<f64>, DigitsSe<f64>>(&train_set, &test),

@@ -156,8 +156,9 @@ fn report(runs: &[Run]) {
 }
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let source = Source::from_args(&args);
+    let source = symgrad::cli::example_source(
+        "The curvature of the loss along gradient descent: the top eigenvalue of the Hessian, `λ_max`, by power iteration on the compiled Hessian-vector product, tracked while full-batch descent with a fixed step `α` trains a small classifier (tanh, 32 units, squared error on the logits against one-hot targets, 500 digits).",
+    );
     let (train_set, _) = source.load::<f64>(0)?;
     let subset = train_set.first(500);
     let schedule = (4000, 100);

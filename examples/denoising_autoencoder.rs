@@ -128,8 +128,9 @@ fn run<M: FromExamples<f64>>(source: &Source, epochs: usize) -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    match Source::from_args(&args) {
+    match symgrad::cli::example_source(
+        "Denoising autoencoders: the input is corrupted, the target is the clean input, so the network must learn the structure of the data to undo the damage.",
+    ) {
         source @ Source::Digits => run::<DigitsDenoiser<f64>>(&source, 150),
         source @ Source::FashionMnist(_) => run::<FashionDenoiser<f64>>(&source, 4),
     }

@@ -70,8 +70,9 @@ fn descend<M: FromExamples<f64>>(data: &symgrad::Dataset<f64>) -> symgrad::Resul
 }
 
 fn main() -> symgrad::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let source = Source::from_args(&args);
+    let source = symgrad::cli::example_source(
+        "Full-batch gradient descent `w ← w − α∇f(w)` with the step-size rule of the course: when a step raises the loss it is undone and `α` halved; while the loss falls `α` grows by 5 %.",
+    );
     let (train_set, _) = source.load::<f64>(0)?;
     let subset = train_set.first(500);
     match source {

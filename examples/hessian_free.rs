@@ -218,8 +218,9 @@ fn compare<M: HessianVector<f64> + FromExamples<f64>>(data: &Dataset<f64>, budge
 }
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let source = Source::from_args(&args);
+    let source = symgrad::cli::example_source(
+        "Hessian-free optimisation (truncated Newton, Martens 2010) of a deep autoencoder, against SGD with momentum and Adam.",
+    );
     let (train_set, _) = source.load::<f64>(0)?;
     let seconds = 20;
     let budget = Duration::from_secs(seconds);

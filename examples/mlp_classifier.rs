@@ -72,8 +72,9 @@ fn run<M: FromExamples<f32>>(source: &Source, epochs: usize) -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    match Source::from_args(&args) {
+    match symgrad::cli::example_source(
+        "The supervised network of the course: dense layers with ReLU, softmax with cross-entropy, Xavier initialisation, mini-batches and dropout.",
+    ) {
         source @ Source::Digits => run::<DigitsMlp>(&source, 40),
         source @ Source::FashionMnist(_) => run::<FashionMlp>(&source, 15),
     }

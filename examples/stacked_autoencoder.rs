@@ -174,8 +174,9 @@ fn run<L1: FromExamples<f64>, L2: FromExamples<f64>, C: FromExamples<f64>>(
 }
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    match Source::from_args(&args) {
+    match symgrad::cli::example_source(
+        "Greedy layer-wise pretraining (Bengio et al., 2007; Vincent et al., 2010): a stack of denoising autoencoders, each trained on the codes of the one below it, without labels; their encoders then initialise a classifier that is fine-tuned with labels.",
+    ) {
         source @ Source::Digits => {
             run::<DigitsLayer1<f64>, DigitsLayer2<f64>, DigitsClassifier<f64>>(&source, 200, 200, (40, 100))
         }

@@ -286,8 +286,9 @@ fn expert_error(experts: &[Traca<f64>], maps: &Array2<f64>, pick: &[usize], corr
 type Measure<'a> = Box<dyn Fn(&[Corruption]) -> Result<f64> + 'a>;
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let source = Source::from_args(&args);
+    let source = symgrad::cli::example_source(
+        "The context-aware feature compression of TRACA (Choi et al., \"Context-aware Deep Feature Compression for High-speed Visual Tracking\", CVPR 2018), in dense form and at small scale.",
+    );
     let (train_set, test_set) = source.load::<f64>(0)?;
     let (pool, epochs, limit) = match source {
         Source::Digits => (2, (60, 30), usize::MAX),

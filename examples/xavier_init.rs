@@ -62,8 +62,9 @@ fn layer_norms<M: FromExamples<f64>>(data: &symgrad::Dataset<f64>) -> Result<Vec
 }
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let source = Source::from_args(&args);
+    let source = symgrad::cli::example_source(
+        "Why initialisation matters: a deep sigmoid network and a deep tanh network, each started from naive `N(0, 1)` weights and from Xavier (Glorot) weights with variance `2/(fan_in + fan_out)`.",
+    );
     let (train_set, _) = source.load::<f64>(0)?;
     let data = train_set.first(256);
     let rows = match source {

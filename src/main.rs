@@ -58,11 +58,14 @@ struct Args {
     quiet: bool,
 }
 
+const USAGE: &str = "usage: symgrad [--fashion [DIR]] [--epochs N] [--seed S] [--history FILE.csv] \
+                     [--checkpoint FILE.safetensors [--resume | --overwrite]] [--quiet]";
+
+/// The command line; `--flag value` and `--flag=value` both work.
 fn parse_args() -> Result<Args, String> {
-    let all: Vec<String> = std::env::args().skip(1).collect();
-    let source = Source::from_args(&all);
+    use symgrad::cli::lexopt::prelude::*;
     let mut args = Args {
-        source,
+        source: Source::Digits,
         epochs: None,
         seed: 0,
         history: None,
@@ -71,26 +74,23 @@ fn parse_args() -> Result<Args, String> {
         overwrite: false,
         quiet: false,
     };
-    let mut it = all.into_iter().peekable();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--fashion" => {
-                it.next_if(|next| !next.starts_with("--"));
-            }
-            "--epochs" => args.epochs = Some(value(&mut it, "--epochs")?),
-            "--seed" => args.seed = value(&mut it, "--seed")?,
-            "--history" => args.history = Some(PathBuf::from(value::<String>(&mut it, "--history")?)),
-            "--checkpoint" => args.checkpoint = Some(PathBuf::from(value::<String>(&mut it, "--checkpoint")?)),
-            "--resume" => args.resume = true,
-            "--overwrite" => args.overwrite = true,
-            "--quiet" => args.quiet = true,
-            "--help" | "-h" => {
-                println!(
-                    "usage: symgrad [--fashion [DIR]] [--epochs N] [--seed S] [--history FILE.csv] [--checkpoint FILE.safetensors [--resume | --overwrite]] [--quiet]"
-                );
+    let mut parser = symgrad::cli::lexopt::Parser::from_env();
+    let words = |e: symgrad::cli::lexopt::Error| e.to_string();
+    while let Some(arg) = parser.next().map_err(words)? {
+        match arg {
+            Long("fashion") => args.source = symgrad::cli::fashion(&mut parser).map_err(words)?,
+            Long("epochs") => args.epochs = Some(parser.value().and_then(|v| v.parse()).map_err(words)?),
+            Long("seed") => args.seed = parser.value().and_then(|v| v.parse()).map_err(words)?,
+            Long("history") => args.history = Some(parser.value().map_err(words)?.into()),
+            Long("checkpoint") => args.checkpoint = Some(parser.value().map_err(words)?.into()),
+            Long("resume") => args.resume = true,
+            Long("overwrite") => args.overwrite = true,
+            Long("quiet") => args.quiet = true,
+            Short('h') | Long("help") => {
+                println!("{USAGE}");
                 std::process::exit(0);
             }
-            other => return Err(format!("unknown argument {other:?}; try --help")),
+            other => return Err(format!("{}; try --help", other.unexpected())),
         }
     }
     if args.epochs == Some(0) {
@@ -103,11 +103,6 @@ fn parse_args() -> Result<Args, String> {
         return Err("--resume and --overwrite exclude each other".into());
     }
     Ok(args)
-}
-
-fn value<V: std::str::FromStr>(it: &mut impl Iterator<Item = String>, flag: &str) -> Result<V, String> {
-    let text = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-    text.parse().map_err(|_| format!("{flag}: cannot read {text:?}"))
 }
 
 /// Trains `M` on `train` (holding out a stratified tenth for validation) and tests it.

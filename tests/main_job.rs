@@ -17,8 +17,10 @@ fn impossible_settings_are_usage_errors() {
             &["--checkpoint", "c.safetensors", "--resume", "--overwrite"],
             "exclude each other",
         ),
-        (&["--epochs", "x"], "--epochs: cannot read \"x\""),
-        (&["--frobnicate"], "unknown argument \"--frobnicate\""),
+        (&["--epochs", "x"], "cannot parse argument \"x\""),
+        (&["--epochs=-1"], "cannot parse argument \"-1\""),
+        (&["--frobnicate"], "invalid option '--frobnicate'; try --help"),
+        (&["stray"], "unexpected argument \"stray\""),
     ] {
         let (code, stderr) = run(args);
         assert_eq!(code, Some(2), "{args:?}: {stderr}");
@@ -27,6 +29,16 @@ fn impossible_settings_are_usage_errors() {
             "{args:?}: {stderr}"
         );
     }
+}
+
+#[test]
+fn flags_take_their_values_with_or_without_an_equals_sign() {
+    let out = Command::new(env!("CARGO_BIN_EXE_symgrad"))
+        .args(["--epochs=1", "--seed", "3", "--quiet"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("of 1;"), "{stdout}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use thiserror::Error;
 
 /// Errors of the runtime: shape mismatches, bad inputs and non-finite values.
-#[derive(Debug, Error, Clone, PartialEq)]
+#[derive(Error, Clone, PartialEq)]
 pub enum Error {
     /// Two operands of one operation do not fit together.
     #[error("shape mismatch in {op}: {lhs_name} is {lhs:?} but {rhs_name} is {rhs:?}")]
@@ -95,6 +95,14 @@ pub enum Error {
         /// The value found.
         value: f64,
     },
+}
+
+/// Debug output is the message in words, as [`Display`](std::fmt::Display) gives it: what a
+/// program returning `Result<(), Error>` from `main` prints.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// The runtime's result type.

@@ -8,6 +8,7 @@
 
 pub mod analysis;
 pub mod checkpoint;
+pub mod cli;
 pub mod data;
 pub mod dual;
 pub mod error;

@@ -115,17 +115,6 @@ pub enum Source {
 }
 
 impl Source {
-    /// Reads `--fashion [DIR]` from the arguments; every other argument is left for the caller.
-    pub fn from_args(args: &[String]) -> Source {
-        match args.iter().position(|a| a == "--fashion") {
-            None => Source::Digits,
-            Some(i) => match args.get(i + 1).filter(|next| !next.starts_with("--")) {
-                Some(dir) => Source::FashionMnist(dir.into()),
-                None => Source::FashionMnist(FASHION_MNIST_DIR.into()),
-            },
-        }
-    }
-
     /// Training and test sets with features scaled to `0..=1`; `seed` fixes the digits' split.
     pub fn load<T: Scalar>(&self, seed: u64) -> Result<(Dataset<T>, Dataset<T>)> {
         use rand::SeedableRng;

@@ -1,0 +1,92 @@
+//! Command lines of the main job and the examples, read with lexopt: `--flag value` and
+//! `--flag=value`, `-h`/`--help`, and an error in words (exit status 2) for anything else.
+
+use std::ffi::OsString;
+
+pub use lexopt;
+
+use crate::data::{FASHION_MNIST_DIR, Source};
+
+/// Reads the directory of `--fashion [DIR]` (also `--fashion=DIR`) once `parser` has returned
+/// the flag: the next argument if it is not a flag, else the installed data set.
+pub fn fashion(parser: &mut lexopt::Parser) -> Result<Source, lexopt::Error> {
+    let dir = match parser.optional_value() {
+        Some(dir) => Some(dir),
+        None => parser
+            .raw_args()?
+            .next_if(|next| !next.to_string_lossy().starts_with('-')),
+    };
+    Ok(Source::FashionMnist(
+        dir.map_or_else(|| FASHION_MNIST_DIR.into(), Into::into),
+    ))
+}
+
+/// What the examples accept: `--fashion [DIR]` and `--help`. `Ok(None)` asks for the help.
+pub fn parse_source(args: impl IntoIterator<Item = impl Into<OsString>>) -> Result<Option<Source>, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut source = Source::Digits;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("fashion") => source = fashion(&mut parser)?,
+            Short('h') | Long("help") => return Ok(None),
+            other => return Err(other.unexpected()),
+        }
+    }
+    Ok(Some(source))
+}
+
+/// The data set an example was asked for on its command line. `--help` prints `about` and the
+/// usage and exits; anything unknown is an error on standard error and exit status 2.
+pub fn example_source(about: &str) -> Source {
+    match parse_source(std::env::args_os().skip(1)) {
+        Ok(Some(source)) => source,
+        Ok(None) => {
+            println!(
+                "{about}\n\nusage: {} [--fashion [DIR]]\n\n  --fashion [DIR]  Fashion-MNIST from DIR \
+                 (default {FASHION_MNIST_DIR}) instead of the embedded digits\n  -h, --help       this text",
+                program()
+            );
+            std::process::exit(0);
+        }
+        Err(error) => {
+            eprintln!("error: {error}; try --help");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The program's name, for usage lines.
+pub fn program() -> String {
+    std::env::args()
+        .next()
+        .and_then(|path| {
+            std::path::Path::new(&path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "symgrad".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_source;
+    use crate::data::{FASHION_MNIST_DIR, Source};
+
+    #[test]
+    fn fashion_takes_its_directory_in_either_form_and_unknown_flags_are_errors() {
+        let fashion = |dir: &str| Some(Source::FashionMnist(dir.into()));
+        assert_eq!(parse_source(Vec::<String>::new()).unwrap(), Some(Source::Digits));
+        assert_eq!(parse_source(["--fashion"]).unwrap(), fashion(FASHION_MNIST_DIR));
+        assert_eq!(parse_source(["--fashion", "/d"]).unwrap(), fashion("/d"));
+        assert_eq!(parse_source(["--fashion=/d"]).unwrap(), fashion("/d"));
+        assert_eq!(parse_source(["--help"]).unwrap(), None);
+        for bad in [&["--epochs", "3"][..], &["stray"], &["--fashion", "/d", "/e"]] {
+            let error = parse_source(bad.iter().copied()).unwrap_err().to_string();
+            assert!(
+                error.contains("unexpected") || error.contains("invalid"),
+                "{bad:?}: {error}"
+            );
+        }
+    }
+}
