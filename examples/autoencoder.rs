@@ -94,7 +94,7 @@ fn reconstructions<M: FromExamples<f64>>(
         epochs,
         batch_size: 32,
         learning_rate: 2e-3,
-        verbosity: Verbosity::Quiet,
+        verbosity: Verbosity::Bar,
         ..TrainConfig::default()
     };
     let history = train::fit(&mut model, &fit_set, &val, &config)?;

@@ -84,7 +84,7 @@ fn train_autoencoder<A: FromExamples<f64>>(data: &Dataset<f64>, epochs: usize) -
         epochs,
         batch_size: 32,
         learning_rate: 2e-3,
-        verbosity: Verbosity::Quiet,
+        verbosity: Verbosity::Bar,
         ..TrainConfig::default()
     };
     train::fit(&mut ae, &fit_set, &val, &config)?;

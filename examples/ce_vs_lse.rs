@@ -71,7 +71,7 @@ fn curve<M: FromExamples<f64>>(
         optimizer: Optimizer::Sgd,
         learning_rate: 0.1,
         keep_best: false,
-        verbosity: Verbosity::Quiet,
+        verbosity: Verbosity::Bar,
         ..TrainConfig::default()
     };
     let mut points = Vec::new();

@@ -61,7 +61,7 @@ fn denoise<M: FromExamples<f64>>(
         batch_size: 32,
         learning_rate: 2e-3,
         corruption: Some(corruption),
-        verbosity: Verbosity::Quiet,
+        verbosity: Verbosity::Bar,
         ..TrainConfig::default()
     };
     train::fit(&mut model, &fit_set, &val, &config)?;

@@ -65,7 +65,7 @@ fn pretrain<L: FromExamples<f64>>(data: &Dataset<f64>, epochs: usize, seed: u64)
         batch_size: 32,
         learning_rate: 2e-3,
         corruption: Some(Corruption::Masking { fraction: 0.25 }),
-        verbosity: Verbosity::Quiet,
+        verbosity: Verbosity::Bar,
         seed,
         ..TrainConfig::default()
     };
@@ -115,7 +115,7 @@ fn fine_tune<C: FromExamples<f64>, L1: FromExamples<f64>, L2: FromExamples<f64>>
         batch_size: 32,
         learning_rate: 1e-3,
         keep_best: false,
-        verbosity: Verbosity::Quiet,
+        verbosity: Verbosity::Bar,
         seed,
         ..TrainConfig::default()
     };

@@ -262,7 +262,7 @@ fn build(
         epochs: 60,
         batch_size: 32,
         learning_rate: 3e-3,
-        verbosity: Verbosity::Quiet,
+        verbosity: Verbosity::Bar,
         ..TrainConfig::default()
     };
     train::fit(&mut selector, &fit_set, &val, &config)?;

@@ -51,7 +51,10 @@ pub enum OnDivergence {
 pub enum Verbosity {
     /// Nothing.
     Quiet,
-    /// A line per epoch; on a terminal also a live progress line during the epoch.
+    /// On a terminal, the progress bar alone; nothing elsewhere (for programs that print their
+    /// own summary of several runs).
+    Bar,
+    /// A line per epoch; on a terminal also the progress bar.
     Progress,
 }
 
@@ -220,7 +223,7 @@ pub fn fit<T: Scalar, M: FromExamples<T>>(
     let mut optim = Optim::new(config.optimizer, config.weight_decay);
     let mut batcher = Batcher::new(batch_size, train.width(), config.corruption.is_some());
     let mut order: Vec<usize> = (0..train.len()).collect();
-    let progress = Progress::new(config.verbosity, config.epochs);
+    let progress = Progress::new(config.verbosity, config.epochs, train.len());
     let mut history = History {
         epochs: Vec::new(),
         stop: Stop::Epochs,

@@ -1,73 +1,65 @@
-//! Progress output on standard error: a live line on a terminal, a line per epoch.
+//! Progress output on standard error: an indicatif bar over the whole run on a terminal (the
+//! epoch, the running loss, samples per second and the time left), and a line per epoch.
 
-use std::io::{IsTerminal, Write};
 use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{EpochRecord, Verbosity};
 
-/// Progress output on standard error.
+/// Progress output on standard error. The bar draws only on a terminal (indicatif hides it
+/// elsewhere); the epoch lines are printed either way unless the run is quiet.
 pub(super) struct Progress {
     verbosity: Verbosity,
-    terminal: bool,
     epochs: usize,
-    last: std::cell::Cell<Option<Instant>>,
+    bar: ProgressBar,
 }
 
 impl Progress {
-    pub(super) fn new(verbosity: Verbosity, epochs: usize) -> Self {
-        Progress {
-            verbosity,
-            terminal: std::io::stderr().is_terminal(),
-            epochs,
-            last: Default::default(),
-        }
+    /// Progress of `epochs` epochs over `samples` training samples each.
+    pub(super) fn new(verbosity: Verbosity, epochs: usize, samples: usize) -> Self {
+        let target = match verbosity {
+            Verbosity::Quiet => ProgressDrawTarget::hidden(),
+            Verbosity::Bar | Verbosity::Progress => ProgressDrawTarget::stderr(),
+        };
+        let bar = ProgressBar::with_draw_target(Some((epochs * samples) as u64), target);
+        bar.set_style(
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {percent:>3}%  {msg}  ETA {eta}")
+                .expect("a valid template")
+                .progress_chars("#>-"),
+        );
+        Progress { verbosity, epochs, bar }
     }
 
-    /// A live line, at most ten times a second, on a terminal only.
+    /// After `done` of the `total` samples of epoch `epoch` (from 0, begun at `started`), at a
+    /// running `loss`.
     pub(super) fn step(&self, epoch: usize, done: usize, total: usize, loss: f64, started: Instant) {
-        if self.verbosity == Verbosity::Quiet || !self.terminal {
+        if self.bar.is_hidden() {
             return;
         }
-        if self.last.get().is_some_and(|t| t.elapsed().as_millis() < 100) {
-            return;
-        }
-        self.last.set(Some(Instant::now()));
-        let done = done.min(total);
-        let width = 30;
-        let filled = width * done / total.max(1);
         let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        eprint!(
-            "\repoch {:>3}/{} [{}{}] loss {loss:.4}  {rate:>9.0} samples/s",
-            epoch + 1,
-            self.epochs,
-            "#".repeat(filled),
-            " ".repeat(width - filled)
-        );
-        let _ = std::io::stderr().flush();
+        self.bar.set_prefix(format!("{}/{}", epoch + 1, self.epochs));
+        self.bar.set_message(format!("loss {loss:.4}  {rate:.0} samples/s"));
+        self.bar.set_position((epoch * total + done.min(total)) as u64);
     }
 
     pub(super) fn epoch(&self, r: &EpochRecord) {
-        if self.verbosity == Verbosity::Quiet {
-            return;
-        }
-        if self.terminal {
-            eprint!("\r\x1b[2K");
-        }
-        eprintln!(
+        self.message(&format!(
             "epoch {:>3}/{}  train loss {:.4}  val loss {:.4}  val acc {:.4}  step {:.2e}  |grad| {:.3e}  {:.0} samples/s",
             r.epoch, self.epochs, r.train_loss, r.val_loss, r.val_accuracy, r.rate, r.grad_norm, r.samples_per_second
-        );
+        ));
     }
 
+    /// A line above the bar (or alone, where there is no bar).
     pub(super) fn message(&self, text: &str) {
-        if self.verbosity != Verbosity::Quiet {
-            eprintln!("{}{text}", if self.terminal { "\r\x1b[2K" } else { "" });
+        match self.verbosity {
+            Verbosity::Quiet | Verbosity::Bar => {}
+            Verbosity::Progress if self.bar.is_hidden() => eprintln!("{text}"),
+            Verbosity::Progress => self.bar.println(text),
         }
     }
 
     pub(super) fn finish(&self) {
-        if self.verbosity != Verbosity::Quiet && self.terminal {
-            eprint!("\r\x1b[2K");
-        }
+        self.bar.finish_and_clear();
     }
 }
