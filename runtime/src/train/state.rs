@@ -174,7 +174,9 @@ impl<M> TrainingState<M> {
         let refuse = |setting: &str, message: String| {
             Err(Error::Config {
                 setting: format!("resuming from {source}"),
-                message: format!("{message}; {setting}, or start afresh without resuming"),
+                message: format!(
+                    "{message}; {setting}, or start a new run (overwrite the checkpoint, or name another)"
+                ),
             })
         };
         if saved_seed != run.seed {
