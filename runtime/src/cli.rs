@@ -57,7 +57,7 @@ pub fn example_source(about: &str) -> Source {
 }
 
 /// The program's name, for usage lines.
-pub fn program() -> String {
+fn program() -> String {
     std::env::args()
         .next()
         .and_then(|path| {

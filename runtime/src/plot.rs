@@ -111,6 +111,12 @@ fn range(values: impl Iterator<Item = f64>) -> Option<Range<f64>> {
     Some(lo - pad..hi + pad)
 }
 
+/// `range` widened by `fraction` of its length at each end, so that no point sits on the frame.
+fn widened(range: Range<f64>, fraction: f64) -> Range<f64> {
+    let pad = fraction * (range.end - range.start);
+    range.start - pad..range.end + pad
+}
+
 /// An RGB raster, three bytes per pixel, row by row: what plotters draws into.
 pub struct Canvas {
     width: usize,
@@ -179,10 +185,7 @@ pub fn line_chart(path: &Path, axes: &Axes<'_>, series: &[Series], size: (usize,
     let ys = match axes.y_scale {
         Scale::Log if ys.start <= 0.0 => ys.end / 10.0..ys.end * 1.15,
         Scale::Log => ys.start / 1.15..ys.end * 1.15,
-        Scale::Linear => {
-            let pad = 0.05 * (ys.end - ys.start);
-            ys.start - pad..ys.end + pad
-        }
+        Scale::Linear => widened(ys, 0.05),
         Scale::Fixed(lo, hi) => lo..hi,
     };
     // The legend goes in the right-hand corner the curves leave emptier.
@@ -413,11 +416,7 @@ pub fn scatter(
         });
     };
     let count = classes.iter().max().map_or(0, |&m| m + 1);
-    let padded = |r: Range<f64>| {
-        let pad = 0.03 * (r.end - r.start);
-        r.start - pad..r.end + pad
-    };
-    let (xs, ys) = (padded(xs), padded(ys));
+    let (xs, ys) = (widened(xs, 0.03), widened(ys, 0.03));
     draw(path, size, |root| {
         root.fill(&WHITE)?;
         // The key in a column of its own, right of the chart, so that it hides no point.

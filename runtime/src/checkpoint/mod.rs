@@ -240,13 +240,10 @@ pub fn parse<T: Scalar>(bytes: &[u8], source_name: &str) -> Result<Checkpoint<T>
     for (name, view) in file.iter() {
         let data = view.data();
         let values: Vec<T> = match view.dtype() {
-            Dtype::F64 => data
-                .chunks_exact(8)
-                .map(|b| T::from_f64(f64::from_le_bytes(b.try_into().expect("8 bytes"))))
-                .collect(),
-            Dtype::F32 => little_endian::<T, 4>(data, f32::from_le_bytes),
-            Dtype::F16 => little_endian::<T, 2>(data, |b| f16_to_f32(u16::from_le_bytes(b))),
-            Dtype::BF16 => little_endian::<T, 2>(data, |b| f32::from_bits((u16::from_le_bytes(b) as u32) << 16)),
+            Dtype::F64 => little_endian::<T, 8>(data, f64::from_le_bytes),
+            Dtype::F32 => little_endian::<T, 4>(data, |b| f32::from_le_bytes(b).into()),
+            Dtype::F16 => little_endian::<T, 2>(data, |b| f16_to_f32(u16::from_le_bytes(b)).into()),
+            Dtype::BF16 => little_endian::<T, 2>(data, |b| f32::from_bits((u16::from_le_bytes(b) as u32) << 16).into()),
             other => {
                 checkpoint.unread.insert(name.to_owned(), dtype_in_words(other));
                 continue;
@@ -264,10 +261,10 @@ pub fn parse<T: Scalar>(bytes: &[u8], source_name: &str) -> Result<Checkpoint<T>
     Ok(checkpoint)
 }
 
-/// Elements of `N` little-endian bytes, each read as an `f32` by `read`.
-fn little_endian<T: Scalar, const N: usize>(data: &[u8], read: impl Fn([u8; N]) -> f32) -> Vec<T> {
+/// Elements of `N` little-endian bytes, each read (exactly) as an `f64` by `read`.
+fn little_endian<T: Scalar, const N: usize>(data: &[u8], read: impl Fn([u8; N]) -> f64) -> Vec<T> {
     data.chunks_exact(N)
-        .map(|b| T::from_f64(read(b.try_into().expect("N bytes")) as f64))
+        .map(|b| T::from_f64(read(b.try_into().expect("N bytes"))))
         .collect()
 }
 

@@ -37,6 +37,16 @@ pub fn evaluate<T: Scalar, M: FromExamples<T>>(
     batch_size: usize,
 ) -> Result<Evaluation> {
     data.check("evaluate")?;
+    evaluate_checked(model, ws, data, batch_size)
+}
+
+/// [`evaluate`] on a data set already checked (`fit` checks its validation set once).
+pub(super) fn evaluate_checked<T: Scalar, M: FromExamples<T>>(
+    model: &M,
+    ws: &mut M::Workspace,
+    data: &Dataset<T>,
+    batch_size: usize,
+) -> Result<Evaluation> {
     let (mut loss, mut correct) = (0.0, 0usize);
     for (start, end) in spans(data.len(), batch_size) {
         let batch = M::batch(examples(data, start, end))?;

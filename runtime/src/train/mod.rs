@@ -291,7 +291,7 @@ pub fn fit<T: Scalar, M: FromExamples<T>>(
         }
         retries = 0;
         let seconds = started.elapsed().as_secs_f64();
-        let eval = evaluate(model, &mut ws, val, batch_size)?;
+        let eval = evaluate::evaluate_checked(model, &mut ws, val, batch_size)?;
         let record = EpochRecord {
             epoch: epoch + 1,
             train_loss: loss_sum / steps as f64,

@@ -13,6 +13,9 @@ pub(super) struct Progress {
     verbosity: Verbosity,
     epochs: usize,
     bar: ProgressBar,
+    /// When the bar's text was last written: it is refreshed at most ten times a second, so
+    /// that a training step formats no strings.
+    written: std::cell::Cell<Option<Instant>>,
 }
 
 impl Progress {
@@ -28,15 +31,21 @@ impl Progress {
                 .expect("a valid template")
                 .progress_chars("#>-"),
         );
-        Progress { verbosity, epochs, bar }
+        Progress {
+            verbosity,
+            epochs,
+            bar,
+            written: Default::default(),
+        }
     }
 
     /// After `done` of the `total` samples of epoch `epoch` (from 0, begun at `started`), at a
     /// running `loss`.
     pub(super) fn step(&self, epoch: usize, done: usize, total: usize, loss: f64, started: Instant) {
-        if self.bar.is_hidden() {
+        if self.bar.is_hidden() || self.written.get().is_some_and(|t| t.elapsed().as_millis() < 100) {
             return;
         }
+        self.written.set(Some(Instant::now()));
         let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
         self.bar.set_prefix(format!("{}/{}", epoch + 1, self.epochs));
         self.bar.set_message(format!("loss {loss:.4}  {rate:.0} samples/s"));

@@ -224,10 +224,9 @@ impl<M> TrainingState<M> {
         let moments = |kind: &str| -> Result<Vec<ArrayD<T>>> {
             let found: Vec<_> = (0..model.count())
                 .map(|i| {
-                    (
-                        format!("optim.{kind}.{}", model.name(i)),
-                        file.tensors.get(&format!("optim.{kind}.{}", model.name(i))),
-                    )
+                    let name = format!("optim.{kind}.{}", model.name(i));
+                    let tensor = file.tensors.get(&name);
+                    (name, tensor)
                 })
                 .collect();
             if found.iter().all(|(_, t)| t.is_none()) {
@@ -246,14 +245,17 @@ impl<M> TrainingState<M> {
                 })
                 .collect()
         };
-        if let Some(stray) = file.tensors.keys().chain(file.unread.keys()).find(|k| {
-            k.strip_prefix("optim.")
-                .and_then(|rest| rest.split_once('.'))
-                .is_none_or(|(kind, name)| {
-                    !matches!(kind, "first" | "second") || !(0..model.count()).any(|i| model.name(i) == name)
-                })
-                && k.starts_with("optim.")
-        }) {
+        // Every `optim.*` tensor is `optim.first.NAME` or `optim.second.NAME` of a parameter.
+        let of_a_parameter = |rest: &str| match rest.split_once('.') {
+            Some(("first" | "second", name)) => (0..model.count()).any(|i| model.name(i) == name),
+            _ => false,
+        };
+        if let Some(stray) = file
+            .tensors
+            .keys()
+            .chain(file.unread.keys())
+            .find(|k| k.strip_prefix("optim.").is_some_and(|rest| !of_a_parameter(rest)))
+        {
             return Err(bad(
                 &format!("tensor `{stray}`"),
                 "belongs to no parameter of the network".into(),

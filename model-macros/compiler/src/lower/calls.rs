@@ -351,11 +351,10 @@ impl Lowering {
         let name = kind.name();
         let x = self.operand(prediction, args[0].span(), &format!("the prediction of `{name}`"))?;
         // Probabilities where they are expected, and one squashing, not two.
-        let (squash, fused) = match kind {
-            Loss::CrossEntropy | Loss::SoftmaxCrossEntropy => ("softmax", "softmax_cross_entropy"),
-            _ => ("sigmoid", "bce_with_logits"),
+        let (squash, probability_loss, fused) = match kind {
+            Loss::CrossEntropy | Loss::SoftmaxCrossEntropy => ("softmax", "cross_entropy", "softmax_cross_entropy"),
+            _ => ("sigmoid", "bce", "bce_with_logits"),
         };
-        let probability_loss = if squash == "softmax" { "cross_entropy" } else { "bce" };
         let misuse = match kind {
             Loss::CrossEntropy | Loss::Bce if !self.is_probability(x) => Some(format!(
                 "`{name}` takes probabilities, such as `{squash}(z)`, but this is not one (scores \
