@@ -137,7 +137,7 @@ fn run<
         y: "code 2",
         y_scale: Scale::Linear,
     };
-    let names: Vec<String> = (0..test.classes).map(|c| format!("class {c}")).collect();
+    let names: Vec<String> = source.class_names().iter().map(|c| c.to_string()).collect();
     scatter(path, &axes, &points, &test.labels, &names, (740, 600))?;
     println!(
         "\nwrote {}: the 2-D codes of the test set, one colour per class",
@@ -159,6 +159,7 @@ fn run<
         features: path_codes,
         labels: vec![0; steps],
         classes: 1,
+        targets: None,
         image: None,
     };
     let decoded = train::outputs(&decoder, &mut ws, &walk, steps)?;

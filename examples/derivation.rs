@@ -20,5 +20,8 @@ network! {
 }
 
 fn main() {
+    symgrad::cli::example_without_options(
+        "Prints the backward pass the compiler derived for a small classifier, as chain-rule equations in Markdown with LaTeX math.",
+    );
     println!("{}", Classifier::<f32>::derivation());
 }

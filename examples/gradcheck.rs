@@ -11,6 +11,9 @@ use symgrad::prelude::*;
 use symgrad::rand::{SeedableRng, rngs::StdRng};
 
 fn main() -> Result<()> {
+    symgrad::cli::example_without_options(
+        "Checks the tape's gradients of a small tanh MLP with softmax cross-entropy against finite differences, and prints the per-parameter report.",
+    );
     let mut rng = StdRng::seed_from_u64(42);
     let (batch, inputs, hidden, classes) = (16, 8, 12, 4);
     let mut x = Array2::zeros((batch, inputs));

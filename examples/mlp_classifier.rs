@@ -59,15 +59,7 @@ fn run<M: FromExamples<f32>>(source: &Source, epochs: usize) -> Result<()> {
     );
     let predictions = train::predict(&model, &mut ws, &test, 256)?;
     let counts = train::confusion_matrix(&test.labels, &predictions, test.classes);
-    println!("confusion matrix (rows: true class, columns: predicted)");
-    print!("     ");
-    (0..test.classes).for_each(|c| print!("{c:>5}"));
-    println!();
-    for (class, row) in counts.iter().enumerate() {
-        print!("{class:>5}");
-        row.iter().for_each(|n| print!("{n:>5}"));
-        println!();
-    }
+    println!("{}", train::confusion_table(&counts, source.class_names()));
     Ok(())
 }
 

@@ -45,6 +45,17 @@ network! {
     }
 }
 
+network! {
+    /// A real-valued target: a regression.
+    struct Regressor {
+        input x: [2];
+        target t: [1];
+        out = dense(tanh(dense(x, 16)), 1);
+        output out;
+        loss mse(out, t);
+    }
+}
+
 fn digits() -> (Dataset<f32>, Dataset<f32>) {
     let mut all = data::digits::<f32>().unwrap();
     all.scale_by(16.0);
@@ -315,4 +326,47 @@ fn gradient_descent_shrinks_on_increase_and_stops_at_a_small_gradient() {
     );
     let last = steps.last().unwrap();
     assert!(last.grad_norm <= 0.05, "{last:?}");
+}
+
+/// `t = sin(3a)·b` on a grid of `n × n` points in `[−1, 1]²`.
+fn surface(n: usize) -> Dataset<f64> {
+    let at = |k: usize| -1.0 + 2.0 * k as f64 / (n - 1) as f64;
+    let x = Array2::from_shape_fn((n * n, 2), |(i, j)| at(if j == 0 { i / n } else { i % n }));
+    let t = Array2::from_shape_fn((n * n, 1), |(i, _)| (3.0 * x[(i, 0)]).sin() * x[(i, 1)]);
+    Dataset::regression(x, t).unwrap()
+}
+
+#[test]
+fn regression_trains_through_fit_on_real_valued_targets() {
+    let (train_set, val) = (surface(20), surface(7));
+    let mut model = Regressor::<f64>::new(&mut StdRng::seed_from_u64(0));
+    let mut ws = model.workspace(64);
+    let before = train::evaluate(&model, &mut ws, &val, 64).unwrap();
+    let config = TrainConfig {
+        learning_rate: 1e-2,
+        batch_size: 16,
+        ..quiet(60)
+    };
+    let history = train::fit(&mut model, &train_set, &val, &config).unwrap();
+    // In batches of 16, as `fit` evaluated, so that the sums are the same to the last bit.
+    let after = train::evaluate(&model, &mut ws, &val, 16).unwrap();
+    assert!(before.accuracy.is_nan() && after.accuracy.is_nan());
+    // The target's variance on the grid is about 0.18; a fitted network explains most of it.
+    assert!(
+        after.loss < 0.1 * before.loss && after.loss < 0.02,
+        "{before:?} → {after:?}"
+    );
+    assert_eq!(history.epochs.last().unwrap().val_loss, after.loss);
+    let outputs = train::outputs(&model, &mut ws, &val, 64).unwrap();
+    assert_eq!(outputs.dim(), (49, 1));
+}
+
+#[test]
+fn a_classifier_on_a_set_without_labels_is_an_error_in_words() {
+    let mut model = Classifier::<f64>::new(&mut StdRng::seed_from_u64(0));
+    let data = Dataset::regression(Array2::zeros((4, 64)), Array2::zeros((4, 1))).unwrap();
+    let error = train::fit(&mut model, &data, &data, &quiet(1)).unwrap_err().to_string();
+    assert!(error.contains("no class labels"), "{error}");
+    let mut ws = model.workspace(4);
+    assert!(train::predict(&model, &mut ws, &data, 4).is_err());
 }

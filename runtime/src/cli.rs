@@ -36,17 +36,41 @@ pub fn parse_source(args: impl IntoIterator<Item = impl Into<OsString>>) -> Resu
     Ok(Some(source))
 }
 
+/// What the examples without options accept: `--help` alone. `Ok(false)` asks for the help.
+pub fn parse_nothing(args: impl IntoIterator<Item = impl Into<OsString>>) -> Result<bool, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_args(args);
+    match parser.next()? {
+        None => Ok(true),
+        Some(Short('h') | Long("help")) => Ok(false),
+        Some(other) => Err(other.unexpected()),
+    }
+}
+
 /// The data set an example was asked for on its command line. `--help` prints `about` and the
 /// usage and exits; anything unknown is an error on standard error and exit status 2.
 pub fn example_source(about: &str) -> Source {
-    match parse_source(std::env::args_os().skip(1)) {
-        Ok(Some(source)) => source,
+    let usage = format!(
+        "[--fashion [DIR]]\n\n  --fashion [DIR]  Fashion-MNIST from DIR (default {FASHION_MNIST_DIR}) \
+         instead of the embedded digits\n  -h, --help       this text"
+    );
+    answer(about, &usage, parse_source(std::env::args_os().skip(1)))
+}
+
+/// For an example without options: `--help` prints `about` and exits; any argument is an error
+/// on standard error and exit status 2.
+pub fn example_without_options(about: &str) {
+    let parsed = parse_nothing(std::env::args_os().skip(1)).map(|run| run.then_some(()));
+    answer(about, "[--help]\n\n  -h, --help  this text", parsed)
+}
+
+/// The parsed command line, or the help (`Ok(None)`, exit status 0) or the error (exit status 2)
+/// printed and the process ended.
+fn answer<V>(about: &str, usage: &str, parsed: Result<Option<V>, lexopt::Error>) -> V {
+    match parsed {
+        Ok(Some(value)) => value,
         Ok(None) => {
-            println!(
-                "{about}\n\nusage: {} [--fashion [DIR]]\n\n  --fashion [DIR]  Fashion-MNIST from DIR \
-                 (default {FASHION_MNIST_DIR}) instead of the embedded digits\n  -h, --help       this text",
-                program()
-            );
+            println!("{about}\n\nusage: {} {usage}", program());
             std::process::exit(0);
         }
         Err(error) => {
@@ -70,7 +94,7 @@ fn program() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_source;
+    use super::{parse_nothing, parse_source};
     use crate::data::{FASHION_MNIST_DIR, Source};
 
     #[test]
@@ -87,6 +111,16 @@ mod tests {
                 error.contains("unexpected") || error.contains("invalid"),
                 "{bad:?}: {error}"
             );
+        }
+    }
+
+    #[test]
+    fn examples_without_options_take_help_alone() {
+        assert!(parse_nothing(Vec::<String>::new()).unwrap());
+        assert!(!parse_nothing(["-h"]).unwrap());
+        assert!(!parse_nothing(["--help"]).unwrap());
+        for bad in ["--fashion", "--epochs=3", "stray"] {
+            assert!(parse_nothing([bad]).is_err(), "{bad}");
         }
     }
 }

@@ -244,3 +244,33 @@ fn inconsistent_data_sets_are_rejected() {
     data.features = features;
     assert!(matches!(data.check("here"), Err(Error::NonFinite { .. })));
 }
+
+#[test]
+fn regression_sets_check_their_targets_and_split_as_one_class() {
+    let features = Array2::from_shape_fn((10, 2), |(i, j)| (i * 2 + j) as f32);
+    let targets = Array2::from_shape_fn((10, 1), |(i, _)| i as f32);
+    assert!(matches!(
+        Dataset::regression(features.clone(), Array2::zeros((9, 1))),
+        Err(Error::Shape { .. })
+    ));
+    let mut bad = targets.clone();
+    bad[(4, 0)] = f32::INFINITY;
+    let error = message(Dataset::regression(features.clone(), bad).unwrap_err());
+    assert!(
+        error.contains("a target") && error.contains("row 4, column 0"),
+        "{error}"
+    );
+
+    let data = Dataset::regression(features, targets).unwrap();
+    assert!(!data.has_labels());
+    assert_eq!(data.len(), 10);
+    let (rest, split) = data.split_stratified(0.3, &mut StdRng::seed_from_u64(0)).unwrap();
+    assert_eq!((rest.len(), split.len()), (7, 3));
+    // Each part keeps its rows' targets: feature `2i` goes with target `i`.
+    for part in [&rest, &split] {
+        let targets = part.targets.as_ref().unwrap();
+        for (row, target) in part.features.rows().into_iter().zip(targets.rows()) {
+            assert_eq!(row[0], 2.0 * target[0]);
+        }
+    }
+}

@@ -1,4 +1,4 @@
-//! Data sets: features with class labels, splits, scaling, input corruptions, and readers for
+//! Data sets: features with class labels or real-valued targets, splits, scaling, input corruptions, and readers for
 //! CSV, IDX (the MNIST format, gzipped or not), the embedded digits and Fashion-MNIST. The
 //! trainer gathers mini-batches from them (`train`).
 
@@ -18,43 +18,50 @@ use crate::scalar::Scalar;
 pub use corrupt::Corruption;
 pub use csv::read_csv;
 pub use idx::{read_idx_images, read_idx_labels};
-pub use sources::{FASHION_MNIST_DIR, Source, digits, fashion_mnist};
+pub use sources::{DIGIT_CLASSES, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, Source, digits, fashion_mnist};
 
 /// The most classes a data set may have; a larger label is taken for a corrupt file.
 pub const MAX_CLASSES: usize = 1 << 16;
 
-/// Samples as rows of `features`, each with a class label in `0..classes`.
+/// Samples as rows of `features`, each with a class label in `0..classes`, or with a row of
+/// real-valued `targets` (a regression), or both.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset<T = f32> {
     /// One sample per row.
     pub features: Array2<T>,
-    /// One class label per sample.
+    /// One class label per sample; empty in a set of real-valued targets alone.
     pub labels: Vec<usize>,
-    /// The number of classes.
+    /// The number of classes (0 without labels).
     pub classes: usize,
+    /// Real-valued targets, one row per sample. Without them a network's real-valued target is
+    /// fed the samples' own features (an autoencoder).
+    pub targets: Option<Array2<T>>,
     /// Rows and columns of each sample as an image, where the features are pixels.
     pub image: Option<(usize, usize)>,
 }
 
-/// A batch as the trainer hands it to a model: the features, their class labels, and the
-/// clean features as the target of an autoencoder (the same as `features` unless the inputs
-/// were corrupted).
+/// A batch as the trainer hands it to a model: the features, their class labels, their
+/// real-valued targets if the data set has them, and the clean features (the same as `features`
+/// unless the inputs were corrupted).
 #[derive(Clone, Copy, Debug)]
 pub struct Examples<'a, T> {
     /// One sample per row (possibly corrupted).
     pub features: ArrayView2<'a, T>,
-    /// The class labels of the rows.
+    /// The class labels of the rows (empty where the data set has none).
     pub labels: &'a [usize],
-    /// The uncorrupted features: what a real-valued target is fed.
+    /// The uncorrupted features: an autoencoder's target.
     pub clean: ArrayView2<'a, T>,
+    /// The rows' real-valued targets, where the data set has them (a regression).
+    pub targets: Option<ArrayView2<'a, T>>,
 }
 
 /// A model a data set can feed: the adaptor between the trainer's examples and the model's
 /// batch.
 pub trait FromExamples<T: Scalar>: Model<T> {
     /// A batch of this network built from examples of a data set: the features feed the one
-    /// input, the labels a class-label target, the clean features a real-valued target. A
-    /// network with several inputs answers with an error.
+    /// input, the labels a class-label target, and a real-valued target is fed the examples'
+    /// targets where there are some, else the clean features. A network with several inputs
+    /// answers with an error.
     fn batch(examples: Examples<'_, T>) -> Result<Self::Batch<'_>>;
 
     /// Whether the network has a class-label target, so that its output scores classes and
@@ -69,7 +76,14 @@ impl<'a, T> Examples<'a, T> {
             features,
             labels,
             clean: features,
+            targets: None,
         }
+    }
+
+    /// The value a network's real-valued target is fed: the targets where there are some, else
+    /// the clean features.
+    pub fn real_target(&self) -> ArrayView2<'a, T> {
+        self.targets.unwrap_or(self.clean)
     }
 }
 
@@ -81,23 +95,45 @@ impl<T: Scalar> Dataset<T> {
             features,
             labels,
             classes,
+            targets: None,
             image: None,
         };
         data.check("Dataset::new")?;
         Ok(data)
     }
 
-    /// Checks what [`Dataset::new`] checks, again: the fields are public, and training and
-    /// evaluation must not run on a NaN (a ReLU would hide it). `op` names the caller.
+    /// A regression set, checked: a row of real-valued `targets` per row of `features`, both
+    /// finite; no class labels.
+    pub fn regression(features: Array2<T>, targets: Array2<T>) -> Result<Self> {
+        let data = Dataset {
+            features,
+            labels: Vec::new(),
+            classes: 0,
+            targets: Some(targets),
+            image: None,
+        };
+        data.check("Dataset::regression")?;
+        Ok(data)
+    }
+
+    /// Whether the samples have class labels (every set but a regression set has).
+    pub fn has_labels(&self) -> bool {
+        self.targets.is_none() || !self.labels.is_empty()
+    }
+
+    /// Checks what [`Dataset::new`] and [`Dataset::regression`] check, again: the fields are
+    /// public, and training and evaluation must not run on a NaN (a ReLU would hide it). `op`
+    /// names the caller.
     pub fn check(&self, op: &'static str) -> Result<()> {
         let Dataset {
             features,
             labels,
             classes,
+            targets,
             ..
         } = self;
         let classes = *classes;
-        if features.nrows() != labels.len() {
+        if self.has_labels() && features.nrows() != labels.len() {
             return Err(Error::Shape {
                 op,
                 lhs_name: "rows of features",
@@ -120,24 +156,38 @@ impl<T: Scalar> Dataset<T> {
                 classes,
             });
         }
-        if let Some(((row, column), &value)) = features.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::NonFinite {
-                what: "a feature".into(),
-                location: format!("row {row}, column {column} of the data set ({op})"),
-                value: value.to_f64(),
+        if let Some(targets) = targets
+            && targets.nrows() != features.nrows()
+        {
+            return Err(Error::Shape {
+                op,
+                lhs_name: "rows of features",
+                lhs: vec![features.nrows()],
+                rhs_name: "rows of targets",
+                rhs: vec![targets.nrows()],
             });
+        }
+        let values = [("a feature", Some(features)), ("a target", targets.as_ref())];
+        for (what, values) in values.into_iter().filter_map(|(w, v)| Some((w, v?))) {
+            if let Some(((row, column), &value)) = values.indexed_iter().find(|(_, v)| !v.is_finite()) {
+                return Err(Error::NonFinite {
+                    what: what.into(),
+                    location: format!("row {row}, column {column} of the data set ({op})"),
+                    value: value.to_f64(),
+                });
+            }
         }
         Ok(())
     }
 
     /// How many samples there are.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.features.nrows()
     }
 
     /// Whether there are no samples.
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.len() == 0
     }
 
     /// The number of features per sample.
@@ -147,10 +197,16 @@ impl<T: Scalar> Dataset<T> {
 
     /// The samples at `indices`, in that order.
     pub fn subset(&self, indices: &[usize]) -> Self {
+        let labels = if self.labels.is_empty() {
+            Vec::new()
+        } else {
+            indices.iter().map(|&i| self.labels[i]).collect()
+        };
         Dataset {
             features: self.features.select(Axis(0), indices),
-            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            labels,
             classes: self.classes,
+            targets: self.targets.as_ref().map(|t| t.select(Axis(0), indices)),
             image: self.image,
         }
     }
@@ -161,7 +217,8 @@ impl<T: Scalar> Dataset<T> {
     }
 
     /// Splits off `fraction` of each class (rounded) as a second set, after shuffling each class
-    /// with `rng`: both parts keep the class proportions. Returns `(rest, split)`.
+    /// with `rng`: both parts keep the class proportions. A set without labels is one class.
+    /// Returns `(rest, split)`.
     pub fn split_stratified<R: Rng + ?Sized>(&self, fraction: f64, rng: &mut R) -> Result<(Self, Self)> {
         if !(0.0..1.0).contains(&fraction) {
             return Err(Error::Domain {
@@ -171,8 +228,11 @@ impl<T: Scalar> Dataset<T> {
             });
         }
         let (mut rest, mut split) = (Vec::new(), Vec::new());
-        for class in 0..self.classes {
-            let mut members: Vec<usize> = (0..self.len()).filter(|&i| self.labels[i] == class).collect();
+        let labelled = !self.labels.is_empty();
+        for class in 0..self.classes.max(1) {
+            let mut members: Vec<usize> = (0..self.len())
+                .filter(|&i| !labelled || self.labels[i] == class)
+                .collect();
             members.shuffle(rng);
             let take = (members.len() as f64 * fraction).round() as usize;
             split.extend_from_slice(&members[..take]);

@@ -104,6 +104,23 @@ pub(super) fn gunzip<'a>(bytes: &'a [u8], source_name: &str) -> Result<Cow<'a, [
     Ok(Cow::Owned(out))
 }
 
+/// Fashion-MNIST's class names, by label (from the data set's documentation).
+pub const FASHION_MNIST_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// The digits' class names, by label.
+pub const DIGIT_CLASSES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
 /// A data set to train on, as chosen on a command line: the embedded digits by default,
 /// `--fashion [DIR]` for Fashion-MNIST.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,6 +147,14 @@ impl Source {
                 test.scale_by(255.0);
                 Ok((train, test))
             }
+        }
+    }
+
+    /// The names of the classes, by label.
+    pub fn class_names(&self) -> &'static [&'static str] {
+        match self {
+            Source::Digits => &DIGIT_CLASSES,
+            Source::FashionMnist(_) => &FASHION_MNIST_CLASSES,
         }
     }
 }

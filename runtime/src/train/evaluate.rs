@@ -4,7 +4,7 @@ use ndarray::{Array2, s};
 
 use crate::data::FromExamples;
 use crate::data::{Dataset, Examples};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::scalar::Scalar;
 
 /// Loss and accuracy on a data set.
@@ -18,7 +18,28 @@ pub struct Evaluation {
 
 /// The samples `start..end` of `data`, uncorrupted.
 fn examples<T: Scalar>(data: &Dataset<T>, start: usize, end: usize) -> Examples<'_, T> {
-    Examples::new(data.features.slice(s![start..end, ..]), &data.labels[start..end])
+    let labels = if data.labels.is_empty() {
+        &[]
+    } else {
+        &data.labels[start..end]
+    };
+    Examples {
+        targets: data.targets.as_ref().map(|t| t.slice(s![start..end, ..])),
+        ..Examples::new(data.features.slice(s![start..end, ..]), labels)
+    }
+}
+
+/// Checks `data` (see [`Dataset::check`]) and that it can feed `M`: a network with a
+/// class-label target needs labels. `op` names the caller.
+pub(super) fn check_feeds<T: Scalar, M: FromExamples<T>>(data: &Dataset<T>, op: &'static str) -> Result<()> {
+    data.check(op)?;
+    if M::classifies() && !data.has_labels() {
+        return Err(Error::Config {
+            setting: op.into(),
+            message: "has real-valued targets and no class labels, but the network's target is class labels".into(),
+        });
+    }
+    Ok(())
 }
 
 /// `(start, end)` of consecutive batches covering `len` samples.
@@ -36,7 +57,7 @@ pub fn evaluate<T: Scalar, M: FromExamples<T>>(
     data: &Dataset<T>,
     batch_size: usize,
 ) -> Result<Evaluation> {
-    data.check("evaluate")?;
+    check_feeds::<T, M>(data, "evaluate")?;
     evaluate_checked(model, ws, data, batch_size)
 }
 
@@ -55,7 +76,7 @@ pub(super) fn evaluate_checked<T: Scalar, M: FromExamples<T>>(
         correct += output
             .rows()
             .into_iter()
-            .zip(&data.labels[start..end])
+            .zip(data.labels.get(start..end).unwrap_or_default())
             .filter(|(row, label)| argmax(row.iter().copied()) == Some(**label))
             .count();
     }
@@ -73,6 +94,7 @@ pub fn predict<T: Scalar, M: FromExamples<T>>(
     data: &Dataset<T>,
     batch_size: usize,
 ) -> Result<Vec<usize>> {
+    check_feeds::<T, M>(data, "predict")?;
     let mut predictions = Vec::with_capacity(data.len());
     for (start, end) in spans(data.len(), batch_size) {
         let output = model.output(ws, &M::batch(examples(data, start, end))?)?;
@@ -94,6 +116,7 @@ pub fn outputs<T: Scalar, M: FromExamples<T>>(
     data: &Dataset<T>,
     batch_size: usize,
 ) -> Result<Array2<T>> {
+    check_feeds::<T, M>(data, "outputs")?;
     let mut rows: Option<Array2<T>> = None;
     for (start, end) in spans(data.len(), batch_size) {
         let output = model.output(ws, &M::batch(examples(data, start, end))?)?;
@@ -114,6 +137,39 @@ pub fn confusion_matrix(labels: &[usize], predictions: &[usize], classes: usize)
     counts
 }
 
+/// A confusion matrix as text: one row per true class, named (`names[c]` for class `c`, its
+/// number alone beyond the names given or where the name is the number), one column per
+/// predicted class, numbered, with the key in the row names.
+pub fn confusion_table(counts: &[Vec<usize>], names: &[&str]) -> String {
+    let label = |c: usize| match names.get(c) {
+        Some(name) if *name != c.to_string() => format!("{c:>2} {name}"),
+        _ => format!("{c:>2}"),
+    };
+    let header = "true class";
+    let left = (0..counts.len())
+        .map(|c| label(c).chars().count())
+        .fold(header.len(), usize::max);
+    let width = counts
+        .iter()
+        .flatten()
+        .map(|n| n.to_string().len())
+        .max()
+        .unwrap_or(1)
+        .max(2)
+        + 1;
+    let mut text = format!("{header:left$}  predicted class\n{:left$}", "");
+    for c in 0..counts.len() {
+        text += &format!("{c:>width$}");
+    }
+    for (class, row) in counts.iter().enumerate() {
+        text += &format!("\n{:<left$}", label(class));
+        for n in row {
+            text += &format!("{n:>width$}");
+        }
+    }
+    text
+}
+
 fn argmax<T: Scalar>(values: impl Iterator<Item = T>) -> Option<usize> {
     let mut best: Option<(usize, T)> = None;
     for (i, v) in values.enumerate() {
@@ -122,4 +178,38 @@ fn argmax<T: Scalar>(values: impl Iterator<Item = T>) -> Option<usize> {
         }
     }
     best.map(|(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::confusion_table;
+
+    #[test]
+    fn confusion_tables_name_the_true_classes_and_number_the_columns() {
+        let table = confusion_table(
+            &[vec![5, 0, 1], vec![2, 130, 0], vec![0, 0, 7]],
+            &["Coat", "Ankle boot"],
+        );
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "true class     predicted class",
+                "                0   1   2",
+                " 0 Coat         5   0   1",
+                " 1 Ankle boot   2 130   0",
+                " 2              0   0   7",
+            ]
+        );
+        let digits = confusion_table(&[vec![1, 0], vec![0, 1]], &["0", "1"]);
+        assert_eq!(
+            digits.lines().collect::<Vec<_>>(),
+            [
+                "true class  predicted class",
+                "            0  1",
+                " 0          1  0",
+                " 1          0  1"
+            ]
+        );
+    }
 }

@@ -31,7 +31,7 @@ use crate::optim::{Optim, Optimizer, Schedule, grad_norm};
 use crate::scalar::Scalar;
 
 pub use descent::{DescentStep, gradient_descent};
-pub use evaluate::{Evaluation, confusion_matrix, evaluate, outputs, predict};
+pub use evaluate::{Evaluation, confusion_matrix, confusion_table, evaluate, outputs, predict};
 pub use history::{EpochRecord, History, Stop};
 use progress::Progress;
 use state::{Run, TrainingState};
@@ -128,15 +128,19 @@ impl Default for TrainConfig {
 struct Batcher<T> {
     features: Array2<T>,
     clean: Option<Array2<T>>,
+    targets: Option<Array2<T>>,
     labels: Vec<usize>,
 }
 
 impl<T: Scalar> Batcher<T> {
-    fn new(batch_size: usize, width: usize, corrupted: bool) -> Self {
+    /// Buffers for batches of `data`, corrupted or not.
+    fn new(batch_size: usize, data: &Dataset<T>, corrupted: bool) -> Self {
+        let width = data.width();
         Batcher {
             features: Array2::zeros((batch_size, width)),
             clean: corrupted.then(|| Array2::zeros((batch_size, width))),
-            labels: vec![0; batch_size],
+            targets: data.targets.as_ref().map(|t| Array2::zeros((batch_size, t.ncols()))),
+            labels: vec![0; if data.labels.is_empty() { 0 } else { batch_size }],
         }
     }
 
@@ -148,7 +152,12 @@ impl<T: Scalar> Batcher<T> {
     ) -> Examples<'_, T> {
         for (row, &i) in indices.iter().enumerate() {
             self.features.row_mut(row).assign(&data.features.row(i));
-            self.labels[row] = data.labels[i];
+            if let Some(label) = self.labels.get_mut(row) {
+                *label = data.labels[i];
+            }
+            if let (Some(targets), Some(all)) = (self.targets.as_mut(), data.targets.as_ref()) {
+                targets.row_mut(row).assign(&all.row(i));
+            }
         }
         let n = indices.len();
         if let (Some((corruption, rng)), Some(clean)) = (corruption, self.clean.as_mut()) {
@@ -159,8 +168,9 @@ impl<T: Scalar> Batcher<T> {
         let clean = self.clean.as_ref().map_or(features, |c| c.slice(s![..n, ..]));
         Examples {
             features,
-            labels: &self.labels[..n],
+            labels: &self.labels[..n.min(self.labels.len())],
             clean,
+            targets: self.targets.as_ref().map(|t| t.slice(s![..n, ..])),
         }
     }
 }
@@ -200,8 +210,8 @@ pub fn fit<T: Scalar, M: FromExamples<T>>(
     config: &TrainConfig,
 ) -> Result<History> {
     check_config(config)?;
-    train.check("fit: the training set")?;
-    val.check("fit: the validation set")?;
+    evaluate::check_feeds::<T, M>(train, "fit: the training set")?;
+    evaluate::check_feeds::<T, M>(val, "fit: the validation set")?;
     if train.is_empty() || val.is_empty() {
         return Err(Error::Empty {
             op: "fit",
@@ -221,7 +231,7 @@ pub fn fit<T: Scalar, M: FromExamples<T>>(
     let mut ws = model.workspace(batch_size);
     let mut grads = M::zeros();
     let mut optim = Optim::new(config.optimizer, config.weight_decay);
-    let mut batcher = Batcher::new(batch_size, train.width(), config.corruption.is_some());
+    let mut batcher = Batcher::new(batch_size, train, config.corruption.is_some());
     let mut order: Vec<usize> = (0..train.len()).collect();
     let progress = Progress::new(config.verbosity, config.epochs, train.len());
     let mut history = History {
@@ -359,7 +369,7 @@ mod tests {
     fn corrupted_batches_keep_clean_targets() {
         let features = Array2::from_shape_fn((6, 4), |(i, j)| 1.0 + (i * 4 + j) as f64);
         let data = Dataset::new(features, vec![0, 1, 0, 1, 0, 1], 2).unwrap();
-        let mut batcher = Batcher::new(4, 4, true);
+        let mut batcher = Batcher::new(4, &data, true);
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let masking = Corruption::Masking { fraction: 0.5 };
         let examples = batcher.gather(&data, &[5, 2, 0], Some((&masking, &mut rng)));

@@ -25,7 +25,7 @@ pub(super) struct Run {
     /// The configuration's seed (it fixes the shuffling, the dropout masks and, in the main
     /// job, the split of the data).
     seed: u64,
-    /// A CRC-32 of the training and validation sets (features, labels, classes).
+    /// A CRC-32 of the training and validation sets (features, labels, classes, targets).
     data: String,
     /// The network's parameters: names and shapes.
     network: String,
@@ -48,16 +48,18 @@ impl Run {
         for data in [train, val] {
             hasher.update(&(data.len() as u64).to_le_bytes());
             hasher.update(&(data.classes as u64).to_le_bytes());
-            for chunk in data
-                .features
-                .as_standard_layout()
-                .as_slice()
-                .expect("standard layout")
-                .chunks(1024)
-            {
-                buffer.clear();
-                buffer.extend(chunk.iter().flat_map(|v| v.to_f64().to_le_bytes()));
-                hasher.update(&buffer);
+            for values in std::iter::once(&data.features).chain(&data.targets) {
+                hasher.update(&(values.ncols() as u64).to_le_bytes());
+                for chunk in values
+                    .as_standard_layout()
+                    .as_slice()
+                    .expect("standard layout")
+                    .chunks(1024)
+                {
+                    buffer.clear();
+                    buffer.extend(chunk.iter().flat_map(|v| v.to_f64().to_le_bytes()));
+                    hasher.update(&buffer);
+                }
             }
             for &label in &data.labels {
                 hasher.update(&(label as u64).to_le_bytes());

@@ -8,7 +8,8 @@ use crate::ast::TargetKind;
 
 impl Emitter<'_> {
     /// `Model::batch`: the one input from the features, class labels from the labels, a
-    /// real-valued target from the clean features (an autoencoder's target).
+    /// real-valued target from the examples' targets, or else the clean features (an
+    /// autoencoder's target).
     pub(super) fn batch_from_examples(&self) -> TokenStream {
         let net_name = self.net.name.to_string();
         let unfit = |message: String| quote! { Err(::symgrad::__private::Error::format(#net_name, #message)) };
@@ -25,7 +26,7 @@ impl Emitter<'_> {
             let name = &target.name;
             match target.kind {
                 TargetKind::Classes => fields.push(quote! { #name: examples.labels }),
-                TargetKind::Dense => fields.push(quote! { #name: examples.clean }),
+                TargetKind::Dense => fields.push(quote! { #name: examples.real_target() }),
             }
         }
         let batch_name = format_ident!("{}Batch", self.net.name);
