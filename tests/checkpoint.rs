@@ -562,3 +562,89 @@ fn half_precision_tensors_are_converted_and_unneeded_ones_ignored() {
         .to_string();
     assert!(error.contains("`z_b` holds 32-bit signed integers"), "{error}");
 }
+
+/// `nn.Sequential(nn.Linear(64, 24), nn.ReLU(), nn.Dropout(0.2), nn.Linear(24, 10))`.
+fn torch_names() -> checkpoint::torch::NameMap {
+    checkpoint::torch::NameMap::sequential(&[("h", 0), ("z", 3)])
+}
+
+#[test]
+fn exports_for_pytorch_lay_weights_out_by_in_and_import_back_exactly() {
+    let path = scratch("torch-export.safetensors");
+    let net = Net::<f32>::new(&mut StdRng::seed_from_u64(3));
+    checkpoint::torch::export(&net, &torch_names(), &path).unwrap();
+    let file = checkpoint::load::<f32>(&path).unwrap();
+    let shapes: Vec<(&str, &[usize])> = file.tensors.iter().map(|(n, t)| (n.as_str(), t.shape())).collect();
+    assert_eq!(
+        shapes,
+        [
+            ("0.bias", &[24][..]),
+            ("0.weight", &[24, 64]),
+            ("3.bias", &[10]),
+            ("3.weight", &[10, 24])
+        ]
+    );
+    assert_eq!(file.tensors["0.weight"][[5, 7]], net.h_w[[7, 5]]);
+    assert_eq!(file.tensors["3.bias"][[4]], net.z_b[4]);
+
+    let mut back = Net::<f32>::zeros();
+    checkpoint::torch::import(&mut back, &torch_names(), &path).unwrap();
+    assert_eq!(
+        (back.h_w, back.h_b, back.z_w, back.z_b),
+        (net.h_w, net.h_b, net.z_w, net.z_b)
+    );
+}
+
+#[test]
+fn imports_from_pytorch_name_what_does_not_fit_and_change_nothing() {
+    let path = scratch("torch-import.safetensors");
+    let rng = &mut StdRng::seed_from_u64(4);
+    let mut random = |shape: &[usize]| symgrad::ndarray::ArrayD::from_shape_simple_fn(shape, || rng.random::<f64>());
+    let (w0, b0, w3, b3) = (random(&[24, 64]), random(&[24]), random(&[10, 24]), random(&[10]));
+    let extra = random(&[3]);
+    let tensors = [
+        ("0.weight", &w0),
+        ("0.bias", &b0),
+        ("3.weight", &w3),
+        ("3.bias", &b3),
+        ("step", &extra),
+    ];
+    let write = |tensors: &[(&str, &symgrad::ndarray::ArrayD<f64>)]| {
+        let named: Vec<_> = tensors.iter().map(|(n, t)| (n.to_string(), t.view())).collect();
+        checkpoint::save(&path, &named, &BTreeMap::new()).unwrap();
+    };
+    write(&tensors);
+    let mut net = Net::<f64>::zeros();
+    checkpoint::torch::import(&mut net, &torch_names(), &path).unwrap();
+    assert_eq!(net.h_w, w0.t().into_dimensionality().unwrap());
+    assert_eq!(net.z_b, b3.view().into_dimensionality().unwrap());
+
+    let start = Net::<f64>::new(&mut StdRng::seed_from_u64(5));
+    let refused = |names: &checkpoint::torch::NameMap| {
+        let mut net = start.clone();
+        let error = checkpoint::torch::import(&mut net, names, &path)
+            .unwrap_err()
+            .to_string();
+        assert_eq!((&net.h_w, &net.z_w), (&start.h_w, &start.z_w), "{error}");
+        error
+    };
+    // A weight stored as ours is, `[in, out]`, is the wrong shape for a PyTorch file.
+    let w3_ours = w3.t().to_owned();
+    write(&[
+        ("0.weight", &w0),
+        ("0.bias", &b0),
+        ("3.weight", &w3_ours),
+        ("3.bias", &b3),
+    ]);
+    let error = refused(&torch_names());
+    assert!(
+        error.contains("`3.weight` is [24, 10]") && error.contains("`z_w` [24, 10] needs [10, 24]"),
+        "{error}"
+    );
+    write(&tensors[1..]);
+    assert!(refused(&torch_names()).contains("no tensor `0.weight`"));
+    let partial = checkpoint::torch::NameMap::sequential(&[("h", 0)]);
+    assert!(refused(&partial).contains("parameter `z_w` has no name"));
+    let unknown = checkpoint::torch::NameMap::new([("h_w", "0.weight"), ("q", "1.weight")]);
+    assert!(refused(&unknown).contains("names `q`, which is no parameter"));
+}

@@ -64,9 +64,9 @@ pub fn example_without_options(about: &str) {
     answer(about, "[--help]\n\n  -h, --help  this text", parsed)
 }
 
-/// The parsed command line, or the help (`Ok(None)`, exit status 0) or the error (exit status 2)
-/// printed and the process ended.
-fn answer<V>(about: &str, usage: &str, parsed: Result<Option<V>, lexopt::Error>) -> V {
+/// The parsed command line; or, for `Ok(None)`, `about` and the usage line (the program's name,
+/// then `usage`) printed and exit status 0; or the error printed and exit status 2.
+pub fn answer<V>(about: &str, usage: &str, parsed: Result<Option<V>, lexopt::Error>) -> V {
     match parsed {
         Ok(Some(value)) => value,
         Ok(None) => {

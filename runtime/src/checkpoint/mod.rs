@@ -20,6 +20,7 @@
 //! to the same path.
 
 mod files;
+pub mod torch;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
