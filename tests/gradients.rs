@@ -316,6 +316,96 @@ fn every_derivation_mentions_every_parameter() {
     }
 }
 
+/// Checks that `text` is a DOT digraph a parser accepts: quotes closed, braces balanced outside
+/// them, every node declared once and every edge between declared nodes. Returns the node
+/// declarations' lines.
+fn check_dot(text: &str) -> Vec<&str> {
+    assert!(
+        text.starts_with("digraph \"") && text.trim_end().ends_with('}'),
+        "{text}"
+    );
+    let (mut depth, mut in_string, mut escaped) = (0i32, false, false);
+    for c in text.chars() {
+        match (in_string, escaped, c) {
+            (true, false, '\\') => escaped = true,
+            (true, false, '"') => in_string = false,
+            (true, _, _) => escaped = false,
+            (false, _, '"') => in_string = true,
+            (false, _, '{') => depth += 1,
+            (false, _, '}') => depth -= 1,
+            _ => {}
+        }
+        assert!(depth >= 0, "a brace closes before it opens in\n{text}");
+    }
+    assert!(!in_string && depth == 0, "unbalanced quotes or braces in\n{text}");
+    let declarations: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('n') && l.contains(" ["))
+        .collect();
+    let mut declared: Vec<&str> = declarations.iter().map(|l| &l[..l.find(' ').unwrap()]).collect();
+    let count = declared.len();
+    declared.sort_unstable();
+    declared.dedup();
+    assert_eq!(declared.len(), count, "a node declared twice in\n{text}");
+    for edge in text.lines().map(str::trim).filter(|l| l.contains(" -> ")) {
+        let (from, to) = edge.trim_end_matches(';').split_once(" -> ").unwrap();
+        assert!(
+            declared.binary_search(&from).is_ok() && declared.binary_search(&to).is_ok(),
+            "edge {edge} between undeclared nodes"
+        );
+    }
+    declarations
+}
+
+#[test]
+fn graph_drawings_are_valid_dot_and_mark_every_gradient_and_fusion() {
+    let cases: [(&str, &[Shape]); 12] = [
+        (Images::<f64>::graph_dot(), &Images::<f64>::PARAMETERS),
+        (Mlp::<f64>::graph_dot(), &Mlp::<f64>::PARAMETERS),
+        (Deep5::<f64>::graph_dot(), &Deep5::<f64>::PARAMETERS),
+        (Residual::<f64>::graph_dot(), &Residual::<f64>::PARAMETERS),
+        (FanOut::<f64>::graph_dot(), &FanOut::<f64>::PARAMETERS),
+        (Tied::<f64>::graph_dot(), &Tied::<f64>::PARAMETERS),
+        (TwoDepths::<f64>::graph_dot(), &TwoDepths::<f64>::PARAMETERS),
+        (Dropped::<f64>::graph_dot(), &Dropped::<f64>::PARAMETERS),
+        (Elementwise::<f64>::graph_dot(), &Elementwise::<f64>::PARAMETERS),
+        (Penalised::<f64>::graph_dot(), &Penalised::<f64>::PARAMETERS),
+        (SoftTargets::<f64>::graph_dot(), &SoftTargets::<f64>::PARAMETERS),
+        (Shared::<f64>::graph_dot(), &Shared::<f64>::PARAMETERS),
+    ];
+    for (text, params) in cases {
+        let nodes = check_dot(text);
+        for (name, _) in params {
+            let marked = nodes.iter().filter(|l| l.contains(&format!("∂L/∂{name}\""))).count()
+                + nodes.iter().filter(|l| l.contains(&format!("∂L/∂{name},"))).count();
+            assert_eq!(marked, 1, "the gradient of {name} is not marked once in\n{text}");
+            assert!(
+                nodes.iter().any(|l| l.contains(&format!("\"param {name}\\n"))),
+                "{name}: {text}"
+            );
+        }
+        assert!(text.contains("subgraph cluster_forward {") && text.contains("subgraph cluster_backward {"));
+        // Where Graphviz is installed, it must draw the graph too.
+        if let Ok(mut dot) = std::process::Command::new("dot")
+            .arg("-Tsvg")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+        {
+            use std::io::Write;
+            dot.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+            assert!(dot.wait().unwrap().success(), "dot refused\n{text}");
+        }
+    }
+    // The classifier's matmuls carry their bias adds, and its loss is fused with the softmax.
+    let mlp = Mlp::<f64>::graph_dot();
+    assert!(
+        mlp.contains("X W + b\\n[batch, 6]\\nfused") && mlp.contains("softmax_cross_entropy backward"),
+        "{mlp}"
+    );
+}
+
 #[test]
 fn a_scaled_operand_of_a_product_is_the_gemms_factor() {
     // z = b − x·w: the adjoint of x·w is −z̄, which the weight's gradient xᵀ(−z̄) takes as α = −1.

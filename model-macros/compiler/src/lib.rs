@@ -8,6 +8,7 @@
 mod ast;
 mod derivation;
 mod diff;
+mod dot;
 mod emit;
 mod fuse;
 #[cfg(test)]
@@ -58,6 +59,7 @@ fn compile(input: TokenStream) -> syn::Result<TokenStream> {
     let plan = plan::plan(&graph, output, loss, &derivative.param_grads);
     let schedule = schedule::schedule(&graph, &plan);
     let text = derivation::derivation(&lowered, &graph, &derivative, &plan, &schedule, Order::Gradient);
+    let dot = dot::graph_dot(&lowered, &graph, output, loss, &derivative);
     let first = emit::Pass {
         graph: &graph,
         plan: &plan,
@@ -89,5 +91,5 @@ fn compile(input: TokenStream) -> syn::Result<TokenStream> {
         earlier_adjoints: &product.first_adjoints,
         derivation: text,
     });
-    Ok(emit::emit(&lowered, &first, &hessian, &gauss_newton))
+    Ok(emit::emit(&lowered, &first, &hessian, &gauss_newton, &dot))
 }

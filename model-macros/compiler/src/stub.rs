@@ -66,6 +66,7 @@ pub(crate) fn stub(input: TokenStream) -> TokenStream {
             pub fn loss_and_grad<#rng>(&self, ws: &mut #ws<T>, batch: &#batch<'_, T>, rng: &mut R, grads: &mut Self)
                 -> #private::Result<T> { #never }
             pub fn derivation() -> &'static str { #never }
+            pub fn graph_dot() -> &'static str { #never }
             pub fn hvp_workspace(&self, capacity: usize) -> #hvp_ws<T> { #never }
             pub fn hvp<#rng>(&self, ws: &mut #hvp_ws<T>, batch: &#batch<'_, T>, rng: &mut R, v: &Self, out: &mut Self)
                 -> #private::Result<T> { #never }

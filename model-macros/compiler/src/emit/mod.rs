@@ -176,9 +176,10 @@ impl<'a> Emitter<'a> {
     }
 }
 
-/// The items of the network: everything of its `first` pass (forward, loss and gradient),
-/// `hvp` from its `hessian` pass and `gnvp` from its `gauss_newton` pass.
-pub fn emit(net: &Lowered, first: &Pass<'_>, hessian: &Pass<'_>, gauss_newton: &Pass<'_>) -> TokenStream {
+/// The items of the network: everything of its `first` pass (forward, loss and gradient, and
+/// `graph_dot` returning `dot`), `hvp` from its `hessian` pass and `gnvp` from its
+/// `gauss_newton` pass.
+pub fn emit(net: &Lowered, first: &Pass<'_>, hessian: &Pass<'_>, gauss_newton: &Pass<'_>, dot: &str) -> TokenStream {
     let e = Emitter::new(net, first);
     let (plan, derivation) = (first.plan, first.derivation);
     let hvp = hvp::second_order_items(
@@ -414,6 +415,13 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, hessian: &Pass<'_>, gauss_newton: &
             /// The backward pass as chain-rule equations (Markdown with LaTeX math).
             pub fn derivation() -> &'static str {
                 #derivation
+            }
+
+            /// The forward pass and the derived backward pass of a training step as a Graphviz
+            /// DOT graph: fused kernels filled yellow, the nodes holding parameter gradients red.
+            /// Draw it with `dot -Tsvg`.
+            pub fn graph_dot() -> &'static str {
+                #dot
             }
         }
 
