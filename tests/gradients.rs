@@ -291,23 +291,75 @@ proptest! {
 /// A parameter's name and shape.
 type Shape = (&'static str, &'static [usize]);
 
+/// The derivation, the graph drawing and the parameters of twelve networks that cover the ops.
+fn described() -> [(&'static str, &'static str, &'static [Shape]); 12] {
+    [
+        (
+            Images::<f64>::derivation(),
+            Images::<f64>::graph_dot(),
+            &Images::<f64>::PARAMETERS,
+        ),
+        (
+            Mlp::<f64>::derivation(),
+            Mlp::<f64>::graph_dot(),
+            &Mlp::<f64>::PARAMETERS,
+        ),
+        (
+            Deep5::<f64>::derivation(),
+            Deep5::<f64>::graph_dot(),
+            &Deep5::<f64>::PARAMETERS,
+        ),
+        (
+            Residual::<f64>::derivation(),
+            Residual::<f64>::graph_dot(),
+            &Residual::<f64>::PARAMETERS,
+        ),
+        (
+            FanOut::<f64>::derivation(),
+            FanOut::<f64>::graph_dot(),
+            &FanOut::<f64>::PARAMETERS,
+        ),
+        (
+            Tied::<f64>::derivation(),
+            Tied::<f64>::graph_dot(),
+            &Tied::<f64>::PARAMETERS,
+        ),
+        (
+            TwoDepths::<f64>::derivation(),
+            TwoDepths::<f64>::graph_dot(),
+            &TwoDepths::<f64>::PARAMETERS,
+        ),
+        (
+            Dropped::<f64>::derivation(),
+            Dropped::<f64>::graph_dot(),
+            &Dropped::<f64>::PARAMETERS,
+        ),
+        (
+            Elementwise::<f64>::derivation(),
+            Elementwise::<f64>::graph_dot(),
+            &Elementwise::<f64>::PARAMETERS,
+        ),
+        (
+            Penalised::<f64>::derivation(),
+            Penalised::<f64>::graph_dot(),
+            &Penalised::<f64>::PARAMETERS,
+        ),
+        (
+            SoftTargets::<f64>::derivation(),
+            SoftTargets::<f64>::graph_dot(),
+            &SoftTargets::<f64>::PARAMETERS,
+        ),
+        (
+            Shared::<f64>::derivation(),
+            Shared::<f64>::graph_dot(),
+            &Shared::<f64>::PARAMETERS,
+        ),
+    ]
+}
+
 #[test]
 fn every_derivation_mentions_every_parameter() {
-    let cases: [(&str, &[Shape]); 12] = [
-        (Images::<f64>::derivation(), &Images::<f64>::PARAMETERS),
-        (Mlp::<f64>::derivation(), &Mlp::<f64>::PARAMETERS),
-        (Deep5::<f64>::derivation(), &Deep5::<f64>::PARAMETERS),
-        (Residual::<f64>::derivation(), &Residual::<f64>::PARAMETERS),
-        (FanOut::<f64>::derivation(), &FanOut::<f64>::PARAMETERS),
-        (Tied::<f64>::derivation(), &Tied::<f64>::PARAMETERS),
-        (TwoDepths::<f64>::derivation(), &TwoDepths::<f64>::PARAMETERS),
-        (Dropped::<f64>::derivation(), &Dropped::<f64>::PARAMETERS),
-        (Elementwise::<f64>::derivation(), &Elementwise::<f64>::PARAMETERS),
-        (Penalised::<f64>::derivation(), &Penalised::<f64>::PARAMETERS),
-        (SoftTargets::<f64>::derivation(), &SoftTargets::<f64>::PARAMETERS),
-        (Shared::<f64>::derivation(), &Shared::<f64>::PARAMETERS),
-    ];
-    for (text, params) in cases {
+    for (text, _, params) in described() {
         for (name, _) in params {
             let latex = format!("\\mathrm{{{}}}", name.replace('_', "\\_"));
             let equation = format!("$$ \\overline{{{latex}}} = ");
@@ -360,21 +412,7 @@ fn check_dot(text: &str) -> Vec<&str> {
 
 #[test]
 fn graph_drawings_are_valid_dot_and_mark_every_gradient_and_fusion() {
-    let cases: [(&str, &[Shape]); 12] = [
-        (Images::<f64>::graph_dot(), &Images::<f64>::PARAMETERS),
-        (Mlp::<f64>::graph_dot(), &Mlp::<f64>::PARAMETERS),
-        (Deep5::<f64>::graph_dot(), &Deep5::<f64>::PARAMETERS),
-        (Residual::<f64>::graph_dot(), &Residual::<f64>::PARAMETERS),
-        (FanOut::<f64>::graph_dot(), &FanOut::<f64>::PARAMETERS),
-        (Tied::<f64>::graph_dot(), &Tied::<f64>::PARAMETERS),
-        (TwoDepths::<f64>::graph_dot(), &TwoDepths::<f64>::PARAMETERS),
-        (Dropped::<f64>::graph_dot(), &Dropped::<f64>::PARAMETERS),
-        (Elementwise::<f64>::graph_dot(), &Elementwise::<f64>::PARAMETERS),
-        (Penalised::<f64>::graph_dot(), &Penalised::<f64>::PARAMETERS),
-        (SoftTargets::<f64>::graph_dot(), &SoftTargets::<f64>::PARAMETERS),
-        (Shared::<f64>::graph_dot(), &Shared::<f64>::PARAMETERS),
-    ];
-    for (text, params) in cases {
+    for (_, text, params) in described() {
         let nodes = check_dot(text);
         for (name, _) in params {
             let marked = nodes.iter().filter(|l| l.contains(&format!("∂L/∂{name}\""))).count()
