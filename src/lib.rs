@@ -7,6 +7,46 @@
 //! The runtime ([`symgrad_runtime`], re-exported here) holds the kernels that code calls, a
 //! tape-based reverse-mode engine used as baseline and oracle, the finite-difference gradient
 //! checker, initialisers, optimisers, the training loop, data sets and checkpoints.
+//!
+//! Training a network on the embedded digits:
+//!
+//! ```
+//! use symgrad::network;
+//! use symgrad::prelude::*;
+//! use symgrad::rand::{SeedableRng, rngs::StdRng};
+//! use symgrad::train::{self, TrainConfig, Verbosity};
+//!
+//! network! {
+//!     /// A small classifier of 8×8 digits.
+//!     pub struct Digits {
+//!         input x: [64];
+//!         target y: classes[10];
+//!         h = relu(dense(x, 32));
+//!         z = dense(h, 10);
+//!         output softmax(z);
+//!         loss cross_entropy(softmax(z), y);
+//!     }
+//! }
+//!
+//! let (train_set, test) = symgrad::data::Source::Digits.load::<f32>(0)?;
+//! let mut model = Digits::<f32>::new(&mut StdRng::seed_from_u64(0));
+//! let config = TrainConfig {
+//!     epochs: 5,
+//!     learning_rate: 3e-3,
+//!     verbosity: Verbosity::Quiet,
+//!     ..TrainConfig::default()
+//! };
+//! // Validating on the test set to keep the example short; split off a validation set in
+//! // real work (`Dataset::split_stratified`).
+//! let history = train::fit(&mut model, &train_set, &test, &config)?;
+//! assert_eq!(history.epochs.len(), 5);
+//! let mut ws = model.workspace(256);
+//! let accuracy = train::evaluate(&model, &mut ws, &test, 256)?.accuracy;
+//! assert!(accuracy > 0.85, "{accuracy}");
+//! # Ok::<(), symgrad::Error>(())
+//! ```
+
+#![warn(missing_docs)]
 
 pub use symgrad_runtime::*;
 
@@ -117,6 +157,8 @@ pub use symgrad_runtime::*;
 ///   and `loss_and_grad(ws, batch, rng, grads)` (training mode, dropout masks from `rng`);
 /// - the tape twin `record(tape, batch, rng)` and `tape_loss_and_grad(tape, batch, rng, grads)`;
 /// - `Net::derivation()`: the chain-rule equations the compiler derived, in Markdown/LaTeX;
+/// - `Net::graph_dot()`: the training step's forward and derived backward graph in Graphviz
+///   DOT, fused kernels and parameter gradients marked (`dot -Tsvg` draws it);
 /// - `NetHvpWorkspace<T>`, `hvp_workspace(capacity)` and `hvp(ws, batch, rng, v, out)`: the
 ///   Hessian-vector product `H·v` of the training loss, derived by differentiating the
 ///   gradient's own graph (forward over reverse) and planned like it, and
@@ -124,7 +166,9 @@ pub use symgrad_runtime::*;
 ///   from the tape twin run on dual numbers (an oracle); `NetGnvpWorkspace<T>`,
 ///   `gnvp_workspace`, `gnvp` and `Net::gnvp_derivation()`: the Gauss-Newton product
 ///   `Jᵀ H_ℓ J v`, positive semi-definite for losses combined with nonnegative factors;
-/// - implementations of [`Parameters`], [`Model`] and [`HessianVector`].
+/// - implementations of [`Parameters`], [`Model`], [`HessianVector`], [`FromExamples`] (a
+///   data set's rows feed the one input, its labels a class-label target, its real-valued
+///   targets, or else its own features, a real-valued target) and [`TapeTwin`].
 ///
 /// # Errors
 ///

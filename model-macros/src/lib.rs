@@ -2,6 +2,8 @@
 //! the compiler itself is the `symgrad-compiler` crate, an ordinary library, so that tests and
 //! fuzzers can drive it on token streams.
 
+#![warn(missing_docs)]
+
 /// Defines a network whose backward pass is derived at compile time. The language is
 /// documented on `symgrad::network`.
 #[proc_macro]

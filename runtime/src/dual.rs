@@ -14,7 +14,9 @@ use crate::scalar::{Real, Scalar};
 /// tangent of a kink is that of the side taken).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Dual {
+    /// The value.
     pub value: f64,
+    /// The coefficient of `ε`: the derivative along the direction seeded.
     pub tangent: f64,
 }
 

@@ -18,6 +18,24 @@ use crate::scalar::Scalar;
 ///
 /// If `β = 0`, `C` is not read, so it may hold anything (even NaN). An inner dimension of 0
 /// gives `C ← β C`. Shapes that do not fit are an [`Error::Shape`]; nothing is written then.
+///
+/// ```
+/// use symgrad_runtime::gemm;
+/// use symgrad_runtime::ndarray::{Array2, array};
+///
+/// let a = array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]; // 3×2
+/// let b = array![[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]]; // 2×3
+/// // C ← 1·AᵀBᵀ + 0·C: the transposes are views with swapped strides, nothing is copied.
+/// let mut c = Array2::from_elem((2, 2), f64::NAN); // β = 0: C is not read
+/// gemm(1.0, a.t(), b.t(), 0.0, c.view_mut())?;
+/// assert_eq!(c, a.t().dot(&b.t()));
+/// assert_eq!(c, array![[11.0, 8.0], [14.0, 10.0]]);
+///
+/// // A k that does not match is an error, and C is left as it was.
+/// assert!(gemm(1.0, a.view(), a.view(), 0.0, c.view_mut()).is_err());
+/// assert_eq!(c[[0, 0]], 11.0);
+/// # Ok::<(), symgrad_runtime::Error>(())
+/// ```
 pub fn gemm<T: Scalar>(
     alpha: T,
     a: ArrayView2<'_, T>,

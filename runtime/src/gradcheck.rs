@@ -125,6 +125,33 @@ impl std::fmt::Display for Report {
 
 /// Compares `grads` (the analytic gradient of `loss` at `params`) with finite differences over
 /// every element of every parameter. `params` is restored exactly afterwards.
+///
+/// ```
+/// use symgrad_runtime::gradcheck::{self, Options};
+/// use symgrad_runtime::ndarray::array;
+/// use symgrad_runtime::{Activation, ParamList, Parameters, Result, Tape};
+///
+/// // L(w) = Σ softplus(x·w), its gradient from the tape, checked by central differences.
+/// let x = array![[0.3, -1.2], [2.0, 0.5]];
+/// let loss_and_grad = |params: &ParamList<f64>| -> Result<(f64, ParamList<f64>)> {
+///     let mut tape = Tape::new();
+///     let w = tape.param(params.values()[0].clone());
+///     let input = tape.input(x.clone());
+///     let z = tape.matmul(input, w)?;
+///     let s = tape.activation(Activation::Softplus, z);
+///     let loss = tape.sum(s);
+///     let mut grads = params.zeros_like();
+///     tape.backward(loss)?.write_into(&[w], &mut grads)?;
+///     Ok((tape.scalar(loss), grads))
+/// };
+/// let mut params = ParamList::new();
+/// params.push("w", array![[0.1, -0.4], [0.7, 0.2]]);
+/// let (_, grads) = loss_and_grad(&params)?;
+/// let report = gradcheck::check(&mut params, &grads, |p| Ok(loss_and_grad(p)?.0), Options::default())?;
+/// assert!(report.passed(), "{report}");
+/// assert_eq!(report.checked(), 4);
+/// # Ok::<(), symgrad_runtime::Error>(())
+/// ```
 pub fn check<P, F>(params: &mut P, grads: &P, mut loss: F, options: Options) -> Result<Report>
 where
     P: Parameters<f64>,

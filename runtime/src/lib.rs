@@ -6,6 +6,8 @@
 //! Matrices are `ndarray` arrays of shape `rows × columns`; a batch is a matrix with one sample
 //! per row, and a bias is a `1 × n` row broadcast over the batch.
 
+#![warn(missing_docs)]
+
 pub mod analysis;
 pub mod checkpoint;
 pub mod cli;

@@ -17,9 +17,21 @@ pub enum Optimizer {
     /// `w ← w − α g`.
     Sgd,
     /// Heavy-ball momentum `μ`, or Nesterov's look-ahead form.
-    Momentum { momentum: f64, nesterov: bool },
+    Momentum {
+        /// `μ`.
+        momentum: f64,
+        /// Nesterov's form: the gradient taken at the look-ahead point.
+        nesterov: bool,
+    },
     /// Adam with decay rates `β₁`, `β₂` and `ε` in the denominator.
-    Adam { beta1: f64, beta2: f64, epsilon: f64 },
+    Adam {
+        /// `β₁`, the first moment's decay rate.
+        beta1: f64,
+        /// `β₂`, the second moment's decay rate.
+        beta2: f64,
+        /// `ε`, added to the denominator.
+        epsilon: f64,
+    },
 }
 
 impl Optimizer {
@@ -114,9 +126,19 @@ pub enum Schedule {
     /// `α` throughout.
     Constant,
     /// `α · factor^⌊epoch/every⌋`.
-    StepDecay { every: usize, factor: f64 },
+    StepDecay {
+        /// Epochs between decays.
+        every: usize,
+        /// What each decay multiplies `α` by.
+        factor: f64,
+    },
     /// `α_min + (α − α_min)(1 + cos(π·epoch/epochs))/2`: from `α` down to `α_min`.
-    Cosine { epochs: usize, floor: f64 },
+    Cosine {
+        /// The epochs over which `α` falls to `α_min`.
+        epochs: usize,
+        /// `α_min`.
+        floor: f64,
+    },
 }
 
 impl Schedule {

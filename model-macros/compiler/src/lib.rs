@@ -5,6 +5,8 @@
 //! `network! { ... }` = parse → lower (names, shapes) → fuse → differentiate → plan → schedule
 //! → emit.
 
+#![warn(missing_docs)]
+
 mod ast;
 mod derivation;
 mod diff;

@@ -90,6 +90,7 @@ pub struct Entry {
     pub arg: Option<Arg>,
     /// The value [`Activation::derivative`] reads.
     pub saved: Saved,
+    /// The inputs `f` is defined for.
     pub domain: Domain,
     /// Where `f` is not smooth, if anywhere: where `f′` jumps (a kink), or a higher derivative
     /// does (softsign's `f″` at 0). Gradient checks treat points near it as kinks, since

@@ -12,10 +12,15 @@ pub enum Expr {
     M,
     /// The saved value `s`.
     S,
+    /// `c · e`.
     Scale(f64, Box<Expr>),
+    /// `a + b`.
     Add(Box<Expr>, Box<Expr>),
+    /// `a − b`.
     Sub(Box<Expr>, Box<Expr>),
+    /// `a · b`.
     Mul(Box<Expr>, Box<Expr>),
+    /// `a / b`.
     Div(Box<Expr>, Box<Expr>),
     /// `f(e)`.
     Apply(Activation, Box<Expr>),

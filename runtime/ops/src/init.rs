@@ -26,9 +26,15 @@ pub enum Init {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Distribution {
     /// `N(0, σ²)`.
-    Normal { std: f64 },
+    Normal {
+        /// `σ`.
+        std: f64,
+    },
     /// `U(−a, a)`.
-    Uniform { bound: f64 },
+    Uniform {
+        /// `a`.
+        bound: f64,
+    },
     /// Always this value.
     Constant(f64),
 }

@@ -10,6 +10,8 @@
 //! The crate has no dependencies, so that the procedural macro can depend on it without the
 //! runtime's.
 
+#![warn(missing_docs)]
+
 mod activation;
 mod expr;
 mod init;

@@ -40,6 +40,7 @@ pub enum Normaliser {
 pub struct LossEntry {
     /// The name in a network definition.
     pub name: &'static str,
+    /// What the summed loss is divided by.
     pub normaliser: Normaliser,
     /// Whether the gradient jumps where `x = t` (gradient checks treat those points as kinks).
     pub kink: bool,

@@ -136,6 +136,33 @@ const UNSET: &[u8; 8] = b"00000000";
 
 /// Writes `tensors` and `metadata` to `path` atomically, checksummed (see the module docs).
 /// Non-finite values are refused: a NaN never reaches a checkpoint.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use symgrad_runtime::checkpoint;
+/// use symgrad_runtime::ndarray::array;
+/// use symgrad_runtime::{ParamList, Parameters};
+///
+/// let mut params = ParamList::new();
+/// params.push("w", array![[0.5f32, -1.0], [2.0, 0.25]]);
+/// let path = std::env::temp_dir().join(format!("symgrad-doc-{}.safetensors", std::process::id()));
+/// let metadata = BTreeMap::from([("epoch".to_owned(), "3".to_owned())]);
+/// checkpoint::save(&path, &checkpoint::named("model.", &params), &metadata)?;
+///
+/// let file = checkpoint::load::<f32>(&path)?; // the checksum is verified here
+/// assert_eq!(file.metadata["epoch"], "3");
+/// let mut restored = params.zeros_like();
+/// file.restore("model.", &mut restored, &path)?;
+/// assert_eq!(restored, params);
+///
+/// // A flipped bit anywhere in the file is an error, never a different network.
+/// let mut bytes = std::fs::read(&path)?;
+/// let last = bytes.len() - 1;
+/// bytes[last] ^= 1;
+/// assert!(checkpoint::parse::<f32>(&bytes, "flipped").is_err());
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn save<T: Scalar>(
     path: &Path,
     tensors: &[(String, ArrayViewD<'_, T>)],

@@ -16,16 +16,39 @@ use crate::scalar::Scalar;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Corruption {
     /// Adds `N(0, std²)` noise to every value.
-    Gaussian { std: f64 },
+    Gaussian {
+        /// The noise's standard deviation.
+        std: f64,
+    },
     /// Sets each value to 0 with probability `fraction` (masking noise).
-    Masking { fraction: f64 },
+    Masking {
+        /// The probability of each value being zeroed.
+        fraction: f64,
+    },
     /// Sets each value with probability `fraction` to `low` or `high`, equally likely.
-    SaltAndPepper { fraction: f64, low: f64, high: f64 },
+    SaltAndPepper {
+        /// The probability of each value being replaced.
+        fraction: f64,
+        /// The "pepper" value.
+        low: f64,
+        /// The "salt" value.
+        high: f64,
+    },
     /// Zeroes `round(fraction · channels)` channels, chosen at random, over the whole map.
-    Channels { fraction: f64, channels: usize },
+    Channels {
+        /// The share of channels zeroed.
+        fraction: f64,
+        /// Channels per position: a row is `positions × channels` values, position-major.
+        channels: usize,
+    },
     /// Swaps `round(fraction · positions / 2)` disjoint pairs of positions' feature vectors:
     /// the map's vectors are permuted, the multiset of vectors unchanged.
-    Exchange { fraction: f64, channels: usize },
+    Exchange {
+        /// The share of positions moved.
+        fraction: f64,
+        /// Channels per position: a row is `positions × channels` values, position-major.
+        channels: usize,
+    },
 }
 
 impl Corruption {

@@ -77,6 +77,29 @@ struct Node<T> {
 }
 
 /// The arena of recorded nodes.
+///
+/// Record a computation, then [`Tape::backward`] from its scalar result:
+///
+/// ```
+/// use symgrad_runtime::ndarray::array;
+/// use symgrad_runtime::{Activation, Loss, Tape};
+///
+/// // L = mse(tanh(x·w), t) for one sample of two features.
+/// let mut tape = Tape::<f64>::new();
+/// let x = tape.input(array![[1.0, 2.0]]);
+/// let w = tape.param(array![[0.5], [-0.25]]);
+/// let t = tape.input(array![[0.5]]);
+/// let z = tape.matmul(x, w)?; // 1·0.5 + 2·(−0.25) = 0
+/// let y = tape.activation(Activation::Tanh, z); // tanh 0 = 0
+/// let loss = tape.loss_dense(Loss::Mse, y, t)?; // (0 − 0.5)² = 0.25
+/// assert_eq!(tape.scalar(loss), 0.25);
+///
+/// // ∂L/∂w = xᵀ · (2(y − t) ⊙ tanh′(z)) = xᵀ · (−1 · 1) = −xᵀ.
+/// let grads = tape.backward(loss)?;
+/// assert_eq!(grads.get(w).unwrap(), array![[-1.0], [-2.0]]);
+/// assert!(grads.get(x).is_none()); // an input is not tracked
+/// # Ok::<(), symgrad_runtime::Error>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Tape<T> {
     nodes: Vec<Node<T>>,

@@ -43,7 +43,12 @@ pub enum OnDivergence {
     Stop,
     /// Restore the parameters of the epoch's start, multiply the step size by `factor` and
     /// run the epoch again (at most `retries` times in a row).
-    RollBack { factor: f64, retries: usize },
+    RollBack {
+        /// What each roll-back multiplies the step size by.
+        factor: f64,
+        /// The most roll-backs in a row before the run stops with the error.
+        retries: usize,
+    },
 }
 
 /// How much the run prints (to standard error).
@@ -202,7 +207,9 @@ fn check_config(config: &TrainConfig) -> Result<()> {
 /// Trains `model` on `train` with mini-batches, validating on `val` after every epoch.
 ///
 /// Settings that cannot work are errors before the first step (see [`TrainConfig`]); so are
-/// data sets with a non-finite feature or a label out of range.
+/// data sets with a non-finite feature or a label out of range, and a set without labels for
+/// a network whose target is class labels. The `symgrad` crate's front page trains a network
+/// defined with `network!` this way.
 pub fn fit<T: Scalar, M: FromExamples<T>>(
     model: &mut M,
     train: &Dataset<T>,
