@@ -464,13 +464,17 @@ fn every_field_of_a_training_state_is_checked() {
             s.metadata.insert(key.into(), value.clone());
         }
     };
-    check("order", &set("order", order.replacen(' ', " 99999 ", 1)));
-    check("order", &set("order", order.split_once(' ').unwrap().1.to_owned()));
+    // Each field is one JSON value (the order a JSON array).
+    check("order", &set("order", order.replacen(',', ",99999,", 1)));
+    check("order", &set("order", format!("[{}", order.split_once(',').unwrap().1)));
+    check("order", &set("order", order.replacen(',', " ", 1)));
     check("epoch", &set("epoch", "x".into()));
     check("history", &set("epoch", "2".into()));
+    check("history", &set("history", "[{\"epoch\": 1}]".into()));
     check("best_epoch", &set("best_epoch", "7".into()));
     check("rate_scale", &set("rate_scale", "-1".into()));
-    check("rng.seed", &set("rng.seed", "00".into()));
+    check("rng", &set("rng", "{\"seed\": [0]}".into()));
+    check("run", &set("run", "{}".into()));
     check("format", &set("format", "symgrad training state 0".into()));
     check("optim.steps", &|s| {
         s.metadata.remove("optim.steps");

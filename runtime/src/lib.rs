@@ -17,6 +17,7 @@ pub mod error;
 pub mod gemm;
 pub mod gradcheck;
 pub mod init;
+pub mod json;
 pub mod kernels;
 pub mod model;
 pub mod optim;

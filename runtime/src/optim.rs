@@ -7,12 +7,13 @@
 //! (an L2 penalty `λ‖w‖²/2` on the loss).
 
 use ndarray::{ArrayD, Zip};
+use serde::{Deserialize, Serialize};
 
 use crate::params::Parameters;
 use crate::scalar::Scalar;
 
 /// How parameters move against their gradient.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Optimizer {
     /// `w ← w − α g`.
     Sgd,
@@ -121,7 +122,7 @@ impl<T: Scalar> Optim<T> {
 }
 
 /// How the step size changes over the epochs.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Schedule {
     /// `α` throughout.
     Constant,
@@ -157,7 +158,7 @@ impl Schedule {
 
 /// The "bold driver" rule of full-batch gradient descent: while the loss falls, grow the step
 /// size gently; when a step makes the loss rise, undo it and shrink the step size.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BoldDriver {
     /// The current step size.
     pub rate: f64,

@@ -8,12 +8,13 @@
 use ndarray::ArrayViewMut2;
 use rand::Rng;
 use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
 
 use crate::init::normal;
 use crate::scalar::Scalar;
 
 /// A way to corrupt inputs.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Corruption {
     /// Adds `N(0, std²)` noise to every value.
     Gaussian {

@@ -1,6 +1,7 @@
 //! Evaluation-mode passes over a whole data set: loss, accuracy, predictions, outputs.
 
 use ndarray::{Array2, s};
+use serde::{Deserialize, Serialize};
 
 use crate::data::FromExamples;
 use crate::data::{Dataset, Examples};
@@ -8,11 +9,13 @@ use crate::error::{Error, Result};
 use crate::scalar::Scalar;
 
 /// Loss and accuracy on a data set.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// Mean loss over the samples (evaluation mode).
+    #[serde(with = "crate::json::float")]
     pub loss: f64,
-    /// Fraction of samples whose largest output is their label.
+    /// Fraction of samples whose largest output is their label (NaN without class labels).
+    #[serde(with = "crate::json::float")]
     pub accuracy: f64,
 }
 

@@ -2,30 +2,39 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
 use crate::plot::{Axes, Scale, line_chart};
 
-/// The metrics of one epoch.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The metrics of one epoch. In JSON (serde), NaN and the infinities are the strings `"NaN"`,
+/// `"inf"` and `"-inf"`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     /// The epoch, from 1.
     pub epoch: usize,
     /// Mean training loss over the epoch's batches (training mode).
+    #[serde(with = "crate::json::float")]
     pub train_loss: f64,
     /// Loss on the validation set (evaluation mode).
+    #[serde(with = "crate::json::float")]
     pub val_loss: f64,
-    /// Accuracy on the validation set.
+    /// Accuracy on the validation set (NaN for a network without class labels).
+    #[serde(with = "crate::json::float")]
     pub val_accuracy: f64,
     /// The step size used.
+    #[serde(with = "crate::json::float")]
     pub rate: f64,
     /// Mean gradient norm over the epoch's batches.
+    #[serde(with = "crate::json::float")]
     pub grad_norm: f64,
     /// Training throughput.
+    #[serde(with = "crate::json::float")]
     pub samples_per_second: f64,
 }
 
 /// Why a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Stop {
     /// The epoch limit.
     Epochs,
@@ -38,7 +47,7 @@ pub enum Stop {
 }
 
 /// What a run did.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct History {
     /// One record per epoch.
     pub epochs: Vec<EpochRecord>,
@@ -61,35 +70,9 @@ impl History {
         out
     }
 
-    /// Reads back what [`to_csv`](Self::to_csv) wrote.
-    pub(super) fn records_from_csv(text: &str) -> Option<Vec<EpochRecord>> {
-        text.lines()
-            .skip(1)
-            .map(|line| {
-                let f: Vec<f64> = line.split(',').map(|v| v.parse().ok()).collect::<Option<_>>()?;
-                let [
-                    epoch,
-                    train_loss,
-                    val_loss,
-                    val_accuracy,
-                    rate,
-                    grad_norm,
-                    samples_per_second,
-                ] = f[..]
-                else {
-                    return None;
-                };
-                Some(EpochRecord {
-                    epoch: epoch as usize,
-                    train_loss,
-                    val_loss,
-                    val_accuracy,
-                    rate,
-                    grad_norm,
-                    samples_per_second,
-                })
-            })
-            .collect()
+    /// The history as JSON (serde): every record, why the run stopped, the best epoch.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a history is plain data")
     }
 
     /// The files a history written to `path` occupies: the CSV, then the loss and accuracy
@@ -143,5 +126,37 @@ impl History {
     /// Writes [`to_csv`](Self::to_csv) to `path`.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
         std::fs::write(path, self.to_csv()).map_err(|e| Error::io(path.display(), &e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EpochRecord, History, Stop};
+
+    #[test]
+    fn histories_round_trip_through_json_with_their_nans() {
+        let record = |epoch, val_accuracy| EpochRecord {
+            epoch,
+            train_loss: 0.5 / epoch as f64,
+            val_loss: 0.625,
+            val_accuracy,
+            rate: 1e-3,
+            grad_norm: 2.0,
+            samples_per_second: 1.5e6,
+        };
+        let history = History {
+            epochs: vec![record(1, f64::NAN), record(2, 0.75)],
+            stop: Stop::Patience,
+            best_epoch: 2,
+        };
+        let text = history.to_json();
+        assert!(
+            text.contains("\"val_accuracy\": \"NaN\"") && text.contains("\"stop\": \"Patience\""),
+            "{text}"
+        );
+        let back: History = serde_json::from_str(&text).unwrap();
+        assert!(back.epochs[0].val_accuracy.is_nan());
+        assert_eq!(back.epochs[1], history.epochs[1]);
+        assert_eq!((back.stop, back.best_epoch), (Stop::Patience, 2));
     }
 }

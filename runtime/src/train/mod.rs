@@ -15,6 +15,7 @@ mod history;
 mod progress;
 mod state;
 
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -37,7 +38,7 @@ use progress::Progress;
 use state::{Run, TrainingState};
 
 /// What to do when the loss or a gradient stops being finite.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum OnDivergence {
     /// Stop with an [`Error::NonFinite`] naming the epoch and step.
     Stop,
@@ -52,7 +53,7 @@ pub enum OnDivergence {
 }
 
 /// How much the run prints (to standard error).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Verbosity {
     /// Nothing.
     Quiet,
@@ -63,8 +64,9 @@ pub enum Verbosity {
     Progress,
 }
 
-/// The settings of a run.
-#[derive(Clone, Debug)]
+/// The settings of a run. As JSON (serde), a missing field takes its [default](Self::default).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TrainConfig {
     /// The most epochs to run.
     pub epochs: usize,
@@ -371,6 +373,33 @@ pub fn fit<T: Scalar, M: FromExamples<T>>(
 mod tests {
     use super::*;
     use ndarray::Axis;
+
+    #[test]
+    fn configurations_read_from_json_take_defaults_for_missing_fields() {
+        let config = TrainConfig {
+            epochs: 3,
+            optimizer: Optimizer::Momentum {
+                momentum: 0.9,
+                nesterov: true,
+            },
+            schedule: Schedule::Cosine { epochs: 3, floor: 1e-5 },
+            checkpoint: Some("run.safetensors".into()),
+            corruption: Some(Corruption::Masking { fraction: 0.25 }),
+            on_divergence: OnDivergence::RollBack {
+                factor: 0.5,
+                retries: 2,
+            },
+            ..TrainConfig::default()
+        };
+        let text = serde_json::to_string(&config).unwrap();
+        let back: TrainConfig = serde_json::from_str(&text).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{config:?}"));
+        let partial: TrainConfig = serde_json::from_str(r#"{"epochs": 7, "optimizer": "Sgd"}"#).unwrap();
+        assert_eq!((partial.epochs, partial.optimizer), (7, Optimizer::Sgd));
+        assert_eq!(partial.batch_size, TrainConfig::default().batch_size);
+        let error = serde_json::from_str::<TrainConfig>(r#"{"epochs": -1}"#).unwrap_err();
+        assert!(error.to_string().contains("invalid value"), "{error}");
+    }
 
     #[test]
     fn corrupted_batches_keep_clean_targets() {

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use ndarray::ArrayD;
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-use super::{EpochRecord, History, Stop};
+use super::EpochRecord;
 use crate::checkpoint::{self, Checkpoint};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -17,10 +18,10 @@ use crate::optim::{Optim, Optimizer};
 use crate::scalar::Scalar;
 
 /// The format name of a training state.
-const FORMAT: &str = "symgrad training state 2";
+const FORMAT: &str = "symgrad training state 3";
 
 /// What a run trains on and with: a resume must agree on all of it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(super) struct Run {
     /// The configuration's seed (it fixes the shuffling, the dropout masks and, in the main
     /// job, the split of the data).
@@ -28,9 +29,9 @@ pub(super) struct Run {
     /// A CRC-32 of the training and validation sets (features, labels, classes, targets).
     data: String,
     /// The network's parameters: names and shapes.
-    network: String,
+    network: Vec<(String, Vec<usize>)>,
     /// The update rule with its constants.
-    optimizer: String,
+    optimizer: Optimizer,
     /// The number of training samples (the length of the stored permutation).
     samples: usize,
 }
@@ -66,26 +67,31 @@ impl Run {
             }
         }
         let network = (0..model.count())
-            .map(|i| format!("{} {:?}", model.name(i), model.param(i).shape()))
-            .collect::<Vec<_>>()
-            .join(", ");
+            .map(|i| (model.name(i).to_owned(), model.param(i).shape().to_vec()))
+            .collect();
         Run {
             seed,
             data: format!("{:08x}", hasher.finalize()),
             network,
-            optimizer: format!("{optimizer:?}"),
+            optimizer,
             samples: train.len(),
         }
     }
 
-    fn entries(&self) -> [(&'static str, String); 4] {
-        [
-            ("run.seed", self.seed.to_string()),
-            ("run.data", self.data.clone()),
-            ("run.network", self.network.clone()),
-            ("run.optimizer", self.optimizer.clone()),
-        ]
+    /// The parameters' names and shapes in words.
+    fn network_in_words(&self) -> String {
+        let each: Vec<String> = self
+            .network
+            .iter()
+            .map(|(name, shape)| format!("{name} {shape:?}"))
+            .collect();
+        each.join(", ")
     }
+}
+
+/// `value` as JSON.
+fn json<V: Serialize>(value: &V) -> String {
+    serde_json::to_string(value).expect("training state values are plain data")
 }
 
 /// Everything a run needs to continue exactly where it stopped.
@@ -116,35 +122,22 @@ impl<M> TrainingState<M> {
         if let Some(best) = &self.best_model {
             tensors.extend(checkpoint::named("best.", best));
         }
-        let seed: String = self.rng.get_seed().iter().map(|b| format!("{b:02x}")).collect();
-        let mut metadata: BTreeMap<String, String> = [
+        // One JSON value per field, so that an error can name the field.
+        let metadata: BTreeMap<String, String> = [
             ("format", FORMAT.to_owned()),
-            ("epoch", self.epoch.to_string()),
-            ("rate_scale", format!("{:e}", self.rate_scale)),
-            ("optim.steps", optim.steps.to_string()),
-            ("rng.seed", seed),
-            ("rng.stream", self.rng.get_stream().to_string()),
-            ("rng.word_pos", self.rng.get_word_pos().to_string()),
-            (
-                "order",
-                self.order.iter().map(usize::to_string).collect::<Vec<_>>().join(" "),
-            ),
-            ("best_epoch", self.best_epoch.to_string()),
-            ("best_score", format!("{:e}", self.best_score)),
-            (
-                "history",
-                History {
-                    epochs: self.records.clone(),
-                    stop: Stop::Epochs,
-                    best_epoch: 0,
-                }
-                .to_csv(),
-            ),
+            ("epoch", json(&self.epoch)),
+            ("rate_scale", json(&self.rate_scale)),
+            ("optim.steps", json(&optim.steps)),
+            ("rng", json(&self.rng)),
+            ("order", json(&self.order)),
+            ("best_epoch", json(&self.best_epoch)),
+            ("best_score", json(&self.best_score)),
+            ("history", json(&self.records)),
+            ("run", json(run)),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        metadata.extend(run.entries().map(|(k, v)| (k.to_owned(), v)));
         checkpoint::save(path, &tensors, &metadata)
     }
 
@@ -164,15 +157,15 @@ impl<M> TrainingState<M> {
                 .map(String::as_str)
                 .ok_or_else(|| bad(key, "is missing".into()))
         };
-        fn parsed<V: std::str::FromStr>(text: &str, key: &str, bad: impl Fn(&str, String) -> Error) -> Result<V> {
-            text.parse().map_err(|_| bad(key, format!("is malformed: {text:?}")))
+        fn parsed<V: DeserializeOwned>(text: &str, key: &str, bad: impl Fn(&str, String) -> Error) -> Result<V> {
+            serde_json::from_str(text).map_err(|e| bad(key, format!("is malformed ({e}): {text:?}")))
         }
         let field = |key: &str| meta(key).and_then(|text| parsed::<usize>(text, key, bad));
         let format = meta("format")?;
         if format != FORMAT {
             return Err(bad("format", format!("is {format:?}, expected {FORMAT:?}")));
         }
-        let saved_seed: u64 = parsed(meta("run.seed")?, "run.seed", bad)?;
+        let saved: Run = parsed(meta("run")?, "run", bad)?;
         let refuse = |setting: &str, message: String| {
             Err(Error::Config {
                 setting: format!("resuming from {source}"),
@@ -181,42 +174,40 @@ impl<M> TrainingState<M> {
                 ),
             })
         };
-        if saved_seed != run.seed {
+        if saved.seed != run.seed {
             return refuse(
                 "resume with the same seed",
                 format!(
-                    "the run was trained with seed {saved_seed}, this one has seed {} (the seed fixes the shuffling and the data's split)",
-                    run.seed
+                    "the run was trained with seed {}, this one has seed {} (the seed fixes the shuffling and the data's split)",
+                    saved.seed, run.seed
                 ),
             );
         }
-        if meta("run.data")? != run.data {
+        if saved.data != run.data || saved.samples != run.samples {
             return refuse(
                 "resume on the same data",
                 format!(
                     "the run was trained on other data (fingerprint {}, now {})",
-                    meta("run.data")?,
-                    run.data
+                    saved.data, run.data
                 ),
             );
         }
-        if meta("run.network")? != run.network {
+        if saved.network != run.network {
             return refuse(
                 "resume with the same network",
                 format!(
                     "the run trained another network ({}; now {})",
-                    meta("run.network")?,
-                    run.network
+                    saved.network_in_words(),
+                    run.network_in_words()
                 ),
             );
         }
-        if meta("run.optimizer")? != run.optimizer {
+        if saved.optimizer != run.optimizer {
             return refuse(
                 "resume with the same optimiser",
                 format!(
-                    "the run used the optimiser {}, this one {}",
-                    meta("run.optimizer")?,
-                    run.optimizer
+                    "the run used the optimiser {:?}, this one {:?}",
+                    saved.optimizer, run.optimizer
                 ),
             );
         }
@@ -278,30 +269,13 @@ impl<M> TrainingState<M> {
                 let why = if present { "are present" } else { "are missing" };
                 return Err(bad(
                     &format!("the optimiser's {kind} moments"),
-                    format!("{why} after {steps} steps of {}", run.optimizer),
+                    format!("{why} after {steps} steps of {:?}", run.optimizer),
                 ));
             }
         }
 
-        let seed_hex = meta("rng.seed")?;
-        let mut seed = [0u8; 32];
-        if seed_hex.len() != 64 {
-            return Err(bad("rng.seed", format!("is malformed: {seed_hex:?}")));
-        }
-        for (i, byte) in seed.iter_mut().enumerate() {
-            *byte = seed_hex
-                .get(2 * i..2 * i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| bad("rng.seed", format!("is malformed: {seed_hex:?}")))?;
-        }
-        let mut rng = ChaCha8Rng::from_seed(seed);
-        rng.set_stream(parsed(meta("rng.stream")?, "rng.stream", bad)?);
-        rng.set_word_pos(parsed(meta("rng.word_pos")?, "rng.word_pos", bad)?);
-
-        let order: Vec<usize> = meta("order")?
-            .split(' ')
-            .map(|v| parsed(v, "order", bad))
-            .collect::<Result<_>>()?;
+        let rng: ChaCha8Rng = parsed(meta("rng")?, "rng", bad)?;
+        let order: Vec<usize> = parsed(meta("order")?, "order", bad)?;
         let mut seen = vec![false; run.samples];
         for &i in &order {
             match seen.get_mut(i) {
@@ -322,8 +296,7 @@ impl<M> TrainingState<M> {
         }
 
         let epoch = field("epoch")?;
-        let records =
-            History::records_from_csv(meta("history")?).ok_or_else(|| bad("history", "is malformed".into()))?;
+        let records: Vec<EpochRecord> = parsed(meta("history")?, "history", bad)?;
         if records.len() != epoch || records.iter().enumerate().any(|(i, r)| r.epoch != i + 1) {
             return Err(bad("history", format!("does not hold epochs 1 to {epoch}")));
         }
