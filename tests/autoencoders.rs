@@ -92,6 +92,17 @@ network! {
     }
 }
 
+/// A case the property test below found: a bias whose `H·v` entries are all near 10⁻⁷ while the
+/// product's largest are near 1 (see `agree_with_tape` for the scale it is compared on).
+#[test]
+fn plain_with_a_nearly_flat_bias() {
+    let seed = 7_492_942_765_731_378_970;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut net: Plain<f64> = network(&mut rng);
+    let x = random(&mut rng, 4, 6, 1.0);
+    check(&mut net, &PlainBatch { x: x.view() }, seed, Kinks::Possible).unwrap();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
 

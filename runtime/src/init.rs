@@ -3,6 +3,7 @@
 
 use ndarray::{ArrayViewMut, Dimension};
 use rand::Rng;
+use rand_distr::Distribution as _;
 
 use crate::scalar::Scalar;
 
@@ -26,10 +27,7 @@ impl Fill for Init {
     }
 }
 
-/// One draw from `N(0, 1)` by the Box–Muller transform: for `u₁ ∈ (0, 1]`, `u₂ ∈ [0, 1)`,
-/// `√(−2 ln u₁) cos(2π u₂)` is standard normal.
+/// One draw from `N(0, 1)`: rand_distr's `StandardNormal` (the Ziggurat method).
 pub fn normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    rand_distr::StandardNormal.sample(rng)
 }

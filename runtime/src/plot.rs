@@ -142,7 +142,8 @@ impl Canvas {
         }
     }
 
-    /// Writes the canvas as an 8-bit RGB PNG.
+    /// Writes the canvas as an 8-bit RGB PNG (hand-written: one zlib stream and three chunks,
+    /// where plotters' own PNG output would bring the `image` crate).
     pub fn write_png(&self, path: &Path) -> Result<()> {
         let mut raw = Vec::with_capacity(self.height * (1 + 3 * self.width));
         for row in self.rgb.chunks(3 * self.width) {

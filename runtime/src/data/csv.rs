@@ -1,4 +1,6 @@
 //! CSV of numbers: one sample per line, the features then the class label last.
+//!
+//! Hand-written: numbers and commas only (no quoting), and errors must name line and field.
 
 use ndarray::Array2;
 
