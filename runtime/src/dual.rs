@@ -185,6 +185,7 @@ impl Real for Dual {
 
 impl Scalar for Dual {
     const EPSILON: Dual = Dual::constant(f64::EPSILON);
+    const MIN_POSITIVE: Dual = Dual::constant(f64::MIN_POSITIVE);
     const NAME: &'static str = "dual";
 
     /// A plain triple loop: dual numbers are for oracles, not speed.

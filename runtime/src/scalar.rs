@@ -29,6 +29,9 @@ pub trait Scalar:
 {
     /// Machine epsilon.
     const EPSILON: Self;
+    /// The smallest positive normal number: below it arithmetic is on subnormal numbers, which
+    /// x86 cores run many times slower.
+    const MIN_POSITIVE: Self;
     /// The type's name, for reports and checkpoints (`"f32"`, `"f64"`).
     const NAME: &'static str;
 
@@ -66,6 +69,7 @@ macro_rules! impl_scalar {
     ($t:ident) => {
         impl Scalar for $t {
             const EPSILON: Self = $t::EPSILON;
+            const MIN_POSITIVE: Self = $t::MIN_POSITIVE;
             const NAME: &'static str = stringify!($t);
 
             #[inline]
