@@ -2,14 +2,15 @@
 //! `λ_max`, by power iteration on the compiled Hessian-vector product, tracked while
 //! full-batch descent with a fixed step `α` trains a small classifier (tanh, 32 units, squared
 //! error on the logits against one-hot targets, 500 digits). Descent on a quadratic with
-//! curvature `λ` diverges once `λ > 2/α`. On the digits (2026-11-30), `λ_max` starts at 64:
-//! with `α = 0.05` (`2/α = 40`) it falls to about 40 within a thousand steps and stays there
-//! while the loss keeps falling; with `α = 0.04` it dips to 44, then rises to `2/α = 50` and
-//! stays; with `α = 0.03` it rises towards 67 and has reached 56 after 4,000 steps. That is
-//! the "edge of stability" of full-batch descent (Cohen et al., 2021), and the loss no longer
-//! falls at every step. The course's rule (undo a step that raised the loss and halve `α`,
-//! grow `α` by 5 % otherwise) is run alongside, from `α = 1`: it settles `α` between 0.025
-//! and 0.06, growing it until a step overshoots, so its `2/α` swings around `λ_max`.
+//! curvature `λ` diverges once `λ > 2/α`. On the digits (2026-11-30), `λ_max` starts at 59:
+//! with `α = 0.05` (`2/α = 40`) it falls to 35 within 100 steps, climbs back to 40 by step
+//! 1,700 and stays there (38.7 to 41.5) while the loss keeps falling, no longer at every step; with
+//! `α = 0.04` it dips to 41, then rises towards `2/α = 50` (47.6 after 4,000 steps); with
+//! `α = 0.03` it dips to 51.5 and rises slowly (55 after 4,000 steps), far below `2/α = 67`.
+//! Held at `2/α` is the "edge of stability" of full-batch descent (Cohen et al., 2021). The
+//! course's rule (undo a step that raised the loss and halve `α`, grow `α` by 5 % otherwise) is
+//! run alongside, from `α = 1`: it settles `α` between 0.02 and 0.06, growing it until a step
+//! overshoots, so its `2/α` swings around `λ_max`.
 //!
 //! Prints a table per run (every 500 steps) and writes `curvature.png`: `λ_max` against the
 //! step for each run (every 100 steps), with each fixed `2/α` as a flat line.

@@ -19,9 +19,10 @@
 //!
 //! On the digits (2026-11-30, this 2-core machine, 20 s each; the loss cannot go below the
 //! pixels' own entropy, 0.2128): all three leave the start at 0.70 for a plateau near 0.42,
-//! where SGD with momentum stays longest (0.346 after 1,000 passes); Adam leaves it first
-//! (0.371 at 100 passes, Hessian-free 0.423) but Hessian-free passes it (1,000 passes: 0.262
-//! against Adam's 0.273) and ends level with it (0.2519 against 0.2524; SGD 0.2688).
+//! where SGD with momentum stays longest (0.339 after 1,000 passes); Adam leaves it first
+//! (0.366 at 100 passes, Hessian-free 0.423), Hessian-free draws level by 1,000 passes (0.2647
+//! against Adam's 0.2653), and after 20 s Adam is slightly lower (0.2488 against 0.2512; SGD
+//! 0.2568).
 //!
 //! ```text
 //! cargo run --release --example hessian_free               # 1,437 embedded digits, 20 s per run

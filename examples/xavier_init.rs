@@ -3,9 +3,9 @@
 //! `2/(fan_in + fan_out)`. The per-layer gradient norms at the start show what reaches the
 //! first layers. With tanh, `N(0, 1)` weights (64 inputs per unit: pre-activations with a
 //! standard deviation of 8) make the gradient grow layer by layer towards the input, by about
-//! 85× over eight layers; Xavier keeps every layer within a factor of about 1.6. With sigmoid,
+//! 84× over eight layers; Xavier keeps every layer within a factor of about 1.5. With sigmoid,
 //! whose derivative is at most 1/4 and whose outputs are not centred on 0, even Xavier's
-//! scaling lets the gradient vanish towards the first layers (by a factor of about 3·10⁻⁵):
+//! scaling lets the gradient vanish towards the first layers (by a factor of about 7·10⁻⁵):
 //! the reason deep networks moved to tanh, and then to ReLU with He initialisation.
 //!
 //! ```text

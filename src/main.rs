@@ -5,10 +5,13 @@
 //! cargo run --release -- --fashion          # Fashion-MNIST from /usr/share/datasets/fashion-mnist
 //! cargo run --release -- --fashion DIR      # ... or from DIR
 //! ```
-//! Options: `--epochs N`, `--seed S`, `--history FILE.csv` (and its PNG plots),
+//! Options: `--epochs N`, `--batch-size B`, `--seed S`, `--history FILE.csv` (and its PNG plots),
 //! `--checkpoint FILE.safetensors` (saved after every epoch; with `--resume`, continued from;
 //! an existing one is replaced only with `--overwrite`), `--quiet`. Output paths are checked
 //! before training starts.
+//!
+//! Built with the `mpi` feature, `mpirun -np N target/release/symgrad [OPTIONS]` trains
+//! data-parallel over N processes (`train::fit_on`); process 0 prints and writes the files.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,7 +22,7 @@ use symgrad::network;
 use symgrad::prelude::*;
 use symgrad::rand::SeedableRng;
 use symgrad::rand::rngs::StdRng;
-use symgrad::train::{self, TrainConfig, Verbosity};
+use symgrad::train::{self, Alone, TrainConfig, Verbosity, Workers};
 
 network! {
     /// The classifier for the 8×8 digits: two ReLU layers with dropout, softmax cross-entropy.
@@ -56,10 +59,11 @@ struct Args {
     resume: bool,
     overwrite: bool,
     quiet: bool,
+    batch_size: Option<usize>,
 }
 
-const USAGE: &str = "usage: symgrad [--fashion [DIR]] [--epochs N] [--seed S] [--history FILE.csv] \
-                     [--checkpoint FILE.safetensors [--resume | --overwrite]] [--quiet]";
+const USAGE: &str = "usage: symgrad [--fashion [DIR]] [--epochs N] [--batch-size B] [--seed S] \
+                     [--history FILE.csv] [--checkpoint FILE.safetensors [--resume | --overwrite]] [--quiet]";
 
 /// The command line; `--flag value` and `--flag=value` both work.
 fn parse_args() -> Result<Args, String> {
@@ -73,6 +77,7 @@ fn parse_args() -> Result<Args, String> {
         resume: false,
         overwrite: false,
         quiet: false,
+        batch_size: None,
     };
     let mut parser = symgrad::cli::lexopt::Parser::from_env();
     let words = |e: symgrad::cli::lexopt::Error| e.to_string();
@@ -80,6 +85,7 @@ fn parse_args() -> Result<Args, String> {
         match arg {
             Long("fashion") => args.source = symgrad::cli::fashion(&mut parser).map_err(words)?,
             Long("epochs") => args.epochs = Some(parser.value().and_then(|v| v.parse()).map_err(words)?),
+            Long("batch-size") => args.batch_size = Some(parser.value().and_then(|v| v.parse()).map_err(words)?),
             Long("seed") => args.seed = parser.value().and_then(|v| v.parse()).map_err(words)?,
             Long("history") => args.history = Some(parser.value().map_err(words)?.into()),
             Long("checkpoint") => args.checkpoint = Some(parser.value().map_err(words)?.into()),
@@ -92,6 +98,9 @@ fn parse_args() -> Result<Args, String> {
             }
             other => return Err(format!("{}; try --help", other.unexpected())),
         }
+    }
+    if args.batch_size == Some(0) {
+        return Err("--batch-size must be at least 1".into());
     }
     if args.epochs == Some(0) {
         return Err("--epochs must be at least 1".into());
@@ -106,10 +115,16 @@ fn parse_args() -> Result<Args, String> {
 }
 
 /// Trains `M` on `train` (holding out a stratified tenth for validation) and tests it.
-fn run<M: FromExamples<f32>>(train: Dataset<f32>, test: Dataset<f32>, config: TrainConfig, args: &Args) -> Result<f64> {
+fn run<M: FromExamples<f32>>(
+    workers: &dyn Workers,
+    (train, test): (Dataset<f32>, Dataset<f32>),
+    config: TrainConfig,
+    args: &Args,
+) -> Result<f64> {
     let mut rng = StdRng::seed_from_u64(args.seed);
     let (train, val) = train.split_stratified(0.1, &mut rng)?;
-    if !args.quiet {
+    let main = workers.rank() == 0;
+    if !args.quiet && main {
         eprintln!(
             "training on {} samples ({} validation, {} test), {} features, {} classes",
             train.len(),
@@ -119,15 +134,18 @@ fn run<M: FromExamples<f32>>(train: Dataset<f32>, test: Dataset<f32>, config: Tr
             train.classes
         );
     }
-    if let Some(path) = &args.history {
+    if let (Some(path), true) = (&args.history, main) {
         for file in train::History::files(path) {
             symgrad::checkpoint::check_writable(&file)?;
         }
     }
     let mut model = M::init(&mut rng);
     let started = Instant::now();
-    let history = train::fit(&mut model, &train, &val, &config)?;
+    let history = train::fit_on(workers, &mut model, &train, &val, &config)?;
     let seconds = started.elapsed().as_secs_f64();
+    if !main {
+        return Ok(f64::NAN);
+    }
     if let Some(path) = &args.history {
         history.write_csv(path)?;
         for file in history.write_plots(path)? {
@@ -151,12 +169,12 @@ fn run<M: FromExamples<f32>>(train: Dataset<f32>, test: Dataset<f32>, config: Tr
 }
 
 /// Adam with a cosine schedule, keeping the last epoch's parameters; the defaults given here
-/// are the data set's, the command line overrides the epochs.
+/// are the data set's, the command line overrides the epochs and the batch size.
 fn config(args: &Args, epochs: usize, batch_size: usize, learning_rate: f64) -> TrainConfig {
     let epochs = args.epochs.unwrap_or(epochs);
     TrainConfig {
         epochs,
-        batch_size,
+        batch_size: args.batch_size.unwrap_or(batch_size),
         learning_rate,
         schedule: Schedule::Cosine { epochs, floor: 1e-5 },
         keep_best: false,
@@ -181,15 +199,25 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let outcome = args
-        .source
-        .load::<f32>(args.seed)
-        .and_then(|(train, test)| match args.source {
-            Source::Digits => run::<DigitsNet>(train, test, config(&args, 60, 32, 2e-3), &args),
-            Source::FashionMnist(_) => run::<FashionNet>(train, test, config(&args, 30, 128, 1e-3), &args),
-        });
+    #[cfg(feature = "mpi")]
+    let mpi = train::Mpi::initialize();
+    #[cfg(feature = "mpi")]
+    let workers: &dyn Workers = match &mpi {
+        Some(mpi) => mpi,
+        None => &Alone,
+    };
+    #[cfg(not(feature = "mpi"))]
+    let workers: &dyn Workers = &Alone;
+    let outcome = args.source.load::<f32>(args.seed).and_then(|data| match args.source {
+        Source::Digits => run::<DigitsNet>(workers, data, config(&args, 60, 32, 2e-3), &args),
+        Source::FashionMnist(_) => run::<FashionNet>(workers, data, config(&args, 30, 128, 1e-3), &args),
+    });
     match outcome {
         Ok(_) => ExitCode::SUCCESS,
+        Err(error) if workers.size() > 1 => {
+            eprintln!("error (process {} of {}): {error}", workers.rank(), workers.size());
+            ExitCode::FAILURE
+        }
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE

@@ -14,6 +14,7 @@ mod evaluate;
 mod history;
 mod progress;
 mod state;
+mod workers;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -36,6 +37,10 @@ pub use evaluate::{Evaluation, confusion_matrix, confusion_table, evaluate, outp
 pub use history::{EpochRecord, History, Stop};
 use progress::Progress;
 use state::{Run, TrainingState};
+#[cfg(feature = "mpi")]
+pub use workers::Mpi;
+pub use workers::{Alone, Workers, share};
+use workers::{agree, combine, pack, unpack, zero};
 
 /// What to do when the loss or a gradient stops being finite.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -218,7 +223,39 @@ pub fn fit<T: Scalar, M: FromExamples<T>>(
     val: &Dataset<T>,
     config: &TrainConfig,
 ) -> Result<History> {
+    fit_on(&Alone, model, train, val, config)
+}
+
+/// [`fit`] spread over the processes of `workers`, each called with the same arguments (see
+/// [`Workers`]). Process 0's initial parameters are copied to the others; each global batch of
+/// `batch_size` samples is split into contiguous shares ([`share`]), one per process; the
+/// gradients of the shares, weighted by their sizes, are summed by one all-reduce into the
+/// gradient of the batch, and every process takes the same step. The shuffling is one
+/// permutation from the seed; dropout masks and corruptions come from a stream of their own
+/// per process and epoch. Process 0 alone prints progress and writes the checkpoint; a resume
+/// reads it on every process, with any number of processes.
+///
+/// Processes that disagree on the seed, the data, the network, the optimiser or the batch size
+/// are an error on every process, as is a batch smaller than the number of processes; a process
+/// whose step fails stops the others with an error naming it.
+pub fn fit_on<T: Scalar, M: FromExamples<T>, W: Workers + ?Sized>(
+    workers: &W,
+    model: &mut M,
+    train: &Dataset<T>,
+    val: &Dataset<T>,
+    config: &TrainConfig,
+) -> Result<History> {
+    let (rank, size) = (workers.rank(), workers.size());
     check_config(config)?;
+    if config.batch_size < size {
+        return Err(Error::Config {
+            setting: "batch_size".into(),
+            message: format!(
+                "is {}, fewer samples than the {size} processes: each needs a share of every batch",
+                config.batch_size
+            ),
+        });
+    }
     evaluate::check_feeds::<T, M>(train, "fit: the training set")?;
     evaluate::check_feeds::<T, M>(val, "fit: the validation set")?;
     if train.is_empty() || val.is_empty() {
@@ -232,17 +269,25 @@ pub fn fit<T: Scalar, M: FromExamples<T>>(
         });
     }
     let batch_size = config.batch_size.min(train.len());
-    let run = config
-        .checkpoint
-        .is_some()
-        .then(|| Run::new(model, config.seed, config.optimizer, train, val));
+    let run =
+        (config.checkpoint.is_some() || size > 1).then(|| Run::new(model, config.seed, config.optimizer, train, val));
+    if let (Some(run), true) = (&run, size > 1) {
+        agree(workers, run.fingerprint(batch_size))?;
+        let mut values = Vec::new();
+        pack(&*model, 1.0, &mut values);
+        workers.broadcast(&mut values);
+        unpack(&values, model);
+    }
+    let main = rank == 0;
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut ws = model.workspace(batch_size);
     let mut grads = M::zeros();
     let mut optim = Optim::new(config.optimizer, config.weight_decay);
     let mut batcher = Batcher::new(batch_size, train, config.corruption.is_some());
     let mut order: Vec<usize> = (0..train.len()).collect();
-    let progress = Progress::new(config.verbosity, config.epochs, train.len());
+    let verbosity = if main { config.verbosity } else { Verbosity::Quiet };
+    let progress = Progress::new(verbosity, config.epochs, train.len());
+    let mut reduction = Vec::new();
     let mut history = History {
         epochs: Vec::new(),
         stop: Stop::Epochs,
@@ -265,12 +310,42 @@ pub fn fit<T: Scalar, M: FromExamples<T>>(
             matches!(config.on_divergence, OnDivergence::RollBack { .. }).then(|| (model.clone(), optim.clone()));
         let started = Instant::now();
         order.shuffle(&mut rng);
+        // Alone, masks and corruptions come from the run's generator, as they always have; spread
+        // over processes, from a stream of this process and epoch, so a resume with any number of
+        // processes draws them afresh.
+        let mut own_rng = (size > 1).then(|| {
+            let mut own = ChaCha8Rng::seed_from_u64(config.seed);
+            own.set_stream(((epoch as u64) << 20) | (rank as u64 + 1));
+            own
+        });
         let (mut loss_sum, mut norm_sum, mut steps) = (0.0, 0.0, 0usize);
         let mut diverged = None;
         for (step, indices) in order.chunks(batch_size).enumerate() {
-            let corruption = config.corruption.as_ref().map(|c| (c, &mut rng));
-            let batch = M::batch(batcher.gather(train, indices, corruption))?;
-            let loss = model.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads)?.to_f64();
+            let local = own_rng.as_mut().unwrap_or(&mut rng);
+            let mine = &indices[share(indices.len(), rank, size)];
+            let outcome = if mine.is_empty() {
+                zero(&mut grads);
+                Ok(0.0)
+            } else {
+                let corruption = config.corruption.as_ref().map(|c| (c, &mut *local));
+                M::batch(batcher.gather(train, mine, corruption))
+                    .and_then(|batch| model.loss_and_grad(&mut ws, &batch, local, &mut grads))
+                    .map(|loss| loss.to_f64())
+            };
+            let loss = if size > 1 {
+                let weight = mine.len() as f64 / indices.len() as f64;
+                let at = || format!("epoch {}, step {}", epoch + 1, step + 1);
+                combine(workers, &mut reduction, outcome, weight, &mut grads, at)
+            } else {
+                outcome
+            };
+            let loss = match loss {
+                Ok(loss) => loss,
+                Err(error) => {
+                    progress.finish();
+                    return Err(error);
+                }
+            };
             let norm = grad_norm(&grads);
             if !loss.is_finite() || !norm.is_finite() {
                 let what = if loss.is_finite() {
@@ -336,7 +411,7 @@ pub fn fit<T: Scalar, M: FromExamples<T>>(
                 best_model = Some(model.clone());
             }
         }
-        if let (Some(path), Some(run)) = (&config.checkpoint, &run) {
+        if let (Some(path), Some(run), true) = (&config.checkpoint, &run, main) {
             let state = TrainingState {
                 epoch,
                 rate_scale,

@@ -78,6 +78,12 @@ impl Run {
         }
     }
 
+    /// A CRC-32 of everything a resume must agree on, and of the batch size: processes of one
+    /// data-parallel run must agree on all of it.
+    pub(super) fn fingerprint(&self, batch_size: usize) -> u32 {
+        crc32fast::hash(format!("{} {batch_size}", json(self)).as_bytes())
+    }
+
     /// The parameters' names and shapes in words.
     fn network_in_words(&self) -> String {
         let each: Vec<String> = self
