@@ -2,7 +2,8 @@
 (`cargo bench --bench step`, generated and its gemm floor), JAX `jit` (`hvp_jax.py`) and PyTorch
 eager (`step_torch.py`) on the same networks, batch sizes, inputs and step (forward, backward,
 plain SGD update; f32), each pinned to one core, run interleaved as ours, JAX, PyTorch, ours;
-prints the table with ratios. Needs `pip install jax jaxlib torch`; run from the repository root:
+prints the table with ratios, and a second one for the Hessian-vector product (ours against
+`jax.jvp` of `jax.grad`). Needs `pip install jax jaxlib torch`; run from the repository root:
 
     python3 benches/peers/compare.py
 """
@@ -21,15 +22,15 @@ def run(command):
 
 
 def ours():
-    """{(network, batch): {"generated": µs, "gemm_floor": µs}} from criterion's bencher output."""
+    """{(network, batch): {"generated" | "gemm_floor" | "hvp": µs}} from criterion's bencher output."""
     out = run(
         PIN
         + ["cargo", "bench", "--quiet", "--bench", "step", "--", "--warm-up-time", "1", "--measurement-time", "3"]
-        + ["--output-format", "bencher", "/(generated|gemm_floor)/"]
+        + ["--output-format", "bencher", "/(generated|gemm_floor|hvp)/"]
     )
     figures = {}
     for line in out.splitlines():
-        m = re.match(r"test (.+)/(generated|gemm_floor)/(\d+) \.\.\. bench:\s+([\d,]+) ns/iter", line)
+        m = re.match(r"test (.+)/(generated|gemm_floor|hvp)/(\d+) \.\.\. bench:\s+([\d,]+) ns/iter", line)
         if m:
             network, kind, batch, ns = m.groups()
             figures.setdefault((network.split(",")[0], int(batch)), {})[kind] = int(ns.replace(",", "")) / 1e3
@@ -37,13 +38,13 @@ def ours():
 
 
 def peer(script):
-    """{(network, batch): µs per step} from a peer script's table (its first column of figures)."""
+    """{(network, batch): [µs, ...]} from a peer script's table (its columns of figures)."""
     out = run(PIN + [sys.executable, script])
     figures = {}
     for line in out.splitlines()[2:]:
-        m = re.match(r"(.+) \((\d+)\)\s+([\d.]+)", line)
+        m = re.match(r"(.+) \((\d+)\)((?:\s+[\d.]+)+)$", line)
         if m:
-            figures[(m.group(1).strip(), int(m.group(2)))] = float(m.group(3))
+            figures[(m.group(1).strip(), int(m.group(2)))] = [float(v) for v in m.group(3).split()]
     return out.splitlines()[0], figures
 
 
@@ -54,20 +55,36 @@ def main():
     torch_version, torch = peer("benches/peers/step_torch.py")
     second = ours()
     print(f"{date.today()}; {jax_version.split(',')[0]}; {torch_version.split(',')[0]}; one core (taskset -c 0), f32, µs")
+    print()
     print("| network (batch) | ours (two runs) | JAX jit | PyTorch | gemm floor, ours | JAX / ours | PyTorch / ours |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for key in first:
+    # Only what both of our runs measured.
+    keys = [key for key in first if "generated" in first[key] and "generated" in second.get(key, {})]
+    for key in keys:
         network, batch = key
-        runs = [first[key]["generated"], second.get(key, first[key])["generated"]]
-        floor = min(first[key]["gemm_floor"], second.get(key, first[key])["gemm_floor"])
-        # Match the peers' names: ours may carry a description after the widths.
-        j = next((v for (n, b), v in jax.items() if b == batch and network.startswith(n)), float("nan"))
-        t = next((v for (n, b), v in torch.items() if b == batch and network.startswith(n)), float("nan"))
+        runs = [first[key]["generated"], second[key]["generated"]]
+        floor = min(first[key]["gemm_floor"], second[key]["gemm_floor"])
+        j, t = match(jax, key)[0], match(torch, key)[0]
         worst, best = max(runs), min(runs)
         print(
             f"| {network} ({batch}) | {runs[0]:,.1f}, {runs[1]:,.1f} | {j:,.1f} | {t:,.1f} | {floor:,.1f} "
             f"| {j / worst:.2f}–{j / best:.2f} | {t / worst:.1f}–{t / best:.1f} |"
         )
+    print()
+    print("| network (batch) | hvp, ours (two runs) | hvp, JAX | JAX / ours |")
+    print("|---|---:|---:|---:|")
+    for key in keys:
+        network, batch = key
+        runs = [first[key]["hvp"], second[key]["hvp"]]
+        j = match(jax, key)[1]
+        print(f"| {network} ({batch}) | {runs[0]:,.1f}, {runs[1]:,.1f} | {j:,.1f} | {j / max(runs):.2f}–{j / min(runs):.2f} |")
+
+
+def match(peer_figures, key):
+    """A peer's figures for our (network, batch); ours may carry a description after the widths."""
+    network, batch = key
+    nan = [float("nan")] * 2
+    return next((v for (n, b), v in peer_figures.items() if b == batch and network.startswith(n)), nan)
 
 
 if __name__ == "__main__":
