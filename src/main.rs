@@ -7,7 +7,8 @@
 //! ```
 //! Options: `--epochs N`, `--batch-size B`, `--seed S`, `--history FILE.csv` (and its PNG plots),
 //! `--checkpoint FILE.safetensors` (saved after every epoch; with `--resume`, continued from;
-//! an existing one is replaced only with `--overwrite`), `--quiet`. Output paths are checked
+//! an existing one is replaced only with `--overwrite`), `--quiet`, `--threads N` (threads per
+//! large product; more than one needs the `threading` feature). Output paths are checked
 //! before training starts.
 //!
 //! Built with the `mpi` feature, `mpirun -np N target/release/symgrad [OPTIONS]` trains
@@ -60,10 +61,12 @@ struct Args {
     overwrite: bool,
     quiet: bool,
     batch_size: Option<usize>,
+    threads: Option<usize>,
 }
 
 const USAGE: &str = "usage: symgrad [--fashion [DIR]] [--epochs N] [--batch-size B] [--seed S] \
-                     [--history FILE.csv] [--checkpoint FILE.safetensors [--resume | --overwrite]] [--quiet]";
+                     [--history FILE.csv] [--checkpoint FILE.safetensors [--resume | --overwrite]] [--quiet] \
+                     [--threads N]";
 
 /// The command line; `--flag value` and `--flag=value` both work.
 fn parse_args() -> Result<Args, String> {
@@ -78,6 +81,7 @@ fn parse_args() -> Result<Args, String> {
         overwrite: false,
         quiet: false,
         batch_size: None,
+        threads: None,
     };
     let mut parser = symgrad::cli::lexopt::Parser::from_env();
     let words = |e: symgrad::cli::lexopt::Error| e.to_string();
@@ -92,6 +96,7 @@ fn parse_args() -> Result<Args, String> {
             Long("resume") => args.resume = true,
             Long("overwrite") => args.overwrite = true,
             Long("quiet") => args.quiet = true,
+            Long("threads") => args.threads = Some(parser.value().and_then(|v| v.parse()).map_err(words)?),
             Short('h') | Long("help") => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -101,6 +106,9 @@ fn parse_args() -> Result<Args, String> {
     }
     if args.batch_size == Some(0) {
         return Err("--batch-size must be at least 1".into());
+    }
+    if let Some(threads) = args.threads {
+        symgrad::gemm::set_threads(threads).map_err(|e| e.to_string())?;
     }
     if args.epochs == Some(0) {
         return Err("--epochs must be at least 1".into());

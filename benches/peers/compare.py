@@ -1,31 +1,42 @@
 """One command for the peer table of `benches/README.md`: our training step
 (`cargo bench --bench step`, generated and its gemm floor), JAX `jit` (`hvp_jax.py`) and PyTorch
 eager (`step_torch.py`) on the same networks, batch sizes, inputs and step (forward, backward,
-plain SGD update; f32), each pinned to one core, run interleaved as ours, JAX, PyTorch, ours;
+plain SGD update; f32), each pinned to the same cores, run interleaved as ours, JAX, PyTorch, ours;
 prints the table with ratios, and a second one for the Hessian-vector product (ours against
 `jax.jvp` of `jax.grad`). Needs `pip install jax jaxlib torch`; run from the repository root:
 
-    python3 benches/peers/compare.py
+    python3 benches/peers/compare.py              # one thread each, pinned to core 0
+    python3 benches/peers/compare.py --threads 2  # two each, on cores 0 and 1 (ours with the
+                                                  # `threading` feature)
 """
 
+import argparse
+import os
 import re
 import subprocess
 import sys
 from datetime import date
 
-PIN = ["taskset", "-c", "0"]
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--threads", type=int, default=1, help="threads for every contender (default 1)")
+THREADS = parser.parse_args().threads
+PIN = ["taskset", "-c", ",".join(str(core) for core in range(THREADS))]
+# Ours: the `threading` feature splits large products over rayon's pool of THREADS threads.
+FEATURES = ["--features", "threading"] if THREADS > 1 else []
+ENV = dict(os.environ, RAYON_NUM_THREADS=str(THREADS), PEER_THREADS=str(THREADS))
 
 
 def run(command):
     print("$", " ".join(command), file=sys.stderr, flush=True)
-    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(command, check=True, capture_output=True, text=True, env=ENV).stdout
 
 
 def ours():
     """{(network, batch): {"generated" | "gemm_floor" | "hvp": µs}} from criterion's bencher output."""
     out = run(
         PIN
-        + ["cargo", "bench", "--quiet", "--bench", "step", "--", "--warm-up-time", "1", "--measurement-time", "3"]
+        + ["cargo", "bench", "--quiet", *FEATURES, "--bench", "step", "--"]
+        + ["--warm-up-time", "1", "--measurement-time", "3"]
         + ["--output-format", "bencher", "/(generated|gemm_floor|hvp)/"]
     )
     figures = {}
@@ -49,12 +60,12 @@ def peer(script):
 
 
 def main():
-    run(["cargo", "bench", "--quiet", "--bench", "step", "--no-run"])
+    run(["cargo", "bench", "--quiet", *FEATURES, "--bench", "step", "--no-run"])
     first = ours()
     jax_version, jax = peer("benches/peers/hvp_jax.py")
     torch_version, torch = peer("benches/peers/step_torch.py")
     second = ours()
-    print(f"{date.today()}; {jax_version.split(',')[0]}; {torch_version.split(',')[0]}; one core (taskset -c 0), f32, µs")
+    print(f"{date.today()}; {jax_version.split(',')[0]}; {torch_version.split(',')[0]}; {THREADS} thread(s) each ({' '.join(PIN)}), f32, µs")
     print()
     print("| network (batch) | ours (two runs) | JAX jit | PyTorch | gemm floor, ours | JAX / ours | PyTorch / ours |")
     print("|---|---:|---:|---:|---:|---:|---:|")

@@ -1,7 +1,8 @@
 """JAX on the networks of `benches/step.rs`, for comparison with `cargo bench --bench step`:
 one training step (`jax.grad` and a plain SGD update, as `generated` measures), and the
 Hessian-vector product (`jax.jvp` of `jax.grad`, forward over reverse, as `hvp` measures),
-`jit`, f32, one thread, the same inputs and labels. Prints median microseconds per call.
+`jit`, f32, one thread (or `PEER_THREADS`), the same inputs and labels. Prints median
+microseconds per call.
 
     pip install jax jaxlib
     taskset -c 0 python3 benches/peers/hvp_jax.py
@@ -9,7 +10,10 @@ Hessian-vector product (`jax.jvp` of `jax.grad`, forward over reverse, as `hvp` 
 
 import os
 
-os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+THREADS = int(os.environ.get("PEER_THREADS", "1"))
+os.environ["XLA_FLAGS"] = (
+    f"--xla_cpu_multi_thread_eigen={'true' if THREADS > 1 else 'false'} intra_op_parallelism_threads={THREADS}"
+)
 
 import statistics  # noqa: E402
 import time  # noqa: E402
@@ -81,7 +85,7 @@ NETWORKS = [
     ("autoencoder 784-256-64-256-784", [784, 256, 64, 256, 784], 64, autoencoder),
 ]
 
-print(f"jax {jax.__version__}, f32, one thread: median µs per call")
+print(f"jax {jax.__version__}, f32, {THREADS} thread(s): median µs per call")
 print(f"{'network (batch)':<40} {'step':>10} {'hvp':>10}")
 for name, widths, batch, loss in NETWORKS:
     x, y = inputs(batch, widths[0], widths[-1])

@@ -1,18 +1,20 @@
 """PyTorch (eager) on the networks of `benches/step.rs`, for comparison with
 `cargo bench --bench step`: one training step (forward, loss, backward and a plain SGD update,
-as `generated` measures), f32, one thread, the same inputs and labels. Prints median
+as `generated` measures), f32, one thread (or `PEER_THREADS`), the same inputs and labels. Prints median
 microseconds per step.
 
     pip install torch
     taskset -c 0 python3 benches/peers/step_torch.py
 """
 
+import os
 import statistics
 import time
 
 import torch
 
-torch.set_num_threads(1)
+THREADS = int(os.environ.get("PEER_THREADS", "1"))
+torch.set_num_threads(THREADS)
 torch.manual_seed(0)
 
 
@@ -79,7 +81,7 @@ NETWORKS = [
     ("autoencoder 784-256-64-256-784", [784, 256, 64, 256, 784], 64, torch.nn.ReLU, torch.nn.Sigmoid, autoencoder_loss),
 ]
 
-print(f"torch {torch.__version__}, f32, one thread: median µs per step")
+print(f"torch {torch.__version__}, f32, {THREADS} thread(s): median µs per step")
 print(f"{'network (batch)':<40} {'step':>10}")
 for name, widths, batch, act, output, loss in NETWORKS:
     x, y = inputs(batch, widths[0], widths[-1])

@@ -8,6 +8,14 @@
 //! small networks people study, run through direct loops instead: packing would cost more
 //! than it saves there, and the `gemm` crate allocates one or two small vectors on every call,
 //! while the direct loops allocate nothing.
+//!
+//! With the `threading` feature a large product is split across threads of rayon's pool
+//! (started once, on the first such product): all of them by default, as many as
+//! [`set_threads`] says otherwise. The split is over blocks of C, and every element of C is
+//! summed over k in the same order whatever the thread count, so the result does not depend
+//! on it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
@@ -90,6 +98,43 @@ pub fn gemm<T: Scalar>(
         );
     }
     Ok(())
+}
+
+/// Threads a large product may use; 0 for every thread of rayon's pool.
+static THREADS: AtomicUsize = AtomicUsize::new(if cfg!(feature = "threading") { 0 } else { 1 });
+
+/// Sets how many threads each large product may use, for the whole process: 1 runs every
+/// product on the calling thread.
+///
+/// Without the `threading` feature only 1 is possible; asking for more is an
+/// [`Error::Config`], as is 0. With it, the default is every thread of rayon's pool (the
+/// environment variable `RAYON_NUM_THREADS`, else one per core), and more threads than the
+/// pool has are not started.
+pub fn set_threads(threads: usize) -> Result<()> {
+    let error = |message: &str| Error::Config {
+        setting: "--threads (gemm::set_threads)".into(),
+        message: message.into(),
+    };
+    if threads == 0 {
+        return Err(error("at least one thread is needed"));
+    }
+    if threads > 1 && !cfg!(feature = "threading") {
+        return Err(error(
+            "this build has no `threading` feature, so products run on one thread; \
+             build with `--features threading` for more",
+        ));
+    }
+    THREADS.store(threads, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The threads each large product may use, as [`set_threads`] left it: `None` for every
+/// thread of rayon's pool (the default with the `threading` feature).
+pub fn threads() -> Option<usize> {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => None,
+        n => Some(n),
+    }
 }
 
 /// The largest product, in multiply-adds `m·k·n`, computed by the direct loops.

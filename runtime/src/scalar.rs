@@ -59,11 +59,18 @@ pub trait Scalar:
     );
 }
 
-/// Large products on rayon's pool (every thread it has) with `threading`, else on this thread.
-#[cfg(feature = "threading")]
-const PARALLELISM: gemm::Parallelism = gemm::Parallelism::Rayon(0);
-#[cfg(not(feature = "threading"))]
-const PARALLELISM: gemm::Parallelism = gemm::Parallelism::None;
+/// How the `gemm` crate may split a product: over [`crate::gemm::threads`] threads of rayon's
+/// pool with `threading` (all of them when unset), else on this thread.
+fn parallelism() -> gemm::Parallelism {
+    #[cfg(feature = "threading")]
+    match crate::gemm::threads() {
+        Some(1) => gemm::Parallelism::None,
+        Some(n) => gemm::Parallelism::Rayon(n),
+        None => gemm::Parallelism::Rayon(0),
+    }
+    #[cfg(not(feature = "threading"))]
+    gemm::Parallelism::None
+}
 
 macro_rules! impl_scalar {
     ($t:ident) => {
@@ -113,7 +120,7 @@ macro_rules! impl_scalar {
                         false,
                         false,
                         false,
-                        PARALLELISM,
+                        parallelism(),
                     )
                 }
             }
