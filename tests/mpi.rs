@@ -166,9 +166,9 @@ fn one_step_on_two_processes_is_one_step_on_the_whole_batch() {
     let out = scratch("one-step.safetensors");
     assert_ran(&mpirun(2, "one step", &out));
     let (model, _) = alone(&config(1, 400));
-    // Each process's share is 200 rows summed in f32; the shares are added in f64. The whole
-    // batch sums 400 rows in f32: the two differ by the rounding of f32 sums, a few units in
-    // the 7th digit of a gradient, times the step size.
+    // Each process's share is 200 rows summed in f32; the two shares are added in f32 (one
+    // more rounding). The whole batch sums 400 rows in f32: the two differ by the rounding of
+    // f32 sums, a few units in the 7th digit of a gradient, times the step size.
     let difference = relative_difference(&written(&out), &model);
     assert!(difference < 1e-6, "{difference}");
     // The worker's second process started from another initialisation: had process 0's not

@@ -40,7 +40,7 @@ use state::{Run, TrainingState};
 #[cfg(feature = "mpi")]
 pub use workers::Mpi;
 pub use workers::{Alone, Workers, share};
-use workers::{agree, combine, pack, unpack, zero};
+use workers::{Reduction, agree, combine, pack, unpack, zero};
 
 /// What to do when the loss or a gradient stops being finite.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -287,7 +287,7 @@ pub fn fit_on<T: Scalar, M: FromExamples<T>, W: Workers + ?Sized>(
     let mut order: Vec<usize> = (0..train.len()).collect();
     let verbosity = if main { config.verbosity } else { Verbosity::Quiet };
     let progress = Progress::new(verbosity, config.epochs, train.len());
-    let mut reduction = Vec::new();
+    let mut reduction = Reduction::default();
     let mut history = History {
         epochs: Vec::new(),
         stop: Stop::Epochs,

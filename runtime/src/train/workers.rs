@@ -5,6 +5,11 @@
 //!
 //! [`Alone`] is one process; with the `mpi` feature, [`Mpi`] is the processes `mpirun`
 //! started, on Open MPI (or any MPI library the `mpi` crate builds against).
+//!
+//! The gradients are summed in the network's own precision: an f32 network sends half the
+//! bytes an f64 one does (the sum of a handful of f32 shares rounds each partial sum once
+//! more than an f64 sum would, about 6·10⁻⁸ of it per addition, below what one step of
+//! f32 training resolves).
 
 use crate::error::{Error, Result};
 use crate::params::Parameters;
@@ -18,6 +23,8 @@ pub trait Workers {
     fn size(&self) -> usize;
     /// Replaces `values` by their elementwise sum over every process, on every process.
     fn sum(&self, values: &mut [f64]);
+    /// The same in f32: half the bytes.
+    fn sum_f32(&self, values: &mut [f32]);
     /// Replaces `values` by process 0's, on every process.
     fn broadcast(&self, values: &mut [f64]);
 }
@@ -34,7 +41,50 @@ impl Workers for Alone {
         1
     }
     fn sum(&self, _: &mut [f64]) {}
+    fn sum_f32(&self, _: &mut [f32]) {}
     fn broadcast(&self, _: &mut [f64]) {}
+}
+
+/// The element types sent between processes.
+pub(super) trait Wire: Copy + PartialOrd {
+    const ZERO: Self;
+    fn from_f64(value: f64) -> Self;
+    fn to_f64(self) -> f64;
+    /// [`Workers::sum`] or [`Workers::sum_f32`].
+    fn sum<W: Workers + ?Sized>(workers: &W, values: &mut [Self]);
+}
+
+impl Wire for f64 {
+    const ZERO: f64 = 0.0;
+    fn from_f64(value: f64) -> f64 {
+        value
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn sum<W: Workers + ?Sized>(workers: &W, values: &mut [f64]) {
+        workers.sum(values);
+    }
+}
+
+impl Wire for f32 {
+    const ZERO: f32 = 0.0;
+    fn from_f64(value: f64) -> f32 {
+        value as f32
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+    fn sum<W: Workers + ?Sized>(workers: &W, values: &mut [f32]) {
+        workers.sum_f32(values);
+    }
+}
+
+/// The buffers of the all-reduce, one per precision, kept between steps.
+#[derive(Default)]
+pub(super) struct Reduction {
+    f64: Vec<f64>,
+    f32: Vec<f32>,
 }
 
 /// The share of `len` items that process `rank` of `size` takes: contiguous, sizes differing by
@@ -45,18 +95,18 @@ pub fn share(len: usize, rank: usize, size: usize) -> std::ops::Range<usize> {
 
 /// Appends every element of `params`, times `scale`, to `values` (parameter by parameter, each
 /// in its logical order).
-pub(super) fn pack<T: Scalar, P: Parameters<T>>(params: &P, scale: f64, values: &mut Vec<f64>) {
+pub(super) fn pack<T: Scalar, P: Parameters<T>, V: Wire>(params: &P, scale: f64, values: &mut Vec<V>) {
     for i in 0..params.count() {
-        values.extend(params.param(i).iter().map(|v| v.to_f64() * scale));
+        values.extend(params.param(i).iter().map(|v| V::from_f64(v.to_f64() * scale)));
     }
 }
 
 /// Reads what [`pack`] wrote (with a scale of 1) back into `params`.
-pub(super) fn unpack<T: Scalar, P: Parameters<T>>(values: &[f64], params: &mut P) {
+pub(super) fn unpack<T: Scalar, P: Parameters<T>, V: Wire>(values: &[V], params: &mut P) {
     let mut values = values.iter();
     for i in 0..params.count() {
         for (v, &x) in params.param_mut(i).iter_mut().zip(&mut values) {
-            *v = T::from_f64(x);
+            *v = T::from_f64(x.to_f64());
         }
     }
 }
@@ -93,13 +143,30 @@ pub(super) fn agree<W: Workers + ?Sized>(workers: &W, fingerprint: u32) -> Resul
 }
 
 /// Sums the weighted gradients and losses of every process's share of a batch into `grads`
-/// and the returned loss, with one all-reduce over `buffer` (`[a failure flag per process,
-/// loss, gradient…]`). A process whose share failed contributes zeros and its flag, so that no
-/// process waits for it; every process then returns an error: the failed one its own, the
-/// others one naming it (`at` says where in the run).
+/// and the returned loss, with one all-reduce over a buffer of `[a failure flag per process,
+/// loss, gradient…]`, in f32 for an f32 network and in f64 otherwise. A process whose share
+/// failed contributes zeros and its flag, so that no process waits for it; every process then
+/// returns an error: the failed one its own, the others one naming it (`at` says where in the
+/// run).
 pub(super) fn combine<T: Scalar, P: Parameters<T>, W: Workers + ?Sized>(
     workers: &W,
-    buffer: &mut Vec<f64>,
+    buffers: &mut Reduction,
+    outcome: Result<f64>,
+    weight: f64,
+    grads: &mut P,
+    at: impl Fn() -> String,
+) -> Result<f64> {
+    if T::NAME == "f32" {
+        combine_in(workers, &mut buffers.f32, outcome, weight, grads, at)
+    } else {
+        combine_in(workers, &mut buffers.f64, outcome, weight, grads, at)
+    }
+}
+
+/// [`combine`] over a buffer of `V`.
+fn combine_in<T: Scalar, P: Parameters<T>, W: Workers + ?Sized, V: Wire>(
+    workers: &W,
+    buffer: &mut Vec<V>,
     outcome: Result<f64>,
     weight: f64,
     grads: &mut P,
@@ -107,29 +174,29 @@ pub(super) fn combine<T: Scalar, P: Parameters<T>, W: Workers + ?Sized>(
 ) -> Result<f64> {
     let size = workers.size();
     buffer.clear();
-    buffer.resize(size, 0.0);
+    buffer.resize(size, V::ZERO);
     let (loss, failure) = match outcome {
         Ok(loss) => (loss * weight, None),
         Err(error) => {
             zero(grads);
-            buffer[workers.rank()] = 1.0;
+            buffer[workers.rank()] = V::from_f64(1.0);
             (0.0, Some(error))
         }
     };
-    buffer.push(loss);
+    buffer.push(V::from_f64(loss));
     pack(grads, weight, buffer);
-    workers.sum(buffer);
+    V::sum(workers, buffer);
     if let Some(error) = failure {
         return Err(error);
     }
-    if let Some(failed) = (0..size).find(|&r| buffer[r] > 0.0) {
+    if let Some(failed) = (0..size).find(|&r| buffer[r] > V::ZERO) {
         return Err(Error::Config {
             setting: "data-parallel training".into(),
             message: format!("process {failed} failed at {}; it reported the error", at()),
         });
     }
     unpack(&buffer[size + 1..], grads);
-    Ok(buffer[size])
+    Ok(buffer[size].to_f64())
 }
 
 #[cfg(feature = "mpi")]
@@ -142,15 +209,28 @@ mod mpi_world {
     use mpi::collective::SystemOperation;
     use mpi::environment::Universe;
     use mpi::topology::SimpleCommunicator;
-    use mpi::traits::{Communicator, CommunicatorCollectives, Root};
+    use mpi::traits::{Communicator, CommunicatorCollectives, Equivalence, Root};
 
     use super::Workers;
+
+    /// `values` summed over the processes of `world`, received into `received`.
+    fn all_reduce<V: Equivalence + Copy + Default>(
+        world: &SimpleCommunicator,
+        received: &RefCell<Vec<V>>,
+        values: &mut [V],
+    ) {
+        let mut received = received.borrow_mut();
+        received.resize(values.len(), V::default());
+        world.all_reduce_into(&*values, &mut received[..], SystemOperation::sum());
+        values.copy_from_slice(&received);
+    }
 
     /// The processes of `MPI_COMM_WORLD`. MPI is finalised when this is dropped.
     pub struct Mpi {
         world: SimpleCommunicator,
-        /// The all-reduce's receive buffer, kept between calls.
+        /// The all-reduce's receive buffers, kept between calls.
         received: RefCell<Vec<f64>>,
+        received_f32: RefCell<Vec<f32>>,
         _universe: Universe,
     }
 
@@ -161,6 +241,7 @@ mod mpi_world {
             Some(Mpi {
                 world: universe.world(),
                 received: RefCell::new(Vec::new()),
+                received_f32: RefCell::new(Vec::new()),
                 _universe: universe,
             })
         }
@@ -174,11 +255,10 @@ mod mpi_world {
             self.world.size() as usize
         }
         fn sum(&self, values: &mut [f64]) {
-            let mut received = self.received.borrow_mut();
-            received.resize(values.len(), 0.0);
-            self.world
-                .all_reduce_into(&*values, &mut received[..], SystemOperation::sum());
-            values.copy_from_slice(&received);
+            all_reduce(&self.world, &self.received, values);
+        }
+        fn sum_f32(&self, values: &mut [f32]) {
+            all_reduce(&self.world, &self.received_f32, values);
         }
         fn broadcast(&self, values: &mut [f64]) {
             self.world.process_at_rank(0).broadcast_into(values);
@@ -192,9 +272,10 @@ mod tests {
 
     use ndarray::Array2;
 
-    use super::{Workers, combine, share};
+    use super::{Reduction, Workers, combine, share};
     use crate::error::Error;
     use crate::params::{ParamList, Parameters};
+    use crate::scalar::Scalar;
 
     /// Two threads standing in for two processes.
     struct Pair {
@@ -224,6 +305,12 @@ mod tests {
             }
             barrier.wait();
         }
+        fn sum_f32(&self, values: &mut [f32]) {
+            // Exact here: the tests' values are small multiples of powers of two.
+            let mut wide: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
+            self.sum(&mut wide);
+            values.iter_mut().zip(&wide).for_each(|(v, &w)| *v = w as f32);
+        }
         fn broadcast(&self, _: &mut [f64]) {
             unimplemented!("not needed here")
         }
@@ -242,24 +329,38 @@ mod tests {
         threads.into_iter().map(|t| t.join().unwrap()).collect()
     }
 
-    fn grads(value: f64) -> ParamList<f64> {
+    fn grads<T: Scalar>(value: f64) -> ParamList<T> {
         let mut grads = ParamList::new();
-        grads.push("w", Array2::from_elem((2, 3), value));
+        grads.push("w", Array2::from_elem((2, 3), T::from_f64(value)));
         grads
     }
 
-    #[test]
-    fn shares_are_summed_by_their_weights() {
+    /// Two shares of a batch, a quarter and three quarters of it, summed in `T`'s precision.
+    fn weighted_sum<T: Scalar>() {
         let results = on_two(|pair| {
             let (loss, weight) = if pair.rank == 0 { (1.0, 0.25) } else { (3.0, 0.75) };
-            let mut grads = grads(loss * 10.0);
-            let loss = combine(pair, &mut Vec::new(), Ok(loss), weight, &mut grads, String::new).unwrap();
+            let mut grads = grads::<T>(loss * 10.0);
+            let loss = combine(
+                pair,
+                &mut Reduction::default(),
+                Ok(loss),
+                weight,
+                &mut grads,
+                String::new,
+            )
+            .unwrap();
             (loss, grads)
         });
         for (loss, grads) in results {
             assert_eq!(loss, 0.25 * 1.0 + 0.75 * 3.0);
-            assert!(grads.param(0).iter().all(|&g| g == 25.0));
+            assert!(grads.param(0).iter().all(|&g| g == T::from_f64(25.0)), "{}", T::NAME);
         }
+    }
+
+    #[test]
+    fn shares_are_summed_by_their_weights() {
+        weighted_sum::<f64>();
+        weighted_sum::<f32>();
     }
 
     #[test]
@@ -270,9 +371,9 @@ mod tests {
             } else {
                 Ok(1.0)
             };
-            let mut grads = grads(f64::NAN);
+            let mut grads = grads::<f32>(f64::NAN);
             let at = || "epoch 2, step 7".to_owned();
-            combine(pair, &mut Vec::new(), outcome, 0.5, &mut grads, at)
+            combine(pair, &mut Reduction::default(), outcome, 0.5, &mut grads, at)
                 .map(|_| ())
                 .unwrap_err()
                 .to_string()
