@@ -171,6 +171,10 @@ impl Canvas {
     }
 }
 
+/// A line chart's margin around the plot, and the height of the x axis's labels, in pixels.
+const MARGIN: u32 = 14;
+const X_LABELS: u32 = 44;
+
 /// Draws `series` as a line chart of `width × height` pixels into a PNG file at `path`.
 pub fn line_chart(path: &Path, axes: &Axes<'_>, series: &[Series], size: (usize, usize)) -> Result<()> {
     let log = axes.y_scale == Scale::Log;
@@ -189,18 +193,24 @@ pub fn line_chart(path: &Path, axes: &Axes<'_>, series: &[Series], size: (usize,
         Scale::Linear => widened(ys, 0.05),
         Scale::Fixed(lo, hi) => lo..hi,
     };
-    // The legend goes in the right-hand corner the curves leave emptier.
-    let height = |y: f64| match axes.y_scale {
-        Scale::Log => (y.ln() - ys.start.ln()) / (ys.end.ln() - ys.start.ln()),
-        _ => (y - ys.start) / (ys.end - ys.start),
+    let log_scale = matches!(axes.y_scale, Scale::Log);
+    // y as a fraction of the plot's height, and back.
+    let height = |y: f64| match log_scale {
+        true => (y.ln() - ys.start.ln()) / (ys.end.ln() - ys.start.ln()),
+        false => (y - ys.start) / (ys.end - ys.start),
     };
-    let right = points().filter(|p| p.0 >= xs.start + 0.6 * (xs.end - xs.start));
-    let upper = right.clone().filter(|p| height(p.1) > 0.6).count();
-    let lower = right.filter(|p| height(p.1) < 0.4).count();
-    let corner = if upper > lower {
-        SeriesLabelPosition::LowerRight
-    } else {
-        SeriesLabelPosition::UpperRight
+    let lines_of = |s: &Series| s.points.iter().copied().filter(usable).collect::<Vec<_>>();
+    // The legend's box: 16.5 pixels an entry and some padding, over the plot area's height
+    // (the image's less the title, the margins and the x axis's labels, as `lines` lays them out).
+    let plot_height = size.1 as f64 - 30.0 - 2.0 * MARGIN as f64 - X_LABELS as f64;
+    let legend = ((series.len() as f64 * 16.5 + 12.0) / plot_height).min(0.5);
+    let (corner, room) = legend_corner(series.iter().map(lines_of), &xs, height, legend);
+    // Where curves run through both right-hand corners, the y axis is extended upwards so
+    // that the legend's box sits above all of them.
+    let ys = match (room, axes.y_scale) {
+        (false, Scale::Log) => ys.start..(ys.start.ln() + (ys.end.ln() - ys.start.ln()) / (1.0 - legend)).exp(),
+        (false, Scale::Linear) => ys.start..ys.start + (ys.end - ys.start) / (1.0 - legend),
+        _ => ys,
     };
     draw(path, size, |root| match axes.y_scale {
         Scale::Log => {
@@ -218,6 +228,53 @@ pub fn line_chart(path: &Path, axes: &Axes<'_>, series: &[Series], size: (usize,
             )
         }
         _ => lines(root, axes, series, xs, ys, &usable, corner),
+    })
+}
+
+/// Where the legend goes: the right-hand corner (upper or lower) through which fewer curves
+/// run, each curve (its usable points) looked at in the right 40 % of the x range at evenly
+/// spaced x, between its points, so that a long straight segment (a reference line drawn from
+/// two points) counts as much as a curve of many points. `height` maps y to 0..1 from the
+/// bottom of the chart; the legend's box covers `legend` of that height. The flag says whether
+/// the chosen corner is free; when neither is, the upper one is chosen.
+fn legend_corner(
+    curves: impl Iterator<Item = Vec<(f64, f64)>>,
+    xs: &Range<f64>,
+    height: impl Fn(f64) -> f64,
+    legend: f64,
+) -> (SeriesLabelPosition, bool) {
+    let edge = xs.start + 0.6 * (xs.end - xs.start);
+    let right: Vec<f64> = curves
+        .flat_map(|points| match points[..] {
+            [(x, y)] => (x >= edge).then_some(height(y)).into_iter().collect::<Vec<_>>(),
+            _ => (0..=16)
+                .filter_map(|i| crossing(&points, edge + f64::from(i) / 16.0 * (xs.end - edge)).map(&height))
+                .collect(),
+        })
+        .collect();
+    let upper = right.iter().filter(|&&h| h > 1.0 - legend).count();
+    let lower = right.iter().filter(|&&h| h < legend).count();
+    match (upper, lower) {
+        (0, _) => (SeriesLabelPosition::UpperRight, true),
+        (_, 0) => (SeriesLabelPosition::LowerRight, true),
+        _ => (SeriesLabelPosition::UpperRight, false),
+    }
+}
+
+/// The height of the polyline through `points` at `x`, by linear interpolation on the first
+/// segment that spans it.
+fn crossing(points: &[(f64, f64)], x: f64) -> Option<f64> {
+    points.windows(2).find_map(|w| {
+        let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+        if x0.min(x1) <= x && x <= x0.max(x1) {
+            Some(if x0 == x1 {
+                y0
+            } else {
+                y0 + (x - x0) / (x1 - x0) * (y1 - y0)
+            })
+        } else {
+            None
+        }
     })
 }
 
@@ -276,8 +333,8 @@ where
 {
     let mut chart = ChartBuilder::on(area)
         .caption(axes.title, (FAMILY, 20))
-        .margin(14)
-        .x_label_area_size(44)
+        .margin(MARGIN)
+        .x_label_area_size(X_LABELS)
         .y_label_area_size(72)
         .build_cartesian_2d(xs, ys)?;
     chart
@@ -451,7 +508,25 @@ pub fn scatter(
 mod tests {
     use std::io::Read;
 
-    use super::{Axes, Canvas, Scale, Series, line_chart, log_ticks, tick};
+    use plotters::prelude::SeriesLabelPosition;
+
+    use super::{Axes, Canvas, Scale, Series, legend_corner, line_chart, log_ticks, tick};
+
+    #[test]
+    fn the_legend_avoids_straight_lines_drawn_from_two_points() {
+        // Two reference lines across the top, each from two points, and a curve of 100 points
+        // below the middle: the lines fill the upper right corner, so the legend goes below.
+        // Counting points instead of lines put it on top of them.
+        let line = |y: f64| vec![(0.0, y), (100.0, y)];
+        let rising = |from: f64| (0..100).map(move |i| (f64::from(i), from + 0.001 * f64::from(i)));
+        let curves = [line(0.9), line(0.8), rising(0.3).collect()];
+        let (corner, free) = legend_corner(curves.into_iter(), &(0.0..100.0), |y| y, 0.3);
+        assert!(matches!(corner, SeriesLabelPosition::LowerRight) && free);
+        // A line through each corner: the upper one, flagged, so that the axis makes room.
+        let curves = [line(0.95), line(0.05), rising(0.5).collect()];
+        let (corner, free) = legend_corner(curves.into_iter(), &(0.0..100.0), |y| y, 0.3);
+        assert!(matches!(corner, SeriesLabelPosition::UpperRight) && !free);
+    }
 
     #[test]
     fn ticks_read_as_numbers() {
