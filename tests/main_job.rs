@@ -21,6 +21,7 @@ fn impossible_settings_are_usage_errors() {
         (&["--epochs=-1"], "cannot parse argument \"-1\""),
         (&["--frobnicate"], "invalid option '--frobnicate'; try --help"),
         (&["stray"], "unexpected argument \"stray\""),
+        (&["--threads", "0"], "at least one thread is needed"),
     ] {
         let (code, stderr) = run(args);
         assert_eq!(code, Some(2), "{args:?}: {stderr}");
@@ -28,6 +29,17 @@ fn impossible_settings_are_usage_errors() {
             stderr.starts_with("error: ") && stderr.contains(expected),
             "{args:?}: {stderr}"
         );
+    }
+}
+
+#[test]
+fn more_threads_than_the_build_has_are_a_usage_error() {
+    let (code, stderr) = run(&["--threads", "2", "--epochs", "1", "--quiet"]);
+    if cfg!(feature = "threading") {
+        assert_eq!(code, Some(0), "{stderr}");
+    } else {
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains("no `threading` feature"), "{stderr}");
     }
 }
 
