@@ -108,7 +108,7 @@ fn parse_args() -> Result<Args, String> {
         return Err("--batch-size must be at least 1".into());
     }
     if let Some(threads) = args.threads {
-        symgrad::gemm::set_threads(threads).map_err(|e| e.to_string())?;
+        symgrad::gemm::set_threads(threads).map_err(|e| format!("--threads {threads}: {e}"))?;
     }
     if args.epochs == Some(0) {
         return Err("--epochs must be at least 1".into());

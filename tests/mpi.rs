@@ -219,22 +219,27 @@ fn errors(out: &Path) -> [String; 2] {
     [0, 1].map(|rank| std::fs::read_to_string(out.with_extension(format!("{rank}.error"))).unwrap_or_default())
 }
 
-#[test]
-fn processes_that_disagree_stop_with_an_error_naming_the_one_that_differs() {
-    let out = scratch("another-seed.safetensors");
-    assert_ran(&mpirun(2, "another seed", &out));
+/// Runs `scenario` on two processes, which must both end with an error saying `expected`.
+fn both_report(scenario: &str, file: &str, expected: &str) {
+    let out = scratch(file);
+    assert_ran(&mpirun(2, scenario, &out));
     for error in errors(&out) {
-        assert!(error.contains("process 1 has another seed"), "{error}");
+        assert!(error.contains(expected), "{error}");
     }
 }
 
 #[test]
+fn processes_that_disagree_stop_with_an_error_naming_the_one_that_differs() {
+    both_report("another seed", "another-seed.safetensors", "process 1 has another seed");
+}
+
+#[test]
 fn a_batch_smaller_than_the_processes_is_an_error() {
-    let out = scratch("batch-of-one.safetensors");
-    assert_ran(&mpirun(2, "batch of one", &out));
-    for error in errors(&out) {
-        assert!(error.contains("fewer samples than the 2 processes"), "{error}");
-    }
+    both_report(
+        "batch of one",
+        "batch-of-one.safetensors",
+        "fewer samples than the 2 processes",
+    );
 }
 
 #[test]

@@ -10,13 +10,11 @@ microseconds per call.
 
 import os
 
-THREADS = int(os.environ.get("PEER_THREADS", "1"))
+from timing import THREADS, median_us
+
 os.environ["XLA_FLAGS"] = (
     f"--xla_cpu_multi_thread_eigen={'true' if THREADS > 1 else 'false'} intra_op_parallelism_threads={THREADS}"
 )
-
-import statistics  # noqa: E402
-import time  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -60,22 +58,6 @@ def autoencoder(params, x, _y):
     return jnp.mean((jax.nn.sigmoid(h @ w + b) - x) ** 2)
 
 
-def median_us(f, *args, samples=20):
-    jax.block_until_ready(f(*args))
-    start = time.perf_counter()
-    jax.block_until_ready(f(*args))
-    once = time.perf_counter() - start
-    iterations = max(1, int(0.05 / max(once, 1e-7)))
-    times = []
-    for _ in range(samples):
-        start = time.perf_counter()
-        for _ in range(iterations):
-            out = f(*args)
-        jax.block_until_ready(out)
-        times.append((time.perf_counter() - start) / iterations * 1e6)
-    return statistics.median(times)
-
-
 NETWORKS = [
     ("2-16-16-2 tanh", [2, 16, 16, 2], 32, classifier(jnp.tanh)),
     ("64-32-10 relu", [64, 32, 10], 32, classifier(jax.nn.relu)),
@@ -95,4 +77,6 @@ for name, widths, batch, loss in NETWORKS:
         lambda p, x, y: jax.tree_util.tree_map(lambda w, g: w - 1e-3 * g, p, jax.grad(loss)(p, x, y))
     )
     hvp = jax.jit(lambda p, t, x, y: jax.jvp(lambda q: jax.grad(loss)(q, x, y), (p,), (t,))[1])
-    print(f"{name + f' ({batch})':<40} {median_us(step, params, x, y):>10.1f} {median_us(hvp, params, v, x, y):>10.1f}")
+    step_us = median_us(lambda: step(params, x, y), jax.block_until_ready)
+    hvp_us = median_us(lambda: hvp(params, v, x, y), jax.block_until_ready)
+    print(f"{name + f' ({batch})':<40} {step_us:>10.1f} {hvp_us:>10.1f}")

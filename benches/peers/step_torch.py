@@ -7,13 +7,9 @@ microseconds per step.
     taskset -c 0 python3 benches/peers/step_torch.py
 """
 
-import os
-import statistics
-import time
-
 import torch
+from timing import THREADS, median_us
 
-THREADS = int(os.environ.get("PEER_THREADS", "1"))
 torch.set_num_threads(THREADS)
 torch.manual_seed(0)
 
@@ -55,21 +51,6 @@ def step(model, loss, x, y, rate=1e-3):
     with torch.no_grad():
         for p in model.parameters():
             p -= rate * p.grad
-
-
-def median_us(f, samples=20):
-    f()
-    start = time.perf_counter()
-    f()
-    once = time.perf_counter() - start
-    iterations = max(1, int(0.05 / max(once, 1e-7)))
-    times = []
-    for _ in range(samples):
-        start = time.perf_counter()
-        for _ in range(iterations):
-            f()
-        times.append((time.perf_counter() - start) / iterations * 1e6)
-    return statistics.median(times)
 
 
 NETWORKS = [

@@ -112,7 +112,7 @@ static THREADS: AtomicUsize = AtomicUsize::new(if cfg!(feature = "threading") { 
 /// pool has are not started.
 pub fn set_threads(threads: usize) -> Result<()> {
     let error = |message: &str| Error::Config {
-        setting: "--threads (gemm::set_threads)".into(),
+        setting: "gemm::set_threads".into(),
         message: message.into(),
     };
     if threads == 0 {

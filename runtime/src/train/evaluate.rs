@@ -21,11 +21,8 @@ pub struct Evaluation {
 
 /// The samples `start..end` of `data`, uncorrupted.
 fn examples<T: Scalar>(data: &Dataset<T>, start: usize, end: usize) -> Examples<'_, T> {
-    let labels = if data.labels.is_empty() {
-        &[]
-    } else {
-        &data.labels[start..end]
-    };
+    // A set without class labels (real-valued targets) has an empty label list.
+    let labels = data.labels.get(start..end).unwrap_or_default();
     Examples {
         targets: data.targets.as_ref().map(|t| t.slice(s![start..end, ..])),
         ..Examples::new(data.features.slice(s![start..end, ..]), labels)
