@@ -12,8 +12,9 @@
 //! With the `threading` feature a large product is split across threads of rayon's pool
 //! (started once, on the first such product): all of them by default, as many as
 //! [`set_threads`] says otherwise. The split is over blocks of C, and every element of C is
-//! summed over k in the same order whatever the thread count, so the result does not depend
-//! on it.
+//! summed over k in the same order whatever the thread count (the blocks of k do not depend
+//! on it), so neither does the result; the facade's `tests/threads.rs` checks one thread
+//! against two, bit for bit.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
