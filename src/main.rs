@@ -13,6 +13,8 @@
 //!
 //! Built with the `mpi` feature, `mpirun -np N target/release/symgrad [OPTIONS]` trains
 //! data-parallel over N processes (`train::fit_on`); process 0 prints and writes the files.
+//! `--overlap ELEMENTS` sums the gradient in buckets of at least that many elements, each as
+//! soon as the backward pass has finished it, instead of the whole gradient after the pass.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,11 +64,12 @@ struct Args {
     quiet: bool,
     batch_size: Option<usize>,
     threads: Option<usize>,
+    overlap: Option<usize>,
 }
 
 const USAGE: &str = "usage: symgrad [--fashion [DIR]] [--epochs N] [--batch-size B] [--seed S] \
                      [--history FILE.csv] [--checkpoint FILE.safetensors [--resume | --overwrite]] [--quiet] \
-                     [--threads N]";
+                     [--threads N] [--overlap ELEMENTS]";
 
 /// The command line; `--flag value` and `--flag=value` both work.
 fn parse_args() -> Result<Args, String> {
@@ -82,6 +85,7 @@ fn parse_args() -> Result<Args, String> {
         quiet: false,
         batch_size: None,
         threads: None,
+        overlap: None,
     };
     let mut parser = symgrad::cli::lexopt::Parser::from_env();
     let words = |e: symgrad::cli::lexopt::Error| e.to_string();
@@ -97,6 +101,7 @@ fn parse_args() -> Result<Args, String> {
             Long("overwrite") => args.overwrite = true,
             Long("quiet") => args.quiet = true,
             Long("threads") => args.threads = Some(parser.value().and_then(|v| v.parse()).map_err(words)?),
+            Long("overlap") => args.overlap = Some(parser.value().and_then(|v| v.parse()).map_err(words)?),
             Short('h') | Long("help") => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -195,6 +200,7 @@ fn config(args: &Args, epochs: usize, batch_size: usize, learning_rate: f64) -> 
         checkpoint: args.checkpoint.clone(),
         resume: args.resume,
         overwrite: args.overwrite,
+        overlap: args.overlap,
         ..TrainConfig::default()
     }
 }

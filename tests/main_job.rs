@@ -22,6 +22,7 @@ fn impossible_settings_are_usage_errors() {
         (&["--frobnicate"], "invalid option '--frobnicate'; try --help"),
         (&["stray"], "unexpected argument \"stray\""),
         (&["--threads", "0"], "at least one thread is needed"),
+        (&["--overlap", "many"], "cannot parse argument \"many\""),
     ] {
         let (code, stderr) = run(args);
         assert_eq!(code, Some(2), "{args:?}: {stderr}");

@@ -83,6 +83,13 @@ fn worker() {
     let outcome = match case.as_str() {
         "one step" => train::fit_on(&mpi, &mut model, &train_set, &val, &config(1, 400)),
         "three epochs" => train::fit_on(&mpi, &mut model, &train_set, &val, &config(3, 40)),
+        "three epochs, overlapped" => {
+            let config = TrainConfig {
+                overlap: Some(0),
+                ..config(3, 40)
+            };
+            train::fit_on(&mpi, &mut model, &train_set, &val, &config)
+        }
         "checkpointed" => {
             let config = TrainConfig {
                 checkpoint: Some(out.with_extension("checkpoint")),
@@ -94,6 +101,13 @@ fn worker() {
         "another seed" => {
             let config = TrainConfig {
                 seed: 3 + u64::try_from(rank).unwrap(),
+                ..config(1, 40)
+            };
+            train::fit_on(&mpi, &mut model, &train_set, &val, &config)
+        }
+        "another overlap" => {
+            let config = TrainConfig {
+                overlap: Some(rank),
                 ..config(1, 40)
             };
             train::fit_on(&mpi, &mut model, &train_set, &val, &config)
@@ -197,6 +211,18 @@ fn a_short_run_on_two_processes_follows_the_same_loss_curve() {
     assert!(relative_difference(&written(&out), &model) < 1e-5);
 }
 
+/// Summing each gradient as the backward pass finishes it, or all of them after it, adds the
+/// same two numbers for every element: the same run, bit for bit.
+#[test]
+fn overlapping_the_sums_with_the_backward_pass_changes_nothing() {
+    let (overlapped, whole) = (scratch("overlapped.safetensors"), scratch("whole.safetensors"));
+    assert_ran(&mpirun(2, "three epochs, overlapped", &overlapped));
+    assert_ran(&mpirun(2, "three epochs", &whole));
+    assert_eq!(written(&overlapped), written(&whole));
+    let losses = |out: &Path| std::fs::read_to_string(out.with_extension("losses")).unwrap();
+    assert_eq!(losses(&overlapped), losses(&whole));
+}
+
 #[test]
 fn a_run_checkpointed_on_two_processes_resumes_on_one() {
     let out = scratch("checkpointed.safetensors");
@@ -231,6 +257,12 @@ fn both_report(scenario: &str, file: &str, expected: &str) {
 #[test]
 fn processes_that_disagree_stop_with_an_error_naming_the_one_that_differs() {
     both_report("another seed", "another-seed.safetensors", "process 1 has another seed");
+    // Their all-reduces would not match: one process would wait for the other for ever.
+    both_report(
+        "another overlap",
+        "another-overlap.safetensors",
+        "process 1 has another seed",
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! the compiled passes. How a data set feeds it is `data::FromExamples`; its tape twin is
 //! `tape::TapeTwin`.
 
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, ArrayViewD};
 use rand::Rng;
 
 use crate::error::{Error, Result};
@@ -45,6 +45,24 @@ pub trait Model<T: Scalar>: Parameters<T> + Clone {
         rng: &mut R,
         grads: &mut Self,
     ) -> Result<T>;
+    /// [`Model::loss_and_grad`], calling `on_final(i, gradient)` for every parameter `i`,
+    /// once each, as soon as the backward pass has finished its gradient: data-parallel
+    /// training starts summing a gradient over the processes while the backward pass is still
+    /// computing the gradients of earlier layers. `network!` calls it right after the step of
+    /// its schedule that writes the gradient last; this default calls it for every parameter
+    /// after the whole pass.
+    fn loss_and_grad_with_hook<R: Rng + ?Sized, F: FnMut(usize, ArrayViewD<'_, T>)>(
+        &self,
+        ws: &mut Self::Workspace,
+        batch: &Self::Batch<'_>,
+        rng: &mut R,
+        grads: &mut Self,
+        mut on_final: F,
+    ) -> Result<T> {
+        let loss = self.loss_and_grad(ws, batch, rng, grads)?;
+        (0..grads.count()).for_each(|i| on_final(i, grads.param(i)));
+        Ok(loss)
+    }
 }
 
 /// A model that multiplies the Hessian of its training loss, or its Gauss-Newton matrix, by a

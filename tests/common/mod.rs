@@ -88,6 +88,7 @@ pub fn check<N: TapeTwin<f64> + HessianVector<f64> + Debug>(
         .unwrap();
     prop_assert_eq!(train_loss, loss);
     agree_with_tape(&grads, &tape_grads, "gradients")?;
+    hook_sees_final_gradients(net, batch, mask_seed, &grads)?;
     let report = gradcheck::check(
         net,
         &grads,
@@ -111,6 +112,37 @@ pub fn check<N: TapeTwin<f64> + HessianVector<f64> + Debug>(
     prop_assert_eq!(both_output, output.view());
     prop_assert_eq!(both_loss, eval_loss);
     check_hvp(net, batch, mask_seed, kinks)
+}
+
+/// `loss_and_grad_with_hook` calls its hook once for every parameter, with the gradient the
+/// whole pass returns (bit for bit): no later step of the backward pass changes a gradient
+/// after it was announced final.
+fn hook_sees_final_gradients<N: Model<f64>>(
+    net: &N,
+    batch: &N::Batch<'_>,
+    mask_seed: u64,
+    grads: &N,
+) -> std::result::Result<(), TestCaseError> {
+    let mut announced: Vec<Option<symgrad::ndarray::ArrayD<f64>>> = vec![None; net.count()];
+    let mut hooked = N::zeros();
+    let mut rng = StdRng::seed_from_u64(mask_seed);
+    net.loss_and_grad_with_hook(&mut net.workspace(1), batch, &mut rng, &mut hooked, |i, gradient| {
+        assert!(announced[i].is_none(), "{} announced twice", net.name(i));
+        announced[i] = Some(gradient.to_owned());
+    })
+    .unwrap();
+    for (i, seen) in announced.iter().enumerate() {
+        let seen = seen.as_ref();
+        prop_assert!(seen.is_some(), "{} never announced", net.name(i));
+        prop_assert_eq!(
+            seen.unwrap(),
+            &grads.param(i),
+            "{} changed after it was announced",
+            net.name(i)
+        );
+        prop_assert_eq!(hooked.param(i), grads.param(i));
+    }
+    Ok(())
 }
 
 /// Generated and tape values of the parameters' shapes agree to 10⁻¹⁰ of each parameter's

@@ -55,6 +55,27 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// For each step, the parameters whose gradients it finishes: it writes their gradient's
+    /// place, and no later step does. Every parameter whose gradient has a place of its own
+    /// is listed once; the others' gradients are copied into place after the pass.
+    pub fn finished_gradients(&self, graph: &Graph, plan: &Plan) -> BTreeMap<usize, Vec<usize>> {
+        let mut last = BTreeMap::new();
+        for (index, step) in self.steps.iter().enumerate() {
+            for place in places(graph, plan, step.node).1 {
+                if let Place::Grad(param) = place {
+                    last.insert(param, index);
+                }
+            }
+        }
+        let mut finished: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (param, index) in last {
+            finished.entry(index).or_default().push(param);
+        }
+        finished
+    }
+}
+
 /// The places the kernel of `id` reads and writes.
 pub fn places(graph: &Graph, plan: &Plan, id: NodeId) -> (Vec<Place>, Vec<Place>) {
     let node = &graph.nodes[id];

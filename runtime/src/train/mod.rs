@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ndarray::{Array2, s};
+use ndarray::{Array2, ArrayViewD, s};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -39,8 +39,8 @@ use progress::Progress;
 use state::{Run, TrainingState};
 #[cfg(feature = "mpi")]
 pub use workers::Mpi;
-pub use workers::{Alone, Workers, share};
-use workers::{Reduction, agree, combine, pack, unpack, zero};
+pub use workers::{Alone, Parts, Workers, share};
+use workers::{Reduction, agree, pack, reduce_step, unpack, zero};
 
 /// What to do when the loss or a gradient stops being finite.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,6 +109,13 @@ pub struct TrainConfig {
     pub overwrite: bool,
     /// Corrupt each training batch (a denoising autoencoder); the clean rows are the target.
     pub corruption: Option<Corruption>,
+    /// Over several processes, sum the gradient in buckets of at least this many elements
+    /// (whole parameters' gradients, from the last layer's), each started as soon as the
+    /// backward pass has finished its gradients, while it computes the others; `None` (the
+    /// default): the whole gradient in one all-reduce after the pass. The same results either
+    /// way; which is faster depends on the MPI library and the network (README.md has this
+    /// machine's figures, where overlap was slower).
+    pub overlap: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -131,6 +138,7 @@ impl Default for TrainConfig {
             resume: false,
             overwrite: false,
             corruption: None,
+            overlap: None,
         }
     }
 }
@@ -272,9 +280,9 @@ pub fn fit_on<T: Scalar, M: FromExamples<T>, W: Workers + ?Sized>(
     let run =
         (config.checkpoint.is_some() || size > 1).then(|| Run::new(model, config.seed, config.optimizer, train, val));
     if let (Some(run), true) = (&run, size > 1) {
-        agree(workers, run.fingerprint(batch_size))?;
+        agree(workers, run.fingerprint(batch_size, config.overlap))?;
         let mut values = Vec::new();
-        pack(&*model, 1.0, &mut values);
+        pack(&*model, &mut values);
         workers.broadcast(&mut values);
         unpack(&values, model);
     }
@@ -323,21 +331,23 @@ pub fn fit_on<T: Scalar, M: FromExamples<T>, W: Workers + ?Sized>(
         for (step, indices) in order.chunks(batch_size).enumerate() {
             let local = own_rng.as_mut().unwrap_or(&mut rng);
             let mine = &indices[share(indices.len(), rank, size)];
-            let outcome = if mine.is_empty() {
-                zero(&mut grads);
-                Ok(0.0)
-            } else {
+            let mut compute = |grads: &mut M, on_final: &mut dyn FnMut(usize, ArrayViewD<'_, T>)| {
+                if mine.is_empty() {
+                    zero(grads);
+                    return Ok(0.0);
+                }
                 let corruption = config.corruption.as_ref().map(|c| (c, &mut *local));
                 M::batch(batcher.gather(train, mine, corruption))
-                    .and_then(|batch| model.loss_and_grad(&mut ws, &batch, local, &mut grads))
+                    .and_then(|batch| model.loss_and_grad_with_hook(&mut ws, &batch, local, grads, on_final))
                     .map(|loss| loss.to_f64())
             };
             let loss = if size > 1 {
                 let weight = mine.len() as f64 / indices.len() as f64;
                 let at = || format!("epoch {}, step {}", epoch + 1, step + 1);
-                combine(workers, &mut reduction, outcome, weight, &mut grads, at)
+                let bucket = config.overlap.unwrap_or(usize::MAX);
+                reduce_step(workers, &mut reduction, bucket, weight, &mut grads, compute, at)
             } else {
-                outcome
+                compute(&mut grads, &mut |_, _| {})
             };
             let loss = match loss {
                 Ok(loss) => loss,

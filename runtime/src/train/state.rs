@@ -78,10 +78,10 @@ impl Run {
         }
     }
 
-    /// A CRC-32 of everything a resume must agree on, and of the batch size: processes of one
-    /// data-parallel run must agree on all of it.
-    pub(super) fn fingerprint(&self, batch_size: usize) -> u32 {
-        crc32fast::hash(format!("{} {batch_size}", json(self)).as_bytes())
+    /// A CRC-32 of everything a resume must agree on, the batch size and the overlap bucket:
+    /// processes of one data-parallel run must agree on all of it.
+    pub(super) fn fingerprint(&self, batch_size: usize, overlap: Option<usize>) -> u32 {
+        crc32fast::hash(format!("{} {batch_size} {overlap:?}", json(self)).as_bytes())
     }
 
     /// The parameters' names and shapes in words.

@@ -117,7 +117,7 @@ fn product(net: &Lowered, e: &Emitter<'_>, curvature: Curvature, derivation: &st
     let derivation_doc = format!("The {what} as equations (Markdown with LaTeX math).");
     let prelude = e.batch_prelude();
     let (bind_inputs, bind_targets, forward_body) = (e.bind_inputs(), e.bind_targets(), e.forward_body());
-    let backward_pass = e.backward_pass();
+    let backward_pass = e.backward_pass(false);
     let loss_value = e.scalar(e.plan.loss_node);
     quote! {
         #workspace

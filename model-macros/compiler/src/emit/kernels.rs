@@ -30,20 +30,29 @@ impl Emitter<'_> {
     }
 
     /// The backward steps of the schedule, each annotated with the chain-rule equation it
-    /// computes.
-    pub(super) fn backward_body(&self) -> TokenStream {
+    /// computes; with `hook`, each followed by `on_final(i, gradient)` for every parameter `i`
+    /// whose gradient it finishes.
+    pub(super) fn backward_body(&self, hook: bool) -> TokenStream {
+        let finished = if hook {
+            self.schedule.finished_gradients(self.graph, self.plan)
+        } else {
+            Default::default()
+        };
         let stmts = self
             .schedule
             .steps
             .iter()
-            .filter(|step| step.phase == Phase::Backward)
-            .map(|step| {
+            .enumerate()
+            .filter(|(_, step)| step.phase == Phase::Backward)
+            .map(|(index, step)| {
                 let stmt = self.stmt(step.node);
-                match self.equations.get(&step.node) {
+                let stmt = match self.equations.get(&step.node) {
                     // A block: attributes on other expression statements are unstable.
                     Some(equation) if !stmt.is_empty() => quote! { #[doc = #equation] { #stmt } },
                     _ => stmt,
-                }
+                };
+                let hooks = finished.get(&index).into_iter().flatten().map(|&i| on_final(i));
+                quote! { #stmt #(#hooks)* }
             });
         quote! { #(#stmts)* }
     }
@@ -298,4 +307,9 @@ impl Emitter<'_> {
 
 fn transpose_if(view: TokenStream, flag: bool) -> TokenStream {
     if flag { quote!(#view.reversed_axes()) } else { view }
+}
+
+/// The call telling `loss_and_grad_with_hook`'s caller that parameter `i`'s gradient is final.
+pub(super) fn on_final(i: usize) -> TokenStream {
+    quote! { on_final(#i, ::symgrad::__private::Parameters::param(&*grads, #i)); }
 }

@@ -158,14 +158,16 @@ impl<'a> Emitter<'a> {
     }
 
     /// The backward steps after a forward pass, the batch bound, and copies into `grads` of
-    /// the parameters' derivatives that live elsewhere.
-    fn backward_pass(&self) -> TokenStream {
+    /// the parameters' derivatives that live elsewhere; with `hook`, `on_final` is called for
+    /// every parameter once its gradient is final.
+    fn backward_pass(&self, hook: bool) -> TokenStream {
         let (bind_inputs, bind_targets, backward_body) =
-            (self.bind_inputs(), self.bind_targets(), self.backward_body());
+            (self.bind_inputs(), self.bind_targets(), self.backward_body(hook));
         let grad_copies = self.plan.grad_copies.iter().map(|&(param, node)| {
             let value = self.read(node);
             let slot = self.param_matrix(param, quote!(grads), true);
-            quote! { #slot.assign(&#value); }
+            let on_final = hook.then(|| kernels::on_final(param));
+            quote! { #slot.assign(&#value); #on_final }
         });
         quote! {
             #bind_inputs
@@ -255,7 +257,7 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, hessian: &Pass<'_>, gauss_newton: &
     let prelude = e.batch_prelude();
     let bind_inputs = e.bind_inputs();
     let forward_body = e.forward_body();
-    let backward_pass = e.backward_pass();
+    let backward_pass = e.backward_pass(true);
     let output_view = e.read(plan.output);
     let loss_value = e.scalar(plan.loss_node);
     let first_input = &input_fields[0];
@@ -396,13 +398,31 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, hessian: &Pass<'_>, gauss_newton: &
             /// The training-mode loss, and its gradient with respect to every parameter written
             /// into `grads`, by the backward pass derived at compile time: each step of it is
             /// annotated with the chain-rule equation it computes.
-            #[allow(unused_variables, unused_doc_comments, clippy::all)]
+            #[inline]
             pub fn loss_and_grad<R: ::symgrad::__private::rand::Rng + ?Sized>(
                 &self,
                 ws: &mut #ws_name<T>,
                 batch: &#batch_name<'_, T>,
                 rng: &mut R,
                 grads: &mut Self,
+            ) -> ::symgrad::__private::Result<T> {
+                self.loss_and_grad_with_hook(ws, batch, rng, grads, |_, _| {})
+            }
+
+            /// [`Self::loss_and_grad`], calling `on_final(i, gradient)` for every parameter
+            /// `i`, once each, right after the step that finishes its gradient (see
+            /// `Model::loss_and_grad_with_hook`).
+            #[allow(unused_variables, unused_doc_comments, clippy::all)]
+            pub fn loss_and_grad_with_hook<
+                R: ::symgrad::__private::rand::Rng + ?Sized,
+                F: FnMut(usize, ::symgrad::__private::ndarray::ArrayViewD<'_, T>),
+            >(
+                &self,
+                ws: &mut #ws_name<T>,
+                batch: &#batch_name<'_, T>,
+                rng: &mut R,
+                grads: &mut Self,
+                mut on_final: F,
             ) -> ::symgrad::__private::Result<T> {
                 #prelude
                 self.__forward(ws, &inputs, Some(batch), Some(rng), false)?;
@@ -492,6 +512,19 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, hessian: &Pass<'_>, gauss_newton: &
                 grads: &mut Self,
             ) -> ::symgrad::__private::Result<T> {
                 self.loss_and_grad(ws, batch, rng, grads)
+            }
+            fn loss_and_grad_with_hook<
+                R: ::symgrad::__private::rand::Rng + ?Sized,
+                F: FnMut(usize, ::symgrad::__private::ndarray::ArrayViewD<'_, T>),
+            >(
+                &self,
+                ws: &mut Self::Workspace,
+                batch: &Self::Batch<'_>,
+                rng: &mut R,
+                grads: &mut Self,
+                on_final: F,
+            ) -> ::symgrad::__private::Result<T> {
+                self.loss_and_grad_with_hook(ws, batch, rng, grads, on_final)
             }
         }
 
