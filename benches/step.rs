@@ -1,6 +1,8 @@
-//! One training step (forward, backward, plain SGD update) in f32 on one thread, three ways on
-//! the same model: the code `network!` generated, its tape twin, and the floor — the same
-//! step's gemm calls alone (forward H·W, weight gradients Hᵀ·Z̄, input gradients Z̄·Wᵀ).
+//! One training step (forward, backward, plain SGD update) in f32 on one thread, four ways on
+//! the same model: the code `network!` generated, as the gradient followed by `Optim::step`
+//! (`generated`) and as `sgd_step`, the updates folded into the weight-gradient products
+//! (`generated_sgd`); its tape twin; and the floor — the same step's gemm calls alone (forward
+//! H·W, weight gradients Hᵀ·Z̄, input gradients Z̄·Wᵀ).
 //!
 //! `cargo bench --bench step`; the ratios are in `benches/README.md`.
 
@@ -137,6 +139,9 @@ macro_rules! bench_network {
                 black_box(net.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads).unwrap());
                 sgd.step(&mut net, &grads, 1e-3);
             })
+        });
+        group.bench_function(BenchmarkId::new("generated_sgd", $batch), |b| {
+            b.iter(|| black_box(net.sgd_step(&mut ws, &batch, &mut rng, &mut grads, 1e-3, 0.0).unwrap()))
         });
         let mut tape = Tape::new();
         group.bench_function(BenchmarkId::new("tape", $batch), |b| {

@@ -186,7 +186,7 @@ pub mod __private {
     pub use symgrad_runtime::{
         Activation, ActivationKernel, Binary, Error, Examples, Fill, FromExamples, HessianVector, Init, Loss,
         LossKernel, Model, Parameters, Result, Scalar, Tape, TapeTwin, Target, Var, as_matrix, gemm, kernels, ndarray,
-        rand,
+        rand, sgd_update,
     };
 }
 

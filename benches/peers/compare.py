@@ -1,5 +1,6 @@
 """One command for the peer table of `benches/README.md`: our training step
-(`cargo bench --bench step`, generated and its gemm floor), JAX `jit` (`hvp_jax.py`) and PyTorch
+(`cargo bench --bench step`: `sgd_step`, the gradient followed by `Optim::step`, and the gemm
+floor), JAX `jit` (`hvp_jax.py`) and PyTorch
 eager (`step_torch.py`) on the same networks, batch sizes, inputs and step (forward, backward,
 plain SGD update; f32), each pinned to the same cores, run interleaved as ours, JAX, PyTorch, ours;
 prints the table with ratios, and a second one for the Hessian-vector product (ours against
@@ -32,16 +33,17 @@ def run(command):
 
 
 def ours():
-    """{(network, batch): {"generated" | "gemm_floor" | "hvp": µs}} from criterion's bencher output."""
+    """{(network, batch): {"generated" | "generated_sgd" | "gemm_floor" | "hvp": µs}} from criterion's
+    bencher output."""
     out = run(
         PIN
         + ["cargo", "bench", "--quiet", *FEATURES, "--bench", "step", "--"]
         + ["--warm-up-time", "1", "--measurement-time", "3"]
-        + ["--output-format", "bencher", "/(generated|gemm_floor|hvp)/"]
+        + ["--output-format", "bencher", "/(generated|generated_sgd|gemm_floor|hvp)/"]
     )
     figures = {}
     for line in out.splitlines():
-        m = re.match(r"test (.+)/(generated|gemm_floor|hvp)/(\d+) \.\.\. bench:\s+([\d,]+) ns/iter", line)
+        m = re.match(r"test (.+)/(generated|generated_sgd|gemm_floor|hvp)/(\d+) \.\.\. bench:\s+([\d,]+) ns/iter", line)
         if m:
             network, kind, batch, ns = m.groups()
             figures.setdefault((network.split(",")[0], int(batch)), {})[kind] = int(ns.replace(",", "")) / 1e3
@@ -67,19 +69,23 @@ def main():
     second = ours()
     print(f"{date.today()}; {jax_version.split(',')[0]}; {torch_version.split(',')[0]}; {THREADS} thread(s) each ({' '.join(PIN)}), f32, µs")
     print()
-    print("| network (batch) | ours (two runs) | JAX jit | PyTorch | gemm floor, ours | JAX / ours | PyTorch / ours |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| network (batch) | ours, `sgd_step` (two runs) | ours, gradient + `Optim::step` | JAX jit | PyTorch "
+        "| gemm floor, ours | JAX / ours | PyTorch / ours |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     # Only what both of our runs measured.
-    keys = [key for key in first if "generated" in first[key] and "generated" in second.get(key, {})]
+    keys = [key for key in first if "generated_sgd" in first[key] and "generated_sgd" in second.get(key, {})]
     for key in keys:
         network, batch = key
-        runs = [first[key]["generated"], second[key]["generated"]]
+        runs = [first[key]["generated_sgd"], second[key]["generated_sgd"]]
+        separate = [first[key]["generated"], second[key]["generated"]]
         floor = min(first[key]["gemm_floor"], second[key]["gemm_floor"])
         j, t = match(jax, key)[0], match(torch, key)[0]
         worst, best = max(runs), min(runs)
         print(
-            f"| {network} ({batch}) | {runs[0]:,.1f}, {runs[1]:,.1f} | {j:,.1f} | {t:,.1f} | {floor:,.1f} "
-            f"| {j / worst:.2f}–{j / best:.2f} | {t / worst:.1f}–{t / best:.1f} |"
+            f"| {network} ({batch}) | {runs[0]:,.1f}, {runs[1]:,.1f} | {separate[0]:,.1f}, {separate[1]:,.1f} "
+            f"| {j:,.1f} | {t:,.1f} | {floor:,.1f} | {j / worst:.2f}–{j / best:.2f} | {t / worst:.1f}–{t / best:.1f} |"
         )
     print()
     print("| network (batch) | hvp, ours (two runs) | hvp, JAX | JAX / ours |")

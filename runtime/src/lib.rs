@@ -33,7 +33,7 @@ pub use gemm::gemm;
 pub use init::{Fill, Init};
 pub use kernels::{Activation, ActivationKernel, Binary, Loss, LossKernel, Target};
 pub use model::{HessianVector, Model};
-pub use optim::{Optim, Optimizer, Schedule};
+pub use optim::{Optim, Optimizer, Schedule, sgd_update};
 pub use params::{ParamList, Parameters, as_matrix};
 pub use scalar::{Real, Scalar};
 pub use tape::{Gradients, Tape, TapeTwin, Var};

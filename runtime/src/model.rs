@@ -7,6 +7,7 @@ use ndarray::{ArrayView2, ArrayViewD};
 use rand::Rng;
 
 use crate::error::{Error, Result};
+use crate::optim::sgd_update;
 use crate::params::Parameters;
 use crate::scalar::Scalar;
 
@@ -61,6 +62,24 @@ pub trait Model<T: Scalar>: Parameters<T> + Clone {
     ) -> Result<T> {
         let loss = self.loss_and_grad(ws, batch, rng, grads)?;
         (0..grads.count()).for_each(|i| on_final(i, grads.param(i)));
+        Ok(loss)
+    }
+    /// One step of plain gradient descent with an L2 penalty on the training-mode loss,
+    /// `θ ← θ − α(∇L(θ) + λθ)` with `α = rate` and `λ = decay`; returns the loss before the
+    /// step. `grads` is scratch space: afterwards it holds some or all of the gradient.
+    /// `network!` folds the update of a weight into the product computing its gradient where
+    /// it can (one pass over the weight fewer); this default takes the gradient, then updates.
+    fn sgd_step<R: Rng + ?Sized>(
+        &mut self,
+        ws: &mut Self::Workspace,
+        batch: &Self::Batch<'_>,
+        rng: &mut R,
+        grads: &mut Self,
+        rate: T,
+        decay: T,
+    ) -> Result<T> {
+        let loss = self.loss_and_grad(ws, batch, rng, grads)?;
+        (0..self.count()).for_each(|i| sgd_update(self.param_mut(i), grads.param(i), rate, decay));
         Ok(loss)
     }
 }

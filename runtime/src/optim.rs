@@ -6,7 +6,7 @@
 //! bias corrections `m̂ = m/(1 − β₁ᵗ)`, `ŝ = s/(1 − β₂ᵗ)`. Weight decay adds `λ w` to `g`
 //! (an L2 penalty `λ‖w‖²/2` on the loss).
 
-use ndarray::{ArrayD, Zip};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Zip};
 use serde::{Deserialize, Serialize};
 
 use crate::params::Parameters;
@@ -90,9 +90,7 @@ impl<T: Scalar> Optim<T> {
         for i in 0..params.count() {
             let (mut w, g) = (params.param_mut(i), grads.param(i));
             match self.kind {
-                Optimizer::Sgd => Zip::from(&mut w)
-                    .and(&g)
-                    .for_each(|w, &g| *w -= alpha * (g + decay * *w)),
+                Optimizer::Sgd => sgd_update(w, g, alpha, decay),
                 Optimizer::Momentum { momentum, nesterov } => {
                     let mu = T::from_f64(momentum);
                     Zip::from(&mut w).and(&g).and(&mut self.first[i]).for_each(|w, &g, v| {
@@ -119,6 +117,14 @@ impl<T: Scalar> Optim<T> {
             }
         }
     }
+}
+
+/// One step of plain gradient descent with an L2 penalty on one parameter:
+/// `w ← w − α(g + λw)`.
+pub fn sgd_update<T: Scalar>(mut w: ArrayViewMutD<'_, T>, g: ArrayViewD<'_, T>, rate: T, decay: T) {
+    Zip::from(&mut w)
+        .and(&g)
+        .for_each(|w, &g| *w -= rate * (g + decay * *w));
 }
 
 /// `v`, or zero where `v` is subnormal. A unit that stopped receiving gradient (a dead ReLU)

@@ -89,6 +89,7 @@ pub fn check<N: TapeTwin<f64> + HessianVector<f64> + Debug>(
     prop_assert_eq!(train_loss, loss);
     agree_with_tape(&grads, &tape_grads, "gradients")?;
     hook_sees_final_gradients(net, batch, mask_seed, &grads)?;
+    sgd_step_is_a_gradient_step(net, batch, mask_seed, &grads)?;
     let report = gradcheck::check(
         net,
         &grads,
@@ -141,6 +142,41 @@ fn hook_sees_final_gradients<N: Model<f64>>(
             net.name(i)
         );
         prop_assert_eq!(hooked.param(i), grads.param(i));
+    }
+    Ok(())
+}
+
+/// `sgd_step`, whose weight updates are folded into the products computing their gradients,
+/// moves every parameter as `θ − α(g + λθ)` from the generated gradient does, and returns the
+/// same loss. The folded gemm computes `βw + α'·Σ` where the separate update rounds `Σ` to `g`
+/// first: a few roundings of `|w| + α|g|` apart (10⁻¹⁵ of it), so 10⁻¹³ leaves a margin of a
+/// hundred.
+fn sgd_step_is_a_gradient_step<N: Model<f64>>(
+    net: &N,
+    batch: &N::Batch<'_>,
+    mask_seed: u64,
+    grads: &N,
+) -> std::result::Result<(), TestCaseError> {
+    let (rate, decay) = (0.1, 0.01);
+    let mut stepped = net.clone();
+    let mut rng = StdRng::seed_from_u64(mask_seed);
+    let loss = stepped
+        .sgd_step(&mut net.workspace(1), batch, &mut rng, &mut N::zeros(), rate, decay)
+        .unwrap();
+    let expected = net.loss_train(&mut net.workspace(1), batch, &mut StdRng::seed_from_u64(mask_seed));
+    prop_assert_eq!(loss, expected.unwrap());
+    for i in 0..net.count() {
+        let (w, g, moved) = (net.param(i), grads.param(i), stepped.param(i));
+        let largest = |a: &symgrad::ndarray::ArrayViewD<f64>| a.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let scale = largest(&w) + rate * largest(&g);
+        for ((&w, &g), &moved) in w.iter().zip(g.iter()).zip(moved.iter()) {
+            let step = w - rate * (g + decay * w);
+            prop_assert!(
+                (moved - step).abs() <= 1e-13 * scale,
+                "{}: sgd_step gives {moved}, a gradient step {step}",
+                net.name(i)
+            );
+        }
     }
     Ok(())
 }

@@ -76,6 +76,40 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// The weight updates of plain gradient descent that can be folded into the product
+    /// computing the weight's gradient, `W ← βW − α·op(A)·op(B)` (gemm with β = 1 − αλ): by
+    /// step, the parameter it updates in place. A parameter qualifies when one product alone
+    /// writes its gradient (not added onto other terms) and every step reading the parameter
+    /// comes before it, so no later step sees the updated value.
+    pub fn folded_updates(&self, graph: &Graph, plan: &Plan) -> BTreeMap<usize, usize> {
+        let mut writers: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        let mut last_read: BTreeMap<usize, usize> = BTreeMap::new();
+        for (index, step) in self.steps.iter().enumerate() {
+            let (reads, writes) = places(graph, plan, step.node);
+            for place in writes.into_iter().chain(reads) {
+                if let Place::Grad(param) = place {
+                    writers.entry(param).or_default().push(index);
+                }
+            }
+            for &input in &graph.nodes[step.node].inputs {
+                if let Some(Loc::Param(param)) = plan.loc[input] {
+                    last_read.insert(param, index);
+                }
+            }
+        }
+        writers
+            .into_iter()
+            .filter_map(|(param, steps)| {
+                let &[step] = steps.as_slice() else { return None };
+                let node = self.steps[step].node;
+                let product = matches!(graph.nodes[node].op, Op::MatMul { .. }) && !plan.accumulates[node];
+                (product && last_read.get(&param).is_none_or(|&read| read < step)).then_some((step, param))
+            })
+            .collect()
+    }
+}
+
 /// The places the kernel of `id` reads and writes.
 pub fn places(graph: &Graph, plan: &Plan, id: NodeId) -> (Vec<Place>, Vec<Place>) {
     let node = &graph.nodes[id];
@@ -169,6 +203,26 @@ mod tests {
         let plan = plan::plan(&graph, map[lowered.output], map[lowered.loss], &derivative.param_grads);
         let schedule = schedule(&graph, &plan);
         (graph, plan, schedule)
+    }
+
+    /// In an MLP every weight's gradient is one product after the weight's last read (the
+    /// product for the layer below, which reads it, comes first), so gradient descent updates
+    /// every weight inside its product; a weight used twice (tied) is not folded.
+    #[test]
+    fn an_mlps_weight_updates_fold_into_their_products() {
+        let (graph, plan, schedule) = compile(
+            "struct A { input x: [4]; target y: classes[3]; h = relu(dense(x, 6)); \
+             z = dense(h, 3); output softmax(z); loss cross_entropy(softmax(z), y); }",
+        );
+        let folded: Vec<usize> = schedule.folded_updates(&graph, &plan).into_values().collect();
+        // Parameters in order: h's weight and bias, z's weight and bias.
+        assert_eq!(folded, [2, 0]);
+        let (graph, plan, schedule) = compile(
+            "struct B { input x: [5]; param w1: [5, 4]; param w2: [4, 2]; e1 = relu(x @ w1); \
+             e2 = tanh(e1 @ w2); deep = relu(e2 @ transpose(w2)) @ transpose(w1); output deep; \
+             loss mse(deep, x); }",
+        );
+        assert!(schedule.folded_updates(&graph, &plan).is_empty());
     }
 
     /// Whether step `to` follows step `from` through the dependencies.

@@ -1,6 +1,8 @@
 //! The kernel calls that compute each node of a schedule: usually one, two for a matmul with its
 //! bias (broadcast, then gemm with β = 1), one per term for a sum of adjoints.
 
+use std::collections::BTreeMap;
+
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -31,12 +33,13 @@ impl Emitter<'_> {
 
     /// The backward steps of the schedule, each annotated with the chain-rule equation it
     /// computes; with `hook`, each followed by `on_final(i, gradient)` for every parameter `i`
-    /// whose gradient it finishes.
-    pub(super) fn backward_body(&self, hook: bool) -> TokenStream {
+    /// whose gradient it finishes. A step in `folded` updates its parameter in place instead
+    /// of writing its gradient ([`Self::folded_update`]).
+    pub(super) fn backward_body(&self, hook: bool, folded: &BTreeMap<usize, usize>) -> TokenStream {
         let finished = if hook {
             self.schedule.finished_gradients(self.graph, self.plan)
         } else {
-            Default::default()
+            BTreeMap::new()
         };
         let stmts = self
             .schedule
@@ -45,7 +48,10 @@ impl Emitter<'_> {
             .enumerate()
             .filter(|(_, step)| step.phase == Phase::Backward)
             .map(|(index, step)| {
-                let stmt = self.stmt(step.node);
+                let stmt = match folded.get(&index) {
+                    Some(&param) => self.folded_update(step.node, param),
+                    None => self.stmt(step.node),
+                };
                 let stmt = match self.equations.get(&step.node) {
                     // A block: attributes on other expression statements are unstable.
                     Some(equation) if !stmt.is_empty() => quote! { #[doc = #equation] { #stmt } },
@@ -55,6 +61,23 @@ impl Emitter<'_> {
                 quote! { #stmt #(#hooks)* }
             });
         quote! { #(#stmts)* }
+    }
+
+    /// Plain gradient descent folded into the product computing parameter `param`'s gradient
+    /// `G = c·op(A)·op(B)`: `W ← (1 − αλ)W − αG` is one gemm with `α' = −αc` and
+    /// `β = 1 − αλ` (`rate` and `decay` of `sgd_step`), writing the parameter itself.
+    fn folded_update(&self, id: NodeId, param: usize) -> TokenStream {
+        let Op::MatMul { lhs_t, rhs_t, alpha } = self.graph.nodes[id].op else {
+            return quote!(compile_error!("internal: a folded update that is not a product"));
+        };
+        let ins = &self.graph.nodes[id].inputs;
+        let (a, b) = (
+            transpose_if(self.read(ins[0]), lhs_t),
+            transpose_if(self.read(ins[1]), rhs_t),
+        );
+        let alpha = constant(alpha);
+        let weight = self.param_matrix(param, quote!(self), true);
+        quote! { ::symgrad::__private::gemm(-rate * #alpha, #a, #b, T::ONE - rate * decay, #weight)?; }
     }
 
     /// The kernel call computing one node.

@@ -161,8 +161,33 @@ impl<'a> Emitter<'a> {
     /// the parameters' derivatives that live elsewhere; with `hook`, `on_final` is called for
     /// every parameter once its gradient is final.
     fn backward_pass(&self, hook: bool) -> TokenStream {
-        let (bind_inputs, bind_targets, backward_body) =
-            (self.bind_inputs(), self.bind_targets(), self.backward_body(hook));
+        self.backward_steps(hook, &BTreeMap::new())
+    }
+
+    /// The backward pass with plain gradient descent: the updates that fold into a product
+    /// happen there, the others after the pass, from the gradients written into `grads`.
+    fn sgd_pass(&self) -> TokenStream {
+        let folded = self.schedule.folded_updates(self.graph, self.plan);
+        let backward = self.backward_steps(false, &folded);
+        let updates = (0..self.net.params.len())
+            .filter(|param| !folded.values().any(|p| p == param))
+            .map(|param| {
+                let field = &self.net.params[param].name;
+                quote! {
+                    ::symgrad::__private::sgd_update(
+                        self.#field.view_mut().into_dyn(), grads.#field.view().into_dyn(), rate, decay);
+                }
+            });
+        quote! { #backward #( #updates )* }
+    }
+
+    /// [`Self::backward_pass`], with the updates in `folded` (see `backward_body`).
+    fn backward_steps(&self, hook: bool, folded: &BTreeMap<usize, usize>) -> TokenStream {
+        let (bind_inputs, bind_targets, backward_body) = (
+            self.bind_inputs(),
+            self.bind_targets(),
+            self.backward_body(hook, folded),
+        );
         let grad_copies = self.plan.grad_copies.iter().map(|&(param, node)| {
             let value = self.read(node);
             let slot = self.param_matrix(param, quote!(grads), true);
@@ -258,6 +283,7 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, hessian: &Pass<'_>, gauss_newton: &
     let bind_inputs = e.bind_inputs();
     let forward_body = e.forward_body();
     let backward_pass = e.backward_pass(true);
+    let sgd_pass = e.sgd_pass();
     let output_view = e.read(plan.output);
     let loss_value = e.scalar(plan.loss_node);
     let first_input = &input_fields[0];
@@ -430,6 +456,28 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, hessian: &Pass<'_>, gauss_newton: &
                 Ok(#loss_value)
             }
 
+            /// One step of plain gradient descent with an L2 penalty on the training-mode loss,
+            /// `θ ← θ − α(∇L(θ) + λθ)` with `α = rate` and `λ = decay`; returns the loss before
+            /// the step. A weight whose gradient one product computes after the weight's last
+            /// use is updated inside that product (gemm with `β = 1 − αλ`), which saves a pass
+            /// over it; the other gradients are written into `grads`, scratch space, and
+            /// applied after the pass.
+            #[allow(unused_variables, unused_doc_comments, clippy::all)]
+            pub fn sgd_step<R: ::symgrad::__private::rand::Rng + ?Sized>(
+                &mut self,
+                ws: &mut #ws_name<T>,
+                batch: &#batch_name<'_, T>,
+                rng: &mut R,
+                grads: &mut Self,
+                rate: T,
+                decay: T,
+            ) -> ::symgrad::__private::Result<T> {
+                #prelude
+                self.__forward(ws, &inputs, Some(batch), Some(rng), false)?;
+                #sgd_pass
+                Ok(#loss_value)
+            }
+
             #twin
 
             /// The backward pass as chain-rule equations (Markdown with LaTeX math).
@@ -525,6 +573,17 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, hessian: &Pass<'_>, gauss_newton: &
                 on_final: F,
             ) -> ::symgrad::__private::Result<T> {
                 self.loss_and_grad_with_hook(ws, batch, rng, grads, on_final)
+            }
+            fn sgd_step<R: ::symgrad::__private::rand::Rng + ?Sized>(
+                &mut self,
+                ws: &mut Self::Workspace,
+                batch: &Self::Batch<'_>,
+                rng: &mut R,
+                grads: &mut Self,
+                rate: T,
+                decay: T,
+            ) -> ::symgrad::__private::Result<T> {
+                self.sgd_step(ws, batch, rng, grads, rate, decay)
             }
         }
 
