@@ -1,6 +1,7 @@
-//! Products split across threads give the same gradients as on one thread, bit for bit: the
-//! `gemm` crate splits C into blocks and sums each element over k in the same order whatever
-//! the thread count. Run with `cargo test --features threading --test threads`.
+//! Products split across threads give the same gradients as on one thread, bit for bit, and
+//! the same parameters after `sgd_step`, whose updates are products with β ≠ 0: the `gemm`
+//! crate splits C into blocks and sums each element over k in the same order whatever the
+//! thread count. Run with `cargo test --features threading --test threads`.
 
 use symgrad::gemm;
 use symgrad::ndarray::Array2;
@@ -31,15 +32,27 @@ network! {
 }
 
 /// The loss and gradient of `M` (initialised from a fixed seed) on `batch`, with products on
-/// `threads` threads.
-fn grads<T: Scalar, M: Model<T>>(threads: usize, batch: &M::Batch<'_>, rows: usize) -> (T, M) {
+/// `threads` threads, and the parameters after one `sgd_step` (updates folded into products).
+fn grads<T: Scalar, M: Model<T>>(threads: usize, batch: &M::Batch<'_>, rows: usize) -> (T, M, M) {
     gemm::set_threads(threads).unwrap();
     let mut rng = StdRng::seed_from_u64(7);
     let net = M::init(&mut rng);
     let mut grads = M::zeros();
     let mut ws = net.workspace(rows);
     let loss = net.loss_and_grad(&mut ws, batch, &mut rng, &mut grads).unwrap();
-    (loss, grads)
+    let mut stepped = net.clone();
+    let (rate, decay) = (T::from_f64(0.1), T::from_f64(0.01));
+    stepped
+        .sgd_step(
+            &mut ws,
+            batch,
+            &mut StdRng::seed_from_u64(8),
+            &mut M::zeros(),
+            rate,
+            decay,
+        )
+        .unwrap();
+    (loss, grads, stepped)
 }
 
 /// `rows` samples of 784 features, small multiples of 1/17, and labels cycling through 0..10.
@@ -61,12 +74,17 @@ fn flat<T: Scalar, P: Parameters<T>>(params: &P) -> Vec<T> {
 fn mlp_agrees<T: Scalar>(rows: usize) {
     let (x, y) = inputs::<T>(rows);
     let batch = MlpBatch { x: x.view(), y: &y };
-    let (loss1, grads1) = grads::<T, Mlp<T>>(1, &batch, rows);
-    let (loss2, grads2) = grads::<T, Mlp<T>>(2, &batch, rows);
+    let (loss1, grads1, stepped1) = grads::<T, Mlp<T>>(1, &batch, rows);
+    let (loss2, grads2, stepped2) = grads::<T, Mlp<T>>(2, &batch, rows);
     assert!(loss1 == loss2, "MLP loss in {}, batch {rows}", T::NAME);
     assert!(
         flat(&grads1) == flat(&grads2),
         "MLP gradients in {}, batch {rows}",
+        T::NAME
+    );
+    assert!(
+        flat(&stepped1) == flat(&stepped2),
+        "MLP after sgd_step in {}, batch {rows}",
         T::NAME
     );
 }
@@ -80,10 +98,11 @@ fn gradients_do_not_depend_on_the_thread_count() {
     }
     let (x, _) = inputs::<f32>(64);
     let batch = AutoencoderBatch { x: x.view() };
-    let (loss1, grads1) = grads::<f32, Autoencoder<f32>>(1, &batch, 64);
-    let (loss2, grads2) = grads::<f32, Autoencoder<f32>>(2, &batch, 64);
+    let (loss1, grads1, stepped1) = grads::<f32, Autoencoder<f32>>(1, &batch, 64);
+    let (loss2, grads2, stepped2) = grads::<f32, Autoencoder<f32>>(2, &batch, 64);
     assert!(loss1 == loss2, "autoencoder loss");
     assert!(flat(&grads1) == flat(&grads2), "autoencoder gradients in f32");
+    assert!(flat(&stepped1) == flat(&stepped2), "autoencoder after sgd_step in f32");
     // The first layer's products are large enough to be split: above the direct loops' limit
     // and the `gemm` crate's own threshold for threads, 48 · 48 · 256 multiply-adds.
     const { assert!(64 * 784 * 256 > gemm::SMALL_GEMM && 64 * 784 * 256 > 48 * 48 * 256) };

@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod binary;
+pub mod conv;
 pub mod dropout;
 pub mod loss;
 pub mod reduce;
@@ -10,6 +11,7 @@ pub mod softmax;
 
 pub use activation::{Activation, ActivationKernel, Saved};
 pub use binary::{Binary, scale};
+pub use conv::{Conv2d, Pool2d};
 pub use dropout::{check_probability, dropout_mask};
 pub use loss::{Loss, LossKernel, Target};
 pub use reduce::{
