@@ -177,7 +177,8 @@ fn exp_f32(x: f32) -> f32 {
     // Adding and subtracting 1.5·2²³ rounds to the nearest integer without a rounding instruction.
     const ROUND: f32 = 12_582_912.0;
     let clamped = x.clamp(-87.336_54, 88.722_83);
-    let n = (clamped * LOG2E + ROUND) - ROUND;
+    let rounded = clamped * LOG2E + ROUND;
+    let n = rounded - ROUND;
     let r = clamped - n * LN2_HI - n * LN2_LO;
     let mut p = 1.987_569_1e-4_f32;
     p = p * r + 1.398_2e-3;
@@ -187,7 +188,9 @@ fn exp_f32(x: f32) -> f32 {
     p = p * r + 0.5;
     let er = p * r * r + r + 1.0;
     // 2ⁿ as 2^⌊n/2⌋ · 2^(n − ⌊n/2⌋): n reaches 128 (and −126), beyond one exponent field.
-    let n = n as i32;
+    // The integer n is in the low bits of `rounded` (1.5·2²³ + n), so no conversion (which
+    // would saturate lane by lane) is needed.
+    let n = rounded.to_bits() as i32 - ROUND.to_bits() as i32;
     let half = n >> 1;
     let power = |k: i32| f32::from_bits(((k + 127) as u32) << 23);
     let y = er * power(half) * power(n - half);
