@@ -109,29 +109,44 @@ impl Conv2d {
         self.patch_len() * oh * ow
     }
 
-    /// The input pixel `(row, column)` that tap `(u, v)` of output `(i, j)` reads, if it is
-    /// inside the image (not padding).
-    fn source(&self, (i, j): (usize, usize), (u, v): (usize, usize)) -> Option<(usize, usize)> {
-        let row = (self.stride * i + self.dilation * u).checked_sub(self.padding)?;
-        let col = (self.stride * j + self.dilation * v).checked_sub(self.padding)?;
-        (row < self.height && col < self.width).then_some((row, col))
+    /// The outputs `j` of one output row whose tap at column offset `d·v` reads inside the
+    /// image: `0 ≤ s·j + d·v − p < w`.
+    fn valid_columns(&self, v: usize) -> std::ops::Range<usize> {
+        let (_, ow) = self.output_size();
+        let offset = self.dilation * v;
+        // The first j with s·j ≥ p − d·v, and the first with s·j > w − 1 + p − d·v.
+        let first = self.padding.saturating_sub(offset).div_ceil(self.stride);
+        let end = match (self.width - 1 + self.padding).checked_sub(offset) {
+            Some(last) => (last / self.stride + 1).min(ow),
+            None => 0,
+        };
+        first.min(end)..end
     }
 
-    /// Calls `each(column index, tap index, input index)` for every tap of every output position
-    /// that reads a pixel of the image (not padding), in the column buffer's order.
-    fn for_each_tap(&self, mut each: impl FnMut(usize, usize)) {
+    /// Calls `each(column start, input start, length)` for every run of taps that read the image
+    /// (not padding): for each tap `(c, u, v)` and output row `i`, the outputs `j` whose pixels
+    /// lie inside the image, consecutive in the column buffer and `stride` apart in the input.
+    fn for_each_run(&self, mut each: impl FnMut(usize, usize, usize)) {
         let (oh, ow) = self.output_size();
         let (kh, kw) = self.kernel;
         for c in 0..self.channels {
             for u in 0..kh {
                 for v in 0..kw {
                     let tap = (c * kh + u) * kw + v;
+                    let columns = self.valid_columns(v);
+                    if columns.is_empty() {
+                        continue;
+                    }
                     for i in 0..oh {
-                        for j in 0..ow {
-                            if let Some((row, col)) = self.source((i, j), (u, v)) {
-                                each(tap * oh * ow + i * ow + j, (c * self.height + row) * self.width + col);
-                            }
+                        let Some(row) = (self.stride * i + self.dilation * u).checked_sub(self.padding) else {
+                            continue;
+                        };
+                        if row >= self.height {
+                            continue;
                         }
+                        let col = self.stride * columns.start + self.dilation * v - self.padding;
+                        let at = tap * oh * ow + i * ow + columns.start;
+                        each(at, (c * self.height + row) * self.width + col, columns.len());
                     }
                 }
             }
@@ -141,12 +156,34 @@ impl Conv2d {
     /// `cols[(c, u, v), (i, j)] = x[c, s·i + d·u − p, s·j + d·v − p]` (zero in the padding).
     fn im2col<T: Scalar>(&self, image: &[T], cols: &mut [T]) {
         cols.fill(T::ZERO);
-        self.for_each_tap(|at, from| cols[at] = image[from]);
+        let stride = self.stride;
+        self.for_each_run(|at, from, len| {
+            let to = &mut cols[at..at + len];
+            if stride == 1 {
+                to.copy_from_slice(&image[from..from + len]);
+            } else {
+                to.iter_mut()
+                    .zip(image[from..].iter().step_by(stride))
+                    .for_each(|(t, &x)| *t = x);
+            }
+        });
     }
 
     /// Adds every column entry back onto the pixel it was copied from: the adjoint of `im2col`.
     fn col2im_add<T: Scalar>(&self, cols: &[T], image: &mut [T]) {
-        self.for_each_tap(|at, to| image[to] += cols[at]);
+        let stride = self.stride;
+        self.for_each_run(|at, to, len| {
+            let from = &cols[at..at + len];
+            if stride == 1 {
+                image[to..to + len].iter_mut().zip(from).for_each(|(x, &c)| *x += c);
+            } else {
+                image[to..]
+                    .iter_mut()
+                    .step_by(stride)
+                    .zip(from)
+                    .for_each(|(x, &c)| *x += c);
+            }
+        });
     }
 
     /// Checks the operands of a pass: `rows` samples, the kernel matrix, the column buffer.
@@ -310,20 +347,26 @@ impl Pool2d {
         self.channels * oh * ow
     }
 
-    /// Calls `each(output index, input indices of its window)` for every output of a sample.
-    fn for_each_window(&self, mut each: impl FnMut(usize, &mut dyn Iterator<Item = usize>)) {
+    /// Calls `each(output index, index of its window's top-left pixel)` for every output of a
+    /// sample; pixel `(u, v)` of the window is `width·u + v` after it.
+    fn for_each_window(&self, mut each: impl FnMut(usize, usize)) {
         let (oh, ow) = self.output_size();
-        let (kh, kw) = self.size;
         for c in 0..self.channels {
             for i in 0..oh {
+                let row = (c * self.height + i * self.stride) * self.width;
                 for j in 0..ow {
-                    let (top, left) = (i * self.stride, j * self.stride);
-                    let base = c * self.height * self.width;
-                    let mut window =
-                        (0..kh).flat_map(move |u| (0..kw).map(move |v| base + (top + u) * self.width + left + v));
-                    each((c * oh + i) * ow + j, &mut window);
+                    each((c * oh + i) * ow + j, row + j * self.stride);
                 }
             }
+        }
+    }
+
+    /// Calls `each(input index)` for the pixels of the window starting at `start`, row by row.
+    #[inline(always)]
+    fn for_each_pixel(&self, start: usize, mut each: impl FnMut(usize)) {
+        for u in 0..self.size.0 {
+            let row = start + u * self.width;
+            (row..row + self.size.1).for_each(&mut each);
         }
     }
 
@@ -363,13 +406,15 @@ impl Pool2d {
         for ((image, mut out), argmax) in x.rows().into_iter().zip(y.rows_mut()).zip(argmax.chunks_mut(per_row)) {
             let image = row_slice(&image, "max_pool2d input")?;
             let out = row_slice_mut(&mut out, "max_pool2d output")?;
-            self.for_each_window(|o, window| {
-                let first = window.next().expect("a window holds at least one pixel");
-                let best = window.fold(first, |best, at| {
-                    let (v, b) = (image[at], image[best]);
-                    if v > b || (is_nan(v) && !is_nan(b)) { at } else { best }
+            self.for_each_window(|o, start| {
+                let (mut best, mut largest) = (start, image[start]);
+                self.for_each_pixel(start, |at| {
+                    let v = image[at];
+                    if v > largest || (is_nan(v) && !is_nan(largest)) {
+                        (best, largest) = (at, v);
+                    }
                 });
-                (out[o], argmax[o]) = (image[best], best);
+                (out[o], argmax[o]) = (largest, best);
             });
         }
         Ok(())
@@ -402,7 +447,11 @@ impl Pool2d {
         for (image, mut out) in x.rows().into_iter().zip(y.rows_mut()) {
             let image = row_slice(&image, "avg_pool2d input")?;
             let out = row_slice_mut(&mut out, "avg_pool2d output")?;
-            self.for_each_window(|o, window| out[o] = window.fold(T::ZERO, |sum, at| sum + image[at]) * scale);
+            self.for_each_window(|o, start| {
+                let mut sum = T::ZERO;
+                self.for_each_pixel(start, |at| sum += image[at]);
+                out[o] = sum * scale;
+            });
         }
         Ok(())
     }
@@ -415,7 +464,10 @@ impl Pool2d {
         for (grad, mut image) in dy.rows().into_iter().zip(dx.rows_mut()) {
             let image = row_slice_mut(&mut image, "avg_pool2d input gradient")?;
             image.fill(T::ZERO);
-            self.for_each_window(|o, window| window.for_each(|at| image[at] += grad[o] * scale));
+            self.for_each_window(|o, start| {
+                let share = grad[o] * scale;
+                self.for_each_pixel(start, |at| image[at] += share);
+            });
         }
         Ok(())
     }
