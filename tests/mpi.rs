@@ -83,6 +83,8 @@ fn worker() {
     let outcome = match case.as_str() {
         "one step" => train::fit_on(&mpi, &mut model, &train_set, &val, &config(1, 400)),
         "three epochs" => train::fit_on(&mpi, &mut model, &train_set, &val, &config(3, 40)),
+        // 400 = 3 · 133 + 1: the last batch has one row, so process 0's share of it is empty.
+        "a last batch of one" => train::fit_on(&mpi, &mut model, &train_set, &val, &config(1, 133)),
         "three epochs, overlapped" => {
             let config = TrainConfig {
                 overlap: Some(0),
@@ -208,6 +210,18 @@ fn a_short_run_on_two_processes_follows_the_same_loss_curve() {
             one.train_loss
         );
     }
+    assert!(relative_difference(&written(&out), &model) < 1e-5);
+}
+
+/// A process with no rows in a batch (the last one, smaller than the number of processes)
+/// contributes zeros, and the run is the run on one process.
+#[test]
+fn a_process_without_rows_in_the_last_batch_contributes_nothing() {
+    let out = scratch("last-batch-of-one.safetensors");
+    assert_ran(&mpirun(2, "a last batch of one", &out));
+    assert_eq!(errors(&out), [String::new(), String::new()]);
+    let (model, _) = alone(&config(1, 133));
+    // As for one step: shares summed in f32, four steps.
     assert!(relative_difference(&written(&out), &model) < 1e-5);
 }
 

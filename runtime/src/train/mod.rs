@@ -333,7 +333,9 @@ pub fn fit_on<T: Scalar, M: FromExamples<T>, W: Workers + ?Sized>(
             let mine = &indices[share(indices.len(), rank, size)];
             let mut compute = |grads: &mut M, on_final: &mut dyn FnMut(usize, ArrayViewD<'_, T>)| {
                 if mine.is_empty() {
+                    // No rows here (a last batch smaller than the processes): a zero gradient.
                     zero(grads);
+                    (0..grads.count()).for_each(|i| on_final(i, grads.param(i)));
                     return Ok(0.0);
                 }
                 let corruption = config.corruption.as_ref().map(|c| (c, &mut *local));
