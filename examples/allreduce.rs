@@ -65,10 +65,7 @@ fn main() {
     let size = mpi.size();
     let mut rng = StdRng::seed_from_u64(mpi.rank() as u64);
     let net = Mlp::<f32>::new(&mut rng);
-    // The buffer's parts: the failure flags and the loss, then each parameter's gradient.
-    let mut lens = vec![size + 1];
-    lens.extend((0..net.count()).map(|i| net.param(i).len()));
-    let len: usize = lens.iter().sum();
+    let len: usize = parts(&net, size).iter().sum();
 
     // Zeros, so that the sums stay zero however often they are taken.
     let (mut narrow, mut wide) = (vec![0.0_f32; len], vec![0.0_f64; len]);
@@ -99,8 +96,7 @@ fn main() {
 /// overlapped with all-reduces of buckets of each size in `BUCKETS`.
 fn step<M: Model<f32>>(mpi: &Mpi, net: &M, batch: &M::Batch<'_>, rows: usize) {
     let size = mpi.size();
-    let mut lens = vec![size + 1];
-    lens.extend((0..net.count()).map(|i| net.param(i).len()));
+    let lens = parts(net, size);
     let len: usize = lens.iter().sum();
     // Each way has its own buffers, so that the ways can take turns.
     let state = || {
@@ -160,6 +156,14 @@ fn step<M: Model<f32>>(mpi: &Mpi, net: &M, batch: &M::Batch<'_>, rows: usize) {
         );
         report(mpi, &what, time);
     }
+}
+
+/// The lengths of the all-reduce buffer's parts, as training lays it out: the failure flags
+/// and the loss, then each parameter's gradient.
+fn parts<M: Model<f32>>(net: &M, processes: usize) -> Vec<usize> {
+    let mut lens = vec![processes + 1];
+    lens.extend((0..net.count()).map(|i| net.param(i).len()));
+    lens
 }
 
 /// Copies a gradient into its part of the buffer.

@@ -53,9 +53,7 @@ impl Schedule {
         }
         depth.into_iter().max().unwrap_or(0)
     }
-}
 
-impl Schedule {
     /// For each step, the parameters whose gradients it finishes: it writes their gradient's
     /// place, and no later step does. Every parameter whose gradient has a place of its own
     /// is listed once; the others' gradients are copied into place after the pass.
@@ -74,9 +72,7 @@ impl Schedule {
         }
         finished
     }
-}
 
-impl Schedule {
     /// The weight updates of plain gradient descent that can be folded into the product
     /// computing the weight's gradient, `W ← βW − α·op(A)·op(B)` (gemm with β = 1 − αλ): by
     /// step, the parameter it updates in place. A parameter qualifies when one product alone

@@ -265,8 +265,8 @@ pub(super) fn zero<T: Scalar, P: Parameters<T>>(params: &mut P) {
 }
 
 /// Checks that every process computed the same `fingerprint` (of the seed, the data, the
-/// network, the optimiser, the batch size and the overlap bucket); an error on every process otherwise, naming
-/// the processes that differ from process 0.
+/// network, the optimiser, the batch size and the overlap bucket); an error on every process
+/// otherwise, naming the processes that differ from process 0.
 pub(super) fn agree<W: Workers + ?Sized>(workers: &W, fingerprint: u32) -> Result<()> {
     let mut first = [f64::from(fingerprint)];
     workers.broadcast(&mut first);
@@ -352,7 +352,8 @@ fn reduce_in<T: Scalar, P: Parameters<T>, W: Workers + ?Sized, V: Wire>(
     lens.clear();
     lens.push(header);
     lens.extend((0..grads.count()).map(|i| grads.param(i).len()));
-    buffer.clear();
+    // Every part is written before it is sent (the header below, the gradients as announced,
+    // the rest zeroed by `Parts::finish`), so the buffer is not cleared between steps.
     buffer.resize(lens.iter().sum(), V::ZERO);
     let (mut compute, mut failure) = (Some(compute), None);
     V::sum_parts(workers, buffer, lens, bucket, &mut |parts| {
@@ -367,11 +368,14 @@ fn reduce_in<T: Scalar, P: Parameters<T>, W: Workers + ?Sized, V: Wire>(
                 message: format!("the model never announced the gradient of `{}` final", grads.name(i)),
             });
         }
-        parts.ready(0, |head| match outcome {
-            Ok(loss) => head[size] = V::from_f64(loss * weight),
-            Err(error) => {
-                head[rank] = V::from_f64(1.0);
-                failure = Some(error);
+        parts.ready(0, |head| {
+            head.fill(V::ZERO);
+            match outcome {
+                Ok(loss) => head[size] = V::from_f64(loss * weight),
+                Err(error) => {
+                    head[rank] = V::from_f64(1.0);
+                    failure = Some(error);
+                }
             }
         });
     });

@@ -67,17 +67,25 @@ impl Emitter<'_> {
     /// `G = c·op(A)·op(B)`: `W ← (1 − αλ)W − αG` is one gemm with `α' = −αc` and
     /// `β = 1 − αλ` (`rate` and `decay` of `sgd_step`), writing the parameter itself.
     fn folded_update(&self, id: NodeId, param: usize) -> TokenStream {
-        let Op::MatMul { lhs_t, rhs_t, alpha } = self.graph.nodes[id].op else {
+        let Op::MatMul { alpha, .. } = self.graph.nodes[id].op else {
             return quote!(compile_error!("internal: a folded update that is not a product"));
         };
-        let ins = &self.graph.nodes[id].inputs;
+        let (alpha, weight) = (constant(alpha), self.param_matrix(param, quote!(self), true));
+        self.product(id, quote!(-rate * #alpha), quote!(T::ONE - rate * decay), weight)
+    }
+
+    /// `out ← α·op(A)·op(B) + β·out` for the product node `id`, its operands transposed as the
+    /// node says.
+    fn product(&self, id: NodeId, alpha: TokenStream, beta: TokenStream, out: TokenStream) -> TokenStream {
+        let node = &self.graph.nodes[id];
+        let Op::MatMul { lhs_t, rhs_t, .. } = node.op else {
+            return quote!(compile_error!("internal: a product that is not a matmul"));
+        };
         let (a, b) = (
-            transpose_if(self.read(ins[0]), lhs_t),
-            transpose_if(self.read(ins[1]), rhs_t),
+            transpose_if(self.read(node.inputs[0]), lhs_t),
+            transpose_if(self.read(node.inputs[1]), rhs_t),
         );
-        let alpha = constant(alpha);
-        let weight = self.param_matrix(param, quote!(self), true);
-        quote! { ::symgrad::__private::gemm(-rate * #alpha, #a, #b, T::ONE - rate * decay, #weight)?; }
+        quote! { ::symgrad::__private::gemm(#alpha, #a, #b, #beta, #out)?; }
     }
 
     /// The kernel call computing one node.
@@ -92,15 +100,14 @@ impl Emitter<'_> {
         let r = |i: usize| self.read(ins[i]);
         match node.op {
             Op::Input(_) | Op::Target(_) | Op::Param(_) | Op::Constant(_) | Op::Direction(_) => quote! {},
-            Op::MatMul { lhs_t, rhs_t, alpha } => {
-                let (a, b) = (transpose_if(r(0), lhs_t), transpose_if(r(1), rhs_t));
+            Op::MatMul { alpha, .. } => {
                 let alpha = if alpha == 1.0 { quote!(T::ONE) } else { constant(alpha) };
                 let beta = if self.plan.accumulates[id] {
                     quote!(T::ONE)
                 } else {
                     quote!(T::ZERO)
                 };
-                quote! { ::symgrad::__private::gemm(#alpha, #a, #b, #beta, #out)?; }
+                self.product(id, alpha, beta, out)
             }
             Op::Affine { lhs_t, rhs_t } => {
                 let (a, b, bias) = (transpose_if(r(0), lhs_t), transpose_if(r(1), rhs_t), r(2));
