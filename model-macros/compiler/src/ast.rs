@@ -118,6 +118,8 @@ pub enum Expr {
     Call {
         func: Ident,
         args: Vec<Expr>,
+        /// Named arguments, `name = value`, after the positional ones.
+        options: Vec<(Ident, Expr)>,
     },
     Binary {
         op: BinOp,
@@ -494,15 +496,29 @@ fn parse_primary(input: ParseStream, depth: usize) -> syn::Result<Expr> {
         }
         let content;
         parenthesized!(content in input);
-        let mut args = Vec::new();
+        let (mut args, mut options) = (Vec::new(), Vec::new());
         while !content.is_empty() {
-            args.push(parse_expr(&content, depth + 1)?);
+            if content.peek(Ident) && content.peek2(Token![=]) {
+                let option: Ident = content.parse()?;
+                content.parse::<Token![=]>()?;
+                options.push((option, parse_expr(&content, depth + 1)?));
+            } else if let Some((option, _)) = options.last() {
+                return Err(content.error(format!(
+                    "a positional argument after the named argument `{option}`: named arguments come last"
+                )));
+            } else {
+                args.push(parse_expr(&content, depth + 1)?);
+            }
             if content.is_empty() {
                 break;
             }
             content.parse::<Token![,]>()?;
         }
-        return Ok(Expr::Call { func: name, args });
+        return Ok(Expr::Call {
+            func: name,
+            args,
+            options,
+        });
     }
     Err(input.error("expected an expression: a name, a number, a call like `relu(x)` or `( ... )`"))
 }

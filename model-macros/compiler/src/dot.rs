@@ -135,6 +135,19 @@ fn describe(net: &Lowered, op: Op) -> (String, bool) {
             };
             return (text, fused);
         }
+        Op::Conv(c) => format!("conv {}×{} /{} → {}", c.kernel.0, c.kernel.1, c.stride, c.filters),
+        Op::MaxPool { pool, .. } => format!("max pool {}×{} /{}", pool.size.0, pool.size.1, pool.stride),
+        Op::WindowSum { pool, scale } => {
+            format!("{scale} · window sum {}×{} /{}", pool.size.0, pool.size.1, pool.stride)
+        }
+        Op::WindowSpread { pool, scale } => format!(
+            "{scale} · window spread {}×{} /{}",
+            pool.size.0, pool.size.1, pool.stride
+        ),
+        Op::ConvInput(_) => "conv backward (input)".to_owned(),
+        Op::ConvKernel(_) => "conv backward (kernel)".to_owned(),
+        Op::PoolScatter { .. } => "max pool backward (scatter)".to_owned(),
+        Op::PoolGather { .. } => "gather at arg-max".to_owned(),
         Op::AddN => "sum of adjoints".to_owned(),
         Op::ActGrad(a) => format!("{}′ ⊙ adjoint", a.name()),
         Op::SoftmaxGrad => "softmax backward".to_owned(),

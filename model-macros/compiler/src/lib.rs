@@ -25,6 +25,7 @@ mod random_graphs;
 mod reference;
 mod schedule;
 mod second;
+mod spatial;
 mod stub;
 
 use proc_macro2::TokenStream;

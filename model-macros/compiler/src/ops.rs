@@ -5,6 +5,8 @@ use std::fmt;
 
 pub use symgrad_ops::{Activation, Init, Loss, Normaliser, RowReduction, Saved};
 
+pub use crate::spatial::{Conv, Pool};
+
 /// How many rows a value's matrix has: the batch size (known at run time) or a fixed number.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum Rows {
@@ -276,6 +278,25 @@ pub enum Op {
         kind: Loss,
         target: TargetRef,
     },
+    /// `[x, k] ↦ k ⋆ x`: the convolution of a batch of maps with the kernel `k: [o, c, kh, kw]`.
+    Conv(Conv),
+    /// Each window's largest value; where it was goes into arg-max buffer `argmax`.
+    MaxPool {
+        pool: Pool,
+        argmax: usize,
+    },
+    /// `[x] ↦ scale · Σ_window x`: average pooling with `scale = 1/(kh·kw)`.
+    WindowSum {
+        pool: Pool,
+        scale: f64,
+    },
+    /// `[x] ↦ scale · Σ_{windows ∋ pixel} x`, from the pooled maps back to the maps: the
+    /// adjoint of [`Op::WindowSum`], and nearest-neighbour upsampling with windows `s × s`
+    /// at stride `s` and `scale = 1`.
+    WindowSpread {
+        pool: Pool,
+        scale: f64,
+    },
 
     /// `Σᵢ inputᵢ`: a node's adjoint collected from all its users.
     AddN,
@@ -305,6 +326,23 @@ pub enum Op {
     LossGrad {
         kind: Loss,
         target: TargetRef,
+    },
+    /// `[ȳ, k] ↦ kᵀ ⋆ ȳ`: a convolution's input adjoint (the transposed convolution), each
+    /// pixel gathering every output that read it times the tap that read it.
+    ConvInput(Conv),
+    /// `[x, ȳ] ↦ Σ_samples ȳ ⋆ x`: a convolution's kernel adjoint, `[o, c, kh, kw]`.
+    ConvKernel(Conv),
+    /// `[ȳ] ↦ x̄`, each output's adjoint added at the pixel its window took (arg-max buffer
+    /// `argmax`), zero elsewhere.
+    PoolScatter {
+        pool: Pool,
+        argmax: usize,
+    },
+    /// `[x̄] ↦ ȳ`, each window's value read at the pixel it took: the adjoint of
+    /// [`Op::PoolScatter`].
+    PoolGather {
+        pool: Pool,
+        argmax: usize,
     },
 }
 

@@ -20,13 +20,16 @@ pub enum Phase {
     Backward,
 }
 
-/// What a kernel reads or writes: a planned location, or a dropout mask.
+/// What a kernel reads or writes: a planned location, a dropout mask, a max pooling's
+/// arg-maxes, or the scratch buffer convolutions copy their patches into.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Place {
     Buffer(usize),
     Grad(usize),
     Scalar(NodeId),
     Mask(usize),
+    Argmax(usize),
+    Columns,
 }
 
 /// One kernel invocation: the node it computes.
@@ -118,6 +121,9 @@ pub fn places(graph: &Graph, plan: &Plan, id: NodeId) -> (Vec<Place>, Vec<Place>
     match node.op {
         Op::Dropout { mask, .. } => writes.push(Place::Mask(mask)),
         Op::MaskMul { mask } => reads.push(Place::Mask(mask)),
+        Op::MaxPool { argmax, .. } => writes.push(Place::Argmax(argmax)),
+        Op::PoolScatter { argmax, .. } | Op::PoolGather { argmax, .. } => reads.push(Place::Argmax(argmax)),
+        Op::Conv(_) | Op::ConvInput(_) | Op::ConvKernel(_) => writes.push(Place::Columns),
         _ => {}
     }
     (reads, writes)

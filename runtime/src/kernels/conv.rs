@@ -440,13 +440,31 @@ impl Pool2d {
         Ok(())
     }
 
-    /// The mean of each window.
-    pub fn avg_forward<T: Scalar>(&self, x: ArrayView2<'_, T>, mut y: ArrayViewMut2<'_, T>) -> Result<()> {
+    /// `X̄` gathered at the arg-maxes, `Y[o] = X̄[argmax[o]]`: the adjoint of
+    /// [`Pool2d::max_backward`] (a derivative of the max-pooling's derivative reads it).
+    pub fn max_gather<T: Scalar>(
+        &self,
+        dx: ArrayView2<'_, T>,
+        argmax: &[usize],
+        mut y: ArrayViewMut2<'_, T>,
+    ) -> Result<()> {
+        self.check_operands(dx.dim(), y.dim())?;
+        let per_row = self.output_features();
+        for ((image, mut out), argmax) in dx.rows().into_iter().zip(y.rows_mut()).zip(argmax.chunks(per_row)) {
+            let image = row_slice(&image, "max_pool2d gather input")?;
+            for (o, &at) in out.iter_mut().zip(argmax) {
+                *o = image[at];
+            }
+        }
+        Ok(())
+    }
+
+    /// Each window's sum times `scale`: average pooling with `scale = 1/(kh·kw)`.
+    pub fn window_sum<T: Scalar>(&self, scale: T, x: ArrayView2<'_, T>, mut y: ArrayViewMut2<'_, T>) -> Result<()> {
         self.check_operands(x.dim(), y.dim())?;
-        let scale = T::ONE / T::from_usize(self.size.0 * self.size.1);
         for (image, mut out) in x.rows().into_iter().zip(y.rows_mut()) {
-            let image = row_slice(&image, "avg_pool2d input")?;
-            let out = row_slice_mut(&mut out, "avg_pool2d output")?;
+            let image = row_slice(&image, "window sum input")?;
+            let out = row_slice_mut(&mut out, "window sum output")?;
             self.for_each_window(|o, start| {
                 let mut sum = T::ZERO;
                 self.for_each_pixel(start, |at| sum += image[at]);
@@ -456,13 +474,18 @@ impl Pool2d {
         Ok(())
     }
 
-    /// The input's adjoint of average pooling: each pixel gathers `Ȳ[o]/(kh·kw)` from every
-    /// window `o` it is in.
-    pub fn avg_backward<T: Scalar>(&self, dy: ArrayView2<'_, T>, mut dx: ArrayViewMut2<'_, T>) -> Result<()> {
+    /// The adjoint of [`Pool2d::window_sum`]: each pixel gathers `scale·Ȳ[o]` from every window
+    /// `o` it is in. With windows `s × s` at stride `s` and `scale = 1`, nearest-neighbour
+    /// upsampling of `Ȳ` by `s`.
+    pub fn window_spread<T: Scalar>(
+        &self,
+        scale: T,
+        dy: ArrayView2<'_, T>,
+        mut dx: ArrayViewMut2<'_, T>,
+    ) -> Result<()> {
         self.check_operands(dx.dim(), dy.dim())?;
-        let scale = T::ONE / T::from_usize(self.size.0 * self.size.1);
         for (grad, mut image) in dy.rows().into_iter().zip(dx.rows_mut()) {
-            let image = row_slice_mut(&mut image, "avg_pool2d input gradient")?;
+            let image = row_slice_mut(&mut image, "window spread output")?;
             image.fill(T::ZERO);
             self.for_each_window(|o, start| {
                 let share = grad[o] * scale;
@@ -685,10 +708,30 @@ mod tests {
             g.max_backward(dy.view(), &argmax, dx.view_mut()).unwrap();
             let ((out, scale), (back, _)) = (dot(&y, &dy), dot(&dx, &x));
             assert!((out - back).abs() <= 1e-12 * scale.max(1.0), "{g:?}: max adjoint");
-            g.avg_forward(x.view(), y.view_mut()).unwrap();
-            g.avg_backward(dy.view(), dx.view_mut()).unwrap();
+            // The gather reads what the scatter wrote: its adjoint.
+            let mut gathered = Array2::zeros(y.dim());
+            g.max_gather(x.view(), &argmax, gathered.view_mut()).unwrap();
+            assert_eq!(gathered, y, "{g:?}: gathered at the arg-maxes");
+            let z = random(&mut rng, rows, g.input_features());
+            g.max_gather(z.view(), &argmax, gathered.view_mut()).unwrap();
+            let ((out, scale), (back, _)) = (dot(&gathered, &dy), dot(&z, &dx));
+            assert!((out - back).abs() <= 1e-12 * scale.max(1.0), "{g:?}: gather adjoint");
+            let window_scale = rng.random_range(0.1..2.0);
+            g.window_sum(window_scale, x.view(), y.view_mut()).unwrap();
+            for ((s, o), &value) in y.indexed_iter() {
+                let (c, i, j) = (o / (oh * ow), o / ow % oh, o % ow);
+                let window = (0..g.size.0).flat_map(|u| (0..g.size.1).map(move |v| (u, v)));
+                let sum: f64 = window
+                    .map(|(u, v)| x[[s, (c * height + i * g.stride + u) * width + j * g.stride + v]])
+                    .sum();
+                assert!(
+                    (value - window_scale * sum).abs() <= 1e-12 * sum.abs().max(1.0),
+                    "{g:?}: window sum"
+                );
+            }
+            g.window_spread(window_scale, dy.view(), dx.view_mut()).unwrap();
             let ((out, scale), (back, _)) = (dot(&y, &dy), dot(&dx, &x));
-            assert!((out - back).abs() <= 1e-12 * scale.max(1.0), "{g:?}: average adjoint");
+            assert!((out - back).abs() <= 1e-12 * scale.max(1.0), "{g:?}: window adjoint");
         }
         let g = Pool2d {
             channels: 1,

@@ -185,6 +185,36 @@ impl<T: Scalar> Tape<T> {
                 let grad = Array2::from_elem(self.value(x).raw_dim(), grad_out[(0, 0)] / n);
                 self.accumulate(grads, x, grad);
             }
+            // Y = K ⋆ X: ∂L/∂X = Kᵀ ⋆ ∂L/∂Y, ∂L/∂K = Σ_samples ∂L/∂Y ⋆ X.
+            Op::Conv2d(geometry, x, k) => {
+                let mut cols = vec![T::ZERO; geometry.columns_len()];
+                if self.tracked(x) {
+                    let mut grad = Array2::zeros(self.value(x).raw_dim());
+                    geometry.backward_input(grad_out, self.value(k), grad.view_mut(), &mut cols)?;
+                    self.accumulate(grads, x, grad);
+                }
+                if self.tracked(k) {
+                    let (slot, beta) = slot(grads, k, self.value(k).dim());
+                    geometry.backward_kernel(self.value(x), grad_out, beta, slot.view_mut(), &mut cols)?;
+                }
+            }
+            // Y = X at each window's arg-max: ∂L/∂X = ∂L/∂Y scattered to those pixels.
+            Op::MaxPool(geometry, x, ref argmax) => {
+                let mut grad = Array2::zeros(self.value(x).raw_dim());
+                geometry.max_backward(grad_out, argmax, grad.view_mut())?;
+                self.accumulate(grads, x, grad);
+            }
+            // Y = c·Σ_window X: ∂L/∂X = c·∂L/∂Y spread over each window's pixels; and back.
+            Op::WindowSum(geometry, scale, x) => {
+                let mut grad = Array2::zeros(self.value(x).raw_dim());
+                geometry.window_spread(T::from_f64(scale), grad_out, grad.view_mut())?;
+                self.accumulate(grads, x, grad);
+            }
+            Op::WindowSpread(geometry, scale, x) => {
+                let mut grad = Array2::zeros(self.value(x).raw_dim());
+                geometry.window_sum(T::from_f64(scale), grad_out, grad.view_mut())?;
+                self.accumulate(grads, x, grad);
+            }
         }
         Ok(())
     }

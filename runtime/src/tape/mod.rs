@@ -13,7 +13,7 @@ use rand::Rng;
 
 use crate::error::{Error, Result};
 use crate::gemm::gemm;
-use crate::kernels::{self, Activation, Binary, Loss, LossKernel, RowReduction, Target};
+use crate::kernels::{self, Activation, Binary, Conv2d, Loss, LossKernel, Pool2d, RowReduction, Target};
 use crate::model::Model;
 use crate::scalar::Scalar;
 
@@ -67,6 +67,14 @@ enum Op {
     Loss(Loss, Var, TargetRef),
     Sum(Var),
     Mean(Var),
+    /// `k ⋆ x`, the kernel `k` read as `[o, c·kh·kw]`.
+    Conv2d(Conv2d, Var, Var),
+    /// Max pooling, with the arg-max of each window.
+    MaxPool(Pool2d, Var, Vec<usize>),
+    /// `scale ·` each window's sum.
+    WindowSum(Pool2d, f64, Var),
+    /// `scale ·` the sum of the windows each pixel is in (the adjoint of a window sum).
+    WindowSpread(Pool2d, f64, Var),
 }
 
 #[derive(Clone, Debug)]
@@ -282,6 +290,38 @@ impl<T: Scalar> Tape<T> {
         kernels::dropout_mask(rng, p, &mut mask)?;
         let mask = self.input(mask);
         self.mul(x, mask)
+    }
+
+    /// The convolution `k ⋆ x` of a batch of maps `x: [batch, c·h·w]` with the kernel
+    /// `k: [o, c·kh·kw]` (see [`Conv2d`]).
+    pub fn conv2d(&mut self, geometry: Conv2d, x: Var, k: Var) -> Result<Var> {
+        let mut out = Array2::zeros((self.value(x).nrows(), geometry.output_features()));
+        let mut cols = vec![T::ZERO; geometry.columns_len()];
+        geometry.forward(self.value(x), self.value(k), out.view_mut(), &mut cols)?;
+        Ok(self.push_from(Op::Conv2d(geometry, x, k), out, &[x, k]))
+    }
+
+    /// Each window's largest value (see [`Pool2d::max_forward`]).
+    pub fn max_pool2d(&mut self, geometry: Pool2d, x: Var) -> Result<Var> {
+        let mut out = Array2::zeros((self.value(x).nrows(), geometry.output_features()));
+        let mut argmax = vec![0; out.len()];
+        geometry.max_forward(self.value(x), out.view_mut(), &mut argmax)?;
+        Ok(self.push_from(Op::MaxPool(geometry, x, argmax), out, &[x]))
+    }
+
+    /// `scale ·` each window's sum: average pooling with `scale = 1/(kh·kw)`.
+    pub fn window_sum(&mut self, geometry: Pool2d, scale: f64, x: Var) -> Result<Var> {
+        let mut out = Array2::zeros((self.value(x).nrows(), geometry.output_features()));
+        geometry.window_sum(T::from_f64(scale), self.value(x), out.view_mut())?;
+        Ok(self.push_from(Op::WindowSum(geometry, scale, x), out, &[x]))
+    }
+
+    /// `scale ·` the sum of the windows each pixel is in: nearest-neighbour upsampling with
+    /// windows `s × s` at stride `s` and `scale = 1`.
+    pub fn window_spread(&mut self, geometry: Pool2d, scale: f64, x: Var) -> Result<Var> {
+        let mut out = Array2::zeros((self.value(x).nrows(), geometry.input_features()));
+        geometry.window_spread(T::from_f64(scale), self.value(x), out.view_mut())?;
+        Ok(self.push_from(Op::WindowSpread(geometry, scale, x), out, &[x]))
     }
 
     fn push_from(&mut self, op: Op, value: Array2<T>, inputs: &[Var]) -> Var {

@@ -8,6 +8,7 @@
 //! (`backward_ops`), so a derivative can be differentiated again.
 
 mod backward_ops;
+mod spatial;
 
 use std::collections::BTreeMap;
 
@@ -322,6 +323,14 @@ fn local_terms(graph: &mut Graph, id: NodeId, grad: NodeId, labels: &[String]) -
         | Op::BroadcastSum { .. }
         | Op::Fill { .. }
         | Op::LossGrad { .. } => backward_ops::terms(graph, id, grad),
+        Op::Conv(_)
+        | Op::ConvInput(_)
+        | Op::ConvKernel(_)
+        | Op::MaxPool { .. }
+        | Op::PoolScatter { .. }
+        | Op::PoolGather { .. }
+        | Op::WindowSum { .. }
+        | Op::WindowSpread { .. } => spatial::terms(graph, id, grad),
     }
 }
 

@@ -285,6 +285,14 @@ impl Emitter<'_> {
                 let t = self.target(target, ins.get(2).copied());
                 quote! { ::symgrad::__private::LossKernel::gradient(#kind, #x, #t, #s, #out)?; }
             }
+            Op::Conv(_)
+            | Op::ConvInput(_)
+            | Op::ConvKernel(_)
+            | Op::MaxPool { .. }
+            | Op::PoolScatter { .. }
+            | Op::PoolGather { .. }
+            | Op::WindowSum { .. }
+            | Op::WindowSpread { .. } => self.spatial_stmt(id, out),
             Op::Sum | Op::Mean | Op::Loss { .. } => quote! { compile_error!("internal: reduction to a matrix"); },
         }
     }

@@ -19,6 +19,7 @@ use crate::schedule::Schedule;
 mod batch;
 mod hvp;
 mod kernels;
+mod spatial;
 mod twin;
 mod views;
 
@@ -101,6 +102,9 @@ impl<'a> Emitter<'a> {
             .collect();
         let mask_alloc: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(capacity))).collect();
         let mask_grow: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(rows))).collect();
+        let argmax_fields: Vec<Ident> = (0..net.argmaxes.len()).map(|i| format_ident!("argmax{}", i)).collect();
+        let argmax_sizes: Vec<usize> = net.argmaxes.iter().map(|s| s.size()).collect();
+        let columns = spatial::columns_len(self.graph);
         let scalar_fields: Vec<Ident> = plan
             .loc
             .iter()
@@ -116,6 +120,8 @@ impl<'a> Emitter<'a> {
                 capacity: usize,
                 #( #buffer_fields: ::symgrad::__private::ndarray::Array2<T>, )*
                 #( #mask_fields: ::symgrad::__private::ndarray::Array2<T>, )*
+                #( #argmax_fields: ::std::vec::Vec<usize>, )*
+                columns: ::std::vec::Vec<T>,
                 #( #scalar_fields: T, )*
             }
 
@@ -126,6 +132,8 @@ impl<'a> Emitter<'a> {
                         capacity,
                         #( #buffer_fields: #buffer_alloc, )*
                         #( #mask_fields: #mask_alloc, )*
+                        #( #argmax_fields: ::std::vec![0; capacity * #argmax_sizes], )*
+                        columns: ::std::vec![T::ZERO; #columns],
                         #( #scalar_fields: T::ZERO, )*
                     }
                 }
@@ -141,6 +149,7 @@ impl<'a> Emitter<'a> {
                     if rows > self.capacity {
                         #( self.#batch_buffers = #batch_buffer_alloc; )*
                         #( self.#mask_fields = #mask_grow; )*
+                        #( self.#argmax_fields = ::std::vec![0; rows * #argmax_sizes]; )*
                         self.capacity = rows;
                     }
                 }

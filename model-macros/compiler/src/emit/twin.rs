@@ -117,6 +117,22 @@ impl Emitter<'_> {
                         }
                     }
                 }
+                Op::Conv(conv) => {
+                    let (x, k, g) = (&i[0], &i[1], super::spatial::conv_tokens(conv));
+                    quote! { tape.conv2d(#g, #x, #k)? }
+                }
+                Op::MaxPool { pool, .. } => {
+                    let (x, g) = (&i[0], super::spatial::pool_tokens(pool));
+                    quote! { tape.max_pool2d(#g, #x)? }
+                }
+                Op::WindowSum { pool, scale } => {
+                    let (x, g, scale) = (&i[0], super::spatial::pool_tokens(pool), float(scale));
+                    quote! { tape.window_sum(#g, #scale, #x)? }
+                }
+                Op::WindowSpread { pool, scale } => {
+                    let (x, g, scale) = (&i[0], super::spatial::pool_tokens(pool), float(scale));
+                    quote! { tape.window_spread(#g, #scale, #x)? }
+                }
                 _ => quote! { compile_error!("internal: backward op in the forward graph") },
             };
             quote! { let #v = #value; }

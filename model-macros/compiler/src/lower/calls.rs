@@ -9,10 +9,22 @@ use crate::ops::{
     Activation, Init, Loss, MAX_ELEMENTS, MAX_ELEMENTS_WORDS, Normaliser, Op, RowReduction, Shape, TargetRef,
 };
 
+/// A line's name without the raw prefix: `fn` for `r#fn`.
+pub(super) fn stem(line: &str) -> &str {
+    line.strip_prefix("r#").unwrap_or(line)
+}
+
 impl Lowering {
-    pub(super) fn call(&mut self, func: &Ident, args: &[Expr], line: &str) -> Option<Value> {
+    pub(super) fn call(&mut self, func: &Ident, args: &[Expr], options: &[(Ident, Expr)], line: &str) -> Option<Value> {
         let name = func.to_string();
         let span = func.span();
+        if super::spatial::CALLS.contains(&name.as_str()) {
+            return self.spatial(func, args, options, line);
+        }
+        if let Some((option, _)) = options.first() {
+            self.error(option.span(), format!("`{name}` takes no named arguments"));
+            return None;
+        }
         let arity = |cx: &mut Self, expected: &[usize], usage: &str| -> bool {
             if expected.contains(&args.len()) {
                 true
@@ -237,7 +249,8 @@ impl Lowering {
                 self.error(
                     span,
                     format!(
-                        "unknown function `{name}`: expected dense, matmul, transpose, flatten, reshape, softmax, log_softmax, sum, mean, sum_rows, mean_rows, max_rows, dropout, an activation ({}) or a loss ({})",
+                        "unknown function `{name}`: expected dense, {}, matmul, transpose, flatten, reshape, softmax, log_softmax, sum, mean, sum_rows, mean_rows, max_rows, dropout, an activation ({}) or a loss ({})",
+                        super::spatial::CALLS.join(", "),
                         Activation::names().join(", "),
                         Loss::names().join(", ")
                     ),
@@ -264,23 +277,7 @@ impl Lowering {
         };
         let init = match args.get(2) {
             None => Init::XavierNormal,
-            Some(Expr::Name(ident)) => match Init::from_name(&ident.to_string()) {
-                Some(init) => init,
-                None => {
-                    self.error(
-                        ident.span(),
-                        format!(
-                            "unknown initialiser `{ident}`: expected {}",
-                            symgrad_ops::list(&Init::all_names())
-                        ),
-                    );
-                    return None;
-                }
-            },
-            Some(other) => {
-                self.error(other.span(), "expected an initialiser name such as `he`");
-                return None;
-            }
+            Some(expr) => self.init_name(expr)?,
         };
         let x = self.operand(x?, args[0].span(), "the input of `dense`")?;
         let shape = self.graph.shape(x);
@@ -299,41 +296,74 @@ impl Lowering {
             );
             return None;
         }
-        let stem = line.strip_prefix("r#").unwrap_or(line);
+        let (w_name, b_name, suffix) = self.generated_names(func, line, ["w", "b"])?;
+        let w = self.push_param(w_name.clone(), weight, init)?;
+        let b = self.push_param(b_name.clone(), Shape::of(&[units])?, Init::Zeros)?;
+        let xw = self.matmul(func.span(), x, w)?;
+        let shape = self.graph.shape(xw);
+        let affine = self
+            .graph
+            .add(Op::AddBroadcast { inner: 1 }, vec![xw, b], shape, func.span());
+        self.graph.nodes[affine].label = Some(format!("{}_pre{suffix}", stem(line)));
+        Some(affine)
+    }
+
+    /// An initialiser given by name (`he`), as a layer call's argument.
+    pub(super) fn init_name(&mut self, expr: &Expr) -> Option<Init> {
+        let Expr::Name(ident) = expr else {
+            self.error(expr.span(), "expected an initialiser name such as `he`");
+            return None;
+        };
+        let init = Init::from_name(&ident.to_string());
+        if init.is_none() {
+            self.error(
+                ident.span(),
+                format!(
+                    "unknown initialiser `{ident}`: expected {}",
+                    symgrad_ops::list(&Init::all_names())
+                ),
+            );
+        }
+        init
+    }
+
+    /// The names of the parameters a layer call on line `line` declares, `{line}_{kind}`:
+    /// `h_w` and `h_b` for `dense` on line `h`, with a suffix from `2` on for further layers
+    /// on the same line (`h_w2`), and the suffix. A raw line name `r#fn` gives `fn_w`; a
+    /// `param` of the same name as a generated one is an error. The names count as used.
+    pub(super) fn generated_names(
+        &mut self,
+        func: &Ident,
+        line: &str,
+        kinds: [&str; 2],
+    ) -> Option<(Ident, Ident, String)> {
+        let stem = stem(line);
+        let names = |s: &str| kinds.map(|kind| format!("{stem}_{kind}{s}"));
         let suffix = (1..)
             .map(|i: usize| if i == 1 { String::new() } else { i.to_string() })
-            .find(|s| {
-                !self.generated.contains(&format!("{stem}_w{s}")) && !self.generated.contains(&format!("{stem}_b{s}"))
-            })
+            .find(|s| !names(s).iter().any(|n| self.generated.contains(n)))
             .unwrap_or_default();
-        let (w_text, b_text) = (format!("{stem}_w{suffix}"), format!("{stem}_b{suffix}"));
-        if let Some(taken) = [&w_text, &b_text]
+        let [first, second] = names(&suffix);
+        if let Some(taken) = [&first, &second]
             .into_iter()
             .find(|n| self.names.contains_key(n.as_str()))
         {
             self.error(
                 func.span(),
                 format!(
-                    "this `dense` declares the parameters `{w_text}` and `{b_text}`, but `{taken}` is already \
+                    "this `{func}` declares the parameters `{first}` and `{second}`, but `{taken}` is already \
                      declared; rename the `param` or the line `{line}`"
                 ),
             );
             return None;
         }
-        self.generated.extend([w_text.clone(), b_text.clone()]);
-        let w_name = Ident::new(&w_text, func.span());
-        let b_name = Ident::new(&b_text, func.span());
-        let w = self.push_param(w_name.clone(), weight, init)?;
-        let b = self.push_param(b_name.clone(), Shape::of(&[units])?, Init::Zeros)?;
-        self.used.insert(w_name.to_string());
-        self.used.insert(b_name.to_string());
-        let xw = self.matmul(func.span(), x, w)?;
-        let shape = self.graph.shape(xw);
-        let affine = self
-            .graph
-            .add(Op::AddBroadcast { inner: 1 }, vec![xw, b], shape, func.span());
-        self.graph.nodes[affine].label = Some(format!("{stem}_pre{suffix}"));
-        Some(affine)
+        self.generated.extend([first.clone(), second.clone()]);
+        self.used.extend([first.clone(), second.clone()]);
+        Some((
+            Ident::new(&first, func.span()),
+            Ident::new(&second, func.span()),
+            suffix,
+        ))
     }
 
     /// Whether `node` is a probability by construction: a softmax, a sigmoid, or a product or

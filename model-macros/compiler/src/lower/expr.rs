@@ -50,7 +50,7 @@ impl Lowering {
                 let rhs_value = self.expr(rhs, line);
                 self.binary(*op, *op_span, lhs_value?, rhs_value?)
             }
-            Expr::Call { func, args } => self.call(func, args, line),
+            Expr::Call { func, args, options } => self.call(func, args, options, line),
         }
     }
 

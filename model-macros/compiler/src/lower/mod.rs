@@ -12,6 +12,7 @@ use crate::ast::{Dims, InitSpec, Item, Network, TargetKind};
 
 mod calls;
 mod expr;
+mod spatial;
 use crate::graph::{Graph, NodeId};
 use crate::ops::{Init, MAX_ELEMENTS, MAX_ELEMENTS_WORDS, MAX_RANK, Op, Shape};
 
@@ -48,6 +49,8 @@ pub struct Lowered {
     pub params: Vec<ParamDecl>,
     /// The shape of each dropout mask, by mask index.
     pub masks: Vec<Shape>,
+    /// The output shape of each max pooling, whose arg-maxes have a buffer of that size.
+    pub argmaxes: Vec<Shape>,
     pub output: NodeId,
     pub loss: NodeId,
 }
@@ -77,6 +80,7 @@ struct Lowering {
     /// Nodes named by the definition (or declared): their labels are final.
     named: HashSet<NodeId>,
     masks: Vec<Shape>,
+    argmaxes: Vec<Shape>,
 }
 
 /// The most operations (nodes of the forward graph) a definition may have. A sum of 1,000
@@ -105,6 +109,7 @@ pub fn lower(network: Network) -> syn::Result<Lowered> {
         named: HashSet::new(),
         failed: HashSet::new(),
         masks: Vec::new(),
+        argmaxes: Vec::new(),
     };
     let mut output = None;
     let mut loss = None;
@@ -284,6 +289,7 @@ pub fn lower(network: Network) -> syn::Result<Lowered> {
             targets: cx.targets,
             params: cx.params,
             masks: cx.masks,
+            argmaxes: cx.argmaxes,
             output,
             loss,
         });

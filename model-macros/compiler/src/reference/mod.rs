@@ -5,6 +5,10 @@
 //! Activations are the op table's own `value` and `derivative` on the value the table says
 //! is saved: differences of the loss then test the table's entries too.
 
+mod spatial;
+
+use std::collections::BTreeMap;
+
 use crate::graph::{Graph, NodeId};
 use crate::ops::{Loss, Op, RowReduction, Rows, Shape, TargetRef};
 
@@ -137,12 +141,15 @@ pub fn broadcast_source(big: &[usize], small: &[usize], k: usize) -> usize {
 pub struct Evaluation {
     pub values: Vec<Mat>,
     pub sides: Vec<bool>,
+    /// Each max pooling's arg-maxes, by arg-max buffer: per sample, per output, the pixel.
+    pub argmaxes: BTreeMap<usize, Vec<Vec<usize>>>,
 }
 
 pub fn evaluate(graph: &Graph, bindings: &Bindings, last: NodeId) -> Result<Evaluation, String> {
     let mut eval = Evaluation {
         values: Vec::with_capacity(last + 1),
         sides: Vec::new(),
+        argmaxes: BTreeMap::new(),
     };
     for id in 0..=last {
         let value = node(graph, bindings, &mut eval, id).map_err(|e| format!("node {id} ({:?}): {e}", graph.op(id)))?;
@@ -280,6 +287,14 @@ fn node(graph: &Graph, b: &Bindings, eval: &mut Evaluation, id: NodeId) -> Resul
             let s = v(1).at(0, 0);
             loss_gradient(kind, v(0), &t)?.map(|g| s * g)
         }
+        Op::Conv(_)
+        | Op::ConvInput(_)
+        | Op::ConvKernel(_)
+        | Op::MaxPool { .. }
+        | Op::PoolScatter { .. }
+        | Op::PoolGather { .. }
+        | Op::WindowSum { .. }
+        | Op::WindowSpread { .. } => spatial::node(graph, b, eval, id)?,
     })
 }
 
