@@ -142,6 +142,14 @@ impl Lowering {
         None
     }
 
+    /// The sizes of the maps `a` flattens, if it is a flattening of a batch of several axes.
+    fn flattened_maps(&self, a: NodeId) -> Option<Vec<usize>> {
+        let node = &self.graph.nodes[a];
+        let input = self.graph.shape(*node.inputs.first()?);
+        (node.op == Op::Reshape && node.shape.dims().len() == 1 && input.dims().len() > 1)
+            .then(|| input.dims().to_vec())
+    }
+
     pub(super) fn matmul(&mut self, span: Span, a: NodeId, b: NodeId) -> Option<NodeId> {
         let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
         // As stored: a row `[n]` is the matrix `[1, n]`.
@@ -158,10 +166,23 @@ impl Lowering {
         }
         let (rows, k) = sa.matrix();
         if k2 != k {
-            self.error(
-                span,
-                format!("shape mismatch in matrix product: the left side is {sa} but the right side is {sb}; the inner sizes {k} and {k2} differ"),
-            );
+            let message = match self.flattened_maps(a) {
+                Some(maps) => {
+                    let sizes: Vec<String> = maps.iter().map(usize::to_string).collect();
+                    let right = match &self.graph.nodes[b].label {
+                        Some(name) => format!("`{name}`"),
+                        None => "the right side".to_owned(),
+                    };
+                    format!(
+                        "`flatten` gives {} = {k} features, but {right} is {sb} and expects {k2}",
+                        sizes.join(" × ")
+                    )
+                }
+                None => format!(
+                    "shape mismatch in matrix product: the left side is {sa} but the right side is {sb}; the inner sizes {k} and {k2} differ"
+                ),
+            };
+            self.error(span, message);
             return None;
         }
         let shape = match rows {

@@ -223,7 +223,7 @@ impl Lowering {
             self.error(
                 func.span(),
                 format!(
-                    "a {} × {} window does not fit in maps of {height} × {width}",
+                    "a window of {} × {} does not fit in maps of {height} × {width}",
                     size.0, size.1
                 ),
             );
