@@ -14,7 +14,7 @@ use proc_macro2::Span;
 use crate::diff::{Derivative, differentiate};
 use crate::fuse::fuse;
 use crate::graph::{Graph, NodeId};
-use crate::ops::{Activation, Loss, Op, RowReduction, Saved, Shape, TargetRef};
+use crate::ops::{Activation, Conv, Loss, Op, Pool, RowReduction, Saved, Shape, TargetRef};
 use crate::reference::{Bindings, Mat, evaluate};
 use crate::second::{Curvature, hessian_vector};
 use symgrad_ops::Domain;
@@ -59,6 +59,8 @@ struct Builder {
     bindings: Bindings,
     /// Every matrix value built so far (inputs, parameters and what is computed from them).
     values: Vec<NodeId>,
+    /// How many max poolings there are (each has its arg-max buffer).
+    argmaxes: usize,
 }
 
 impl Builder {
@@ -78,6 +80,7 @@ impl Builder {
                 directions: Vec::new(),
             },
             values: Vec::new(),
+            argmaxes: 0,
         }
     }
 
@@ -310,6 +313,19 @@ impl Builder {
                 let out = Shape::of_batch(dims).expect("two axes");
                 self.add(Op::Reshape, vec![a], out)
             }
+            10 => {
+                let maps: Vec<NodeId> = self
+                    .values
+                    .iter()
+                    .copied()
+                    .filter(|&v| self.graph.shape(v).is_batch() && self.graph.shape(v).dims().len() == 3)
+                    .collect();
+                if maps.is_empty() {
+                    return;
+                }
+                let x = self.rng.pick(&maps);
+                self.spatial(x)
+            }
             _ => {
                 // A materialised transpose of a parameter value.
                 let fixed: Vec<NodeId> = self
@@ -326,6 +342,76 @@ impl Builder {
             }
         };
         self.values.push(node);
+    }
+
+    /// A convolution (a kernel of any size that fits, stride, padding and dilation 1 or 2), a
+    /// max or average pooling by windows that tile the maps, a nearest-neighbour upsampling,
+    /// or a global average pooling, of the maps `x: [batch, c, h, w]`.
+    fn spatial(&mut self, x: NodeId) -> NodeId {
+        let &[channels, height, width] = self.graph.shape(x).dims() else {
+            unreachable!("maps have three axes")
+        };
+        let pool = |size: (usize, usize), stride: usize| Pool {
+            channels,
+            height,
+            width,
+            size,
+            stride,
+        };
+        match self.rng.below(5) {
+            0 | 1 => {
+                let (stride, padding, dilation) = (1 + self.rng.below(2), self.rng.below(2), 1 + self.rng.below(2));
+                // Each kernel size up to what the padded maps hold at this dilation.
+                let fit = |n: usize| (n + 2 * padding - 1) / dilation + 1;
+                let kernel = (1 + self.rng.below(fit(height).min(3)), 1 + self.rng.below(fit(width).min(3)));
+                let conv = Conv {
+                    channels,
+                    height,
+                    width,
+                    filters: 1 + self.rng.below(3),
+                    kernel,
+                    stride,
+                    padding,
+                    dilation,
+                };
+                let k = self.param_like(conv.kernel_shape().expect("four axes"));
+                let out = conv.output_shape().expect("the kernel fits");
+                self.add(Op::Conv(conv), vec![x, k], out)
+            }
+            2 => {
+                let size = (1 + self.rng.below(height.min(3)), 1 + self.rng.below(width.min(3)));
+                let stride = if (height - size.0) % 2 == 0 && (width - size.1) % 2 == 0 && self.rng.below(2) == 0 {
+                    2
+                } else {
+                    1
+                };
+                let pool = pool(size, stride);
+                let out = pool.output_shape().expect("the window fits");
+                if self.rng.below(2) == 0 {
+                    let argmax = self.argmaxes;
+                    self.argmaxes += 1;
+                    self.add(Op::MaxPool { pool, argmax }, vec![x], out)
+                } else {
+                    let scale = 1.0 / pool.window() as f64;
+                    self.add(Op::WindowSum { pool, scale }, vec![x], out)
+                }
+            }
+            3 => {
+                let factor = 1 + self.rng.below(2);
+                let up = Pool {
+                    height: height * factor,
+                    width: width * factor,
+                    ..pool((factor, factor), factor)
+                };
+                let out = up.input_shape().expect("three axes");
+                self.add(Op::WindowSpread { pool: up, scale: 1.0 }, vec![x], out)
+            }
+            _ => {
+                let whole = pool((height, width), 1);
+                let scale = 1.0 / whole.window() as f64;
+                self.add(Op::WindowSum { pool: whole, scale }, vec![x], Shape::batch(channels))
+            }
+        }
     }
 
     /// A dense target of `x`'s shape: probabilities in (0, 1) or real values.
@@ -412,13 +498,17 @@ impl Builder {
         self.input(&[cols]);
         if self.rng.below(2) == 0 {
             let rank = 1 + self.rng.below(3);
-            let dims: Vec<usize> = (0..rank).map(|_| 1 + self.rng.below(3)).collect();
+            let mut dims: Vec<usize> = (0..rank).map(|_| 1 + self.rng.below(3)).collect();
+            if rank == 3 {
+                // Maps of up to 5 × 5, for convolutions and poolings.
+                dims[1..].iter_mut().for_each(|d| *d += self.rng.below(3));
+            }
             self.input(&dims);
         }
         // The first layer reads an input; then anything.
         self.step(0);
         for _ in 0..1 + self.rng.below(7) {
-            let op = self.rng.below(10);
+            let op = self.rng.below(11);
             self.step(op);
         }
         let mut loss = self.term();
@@ -746,7 +836,8 @@ fn survey(check: impl Fn(u64) -> Result<Outcome, String>) -> Survey {
 impl Survey {
     /// Most graphs were checked, and, on the full default run, every kind of op was in them:
     /// the property is not vacuous.
-    fn assert_covers(&self, checked_percent: u64) {
+    /// `also`: kinds only that check's graphs have.
+    fn assert_covers(&self, checked_percent: u64, also: &[&str]) {
         let Survey { cases, checked, .. } = *self;
         assert!(
             checked * 100 >= cases * checked_percent,
@@ -756,6 +847,7 @@ impl Survey {
         if cases >= 3000 {
             let missing: Vec<String> = expected_kinds()
                 .into_iter()
+                .chain(also.iter().map(|k| k.to_string()))
                 .filter(|k| !self.kinds.contains(k))
                 .collect();
             assert!(
@@ -770,7 +862,7 @@ impl Survey {
 #[test]
 fn derivatives_of_random_graphs_match_finite_differences() {
     let survey = survey(|seed| check(seed, false));
-    survey.assert_covers(80);
+    survey.assert_covers(80, &[]);
     // Nearly every element is compared: kinks are rare.
     assert!(
         survey.kinked * 50 <= survey.compared,
@@ -782,7 +874,8 @@ fn derivatives_of_random_graphs_match_finite_differences() {
 
 #[test]
 fn hessian_vector_products_of_random_graphs_match_differences_of_the_gradient() {
-    survey(check_hessian).assert_covers(80);
+    // The gather at the arg-maxes is the derivative of max pooling's backward scatter.
+    survey(check_hessian).assert_covers(80, &["PoolGather"]);
 }
 
 /// Every op the generator and the compiler's passes make, forward and backward: the
@@ -817,6 +910,13 @@ fn expected_kinds() -> Vec<String> {
         "MaskMul",
         "BroadcastSum",
         "Fill",
+        "Conv",
+        "ConvInput",
+        "ConvKernel",
+        "MaxPool",
+        "PoolScatter",
+        "WindowSum",
+        "WindowSpread",
     ]
     .map(str::to_owned)
     .to_vec();
