@@ -363,7 +363,10 @@ impl Builder {
                 let (stride, padding, dilation) = (1 + self.rng.below(2), self.rng.below(2), 1 + self.rng.below(2));
                 // Each kernel size up to what the padded maps hold at this dilation.
                 let fit = |n: usize| (n + 2 * padding - 1) / dilation + 1;
-                let kernel = (1 + self.rng.below(fit(height).min(3)), 1 + self.rng.below(fit(width).min(3)));
+                let kernel = (
+                    1 + self.rng.below(fit(height).min(3)),
+                    1 + self.rng.below(fit(width).min(3)),
+                );
                 let conv = Conv {
                     channels,
                     height,

@@ -153,20 +153,43 @@ impl Conv2d {
         }
     }
 
-    /// `cols[(c, u, v), (i, j)] = x[c, s·i + d·u − p, s·j + d·v − p]` (zero in the padding).
+    /// `cols[(c, u, v), (i, j)] = x[c, s·i + d·u − p, s·j + d·v − p]` (zero in the padding):
+    /// each element written once, the runs of pixels copied and the padding around them
+    /// zeroed.
     fn im2col<T: Scalar>(&self, image: &[T], cols: &mut [T]) {
-        cols.fill(T::ZERO);
+        let (oh, ow) = self.output_size();
+        let (kh, kw) = self.kernel;
         let stride = self.stride;
-        self.for_each_run(|at, from, len| {
-            let to = &mut cols[at..at + len];
-            if stride == 1 {
-                to.copy_from_slice(&image[from..from + len]);
-            } else {
-                to.iter_mut()
-                    .zip(image[from..].iter().step_by(stride))
-                    .for_each(|(t, &x)| *t = x);
+        for c in 0..self.channels {
+            for u in 0..kh {
+                for v in 0..kw {
+                    let tap = (c * kh + u) * kw + v;
+                    let columns = self.valid_columns(v);
+                    let rows = cols[tap * oh * ow..(tap + 1) * oh * ow].chunks_exact_mut(ow);
+                    for (i, out) in rows.enumerate() {
+                        let row = (stride * i + self.dilation * u)
+                            .checked_sub(self.padding)
+                            .filter(|&row| row < self.height);
+                        let (Some(row), false) = (row, columns.is_empty()) else {
+                            out.fill(T::ZERO);
+                            continue;
+                        };
+                        out[..columns.start].fill(T::ZERO);
+                        out[columns.end..].fill(T::ZERO);
+                        let from = (c * self.height + row) * self.width + stride * columns.start + self.dilation * v
+                            - self.padding;
+                        let to = &mut out[columns.clone()];
+                        if stride == 1 {
+                            to.copy_from_slice(&image[from..from + to.len()]);
+                        } else {
+                            to.iter_mut()
+                                .zip(image[from..].iter().step_by(stride))
+                                .for_each(|(t, &x)| *t = x);
+                        }
+                    }
+                }
             }
-        });
+        }
     }
 
     /// Adds every column entry back onto the pixel it was copied from: the adjoint of `im2col`.
