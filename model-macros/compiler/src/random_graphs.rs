@@ -383,7 +383,10 @@ impl Builder {
             }
             2 => {
                 let size = (1 + self.rng.below(height.min(3)), 1 + self.rng.below(width.min(3)));
-                let stride = if (height - size.0) % 2 == 0 && (width - size.1) % 2 == 0 && self.rng.below(2) == 0 {
+                let stride = if (height - size.0).is_multiple_of(2)
+                    && (width - size.1).is_multiple_of(2)
+                    && self.rng.below(2) == 0
+                {
                     2
                 } else {
                     1
