@@ -138,6 +138,43 @@ pub fn threads() -> Option<usize> {
     }
 }
 
+/// Runs `a` and `b`, on two threads of rayon's pool when the `threading` feature is on and
+/// [`threads`] allows more than one, else one after the other on this thread; what they
+/// compute does not depend on which.
+/// The products inside `a` and `b` run on their task's thread: the two tasks already
+/// occupy the threads there are, and splitting their (medium) products further costs more
+/// than it gains.
+pub fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    #[cfg(feature = "threading")]
+    if threads() != Some(1) {
+        return rayon::join(|| joined::run(a), || joined::run(b));
+    }
+    (a(), b())
+}
+
+/// Whether this thread runs a task of [`join`] (its products then stay on it).
+#[cfg(feature = "threading")]
+pub(crate) fn in_join() -> bool {
+    joined::IN_JOIN.with(std::cell::Cell::get)
+}
+
+#[cfg(feature = "threading")]
+mod joined {
+    use std::cell::Cell;
+
+    thread_local! {
+        pub(super) static IN_JOIN: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// `task()`, marked as a task of `join` on this thread while it runs.
+    pub(super) fn run<R>(task: impl FnOnce() -> R) -> R {
+        let outer = IN_JOIN.with(|flag| flag.replace(true));
+        let result = task();
+        IN_JOIN.with(|flag| flag.set(outer));
+        result
+    }
+}
+
 /// The largest product, in multiply-adds `m·k·n`, computed by the direct loops.
 pub const SMALL_GEMM: usize = 32 * 1024;
 

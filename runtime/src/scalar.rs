@@ -60,10 +60,12 @@ pub trait Scalar:
 }
 
 /// How the `gemm` crate may split a product: over [`crate::gemm::threads`] threads of rayon's
-/// pool with `threading` (all of them when unset), else on this thread.
+/// pool with `threading` (all of them when unset), else on this thread; on this thread also
+/// inside a task of [`crate::gemm::join`], which already runs beside another.
 fn parallelism() -> gemm::Parallelism {
     #[cfg(feature = "threading")]
     match crate::gemm::threads() {
+        _ if crate::gemm::in_join() => gemm::Parallelism::None,
         Some(1) => gemm::Parallelism::None,
         Some(n) => gemm::Parallelism::Rayon(n),
         None => gemm::Parallelism::Rayon(0),

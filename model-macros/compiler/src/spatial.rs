@@ -56,6 +56,14 @@ impl Conv {
         let (oh, ow) = self.output_size().unwrap_or((0, 0));
         crate::ops::product(&[self.channels, self.kernel.0, self.kernel.1, oh, ow])
     }
+
+    /// The scratch the runtime's passes need to split a batch into two halves (which run on
+    /// two threads with its `threading` feature): a patch buffer for each half and the second
+    /// half's kernel gradient, `2·columns_len + o·c·kh·kw`.
+    pub fn scratch_len(self) -> usize {
+        let kernel = crate::ops::product(&[self.filters, self.channels, self.kernel.0, self.kernel.1]);
+        self.columns_len().saturating_mul(2).saturating_add(kernel)
+    }
 }
 
 /// A pooling: `channels` maps of `height × width`, windows of `size` moved by `stride`, each

@@ -5,16 +5,20 @@
 //!
 //! The convolution lowers each sample to a product: its patches are copied into the columns of
 //! a buffer (`im2col`, `[c·kh·kw, oh·ow]`), and `Y_s = K·cols` is one gemm. The buffer belongs to
-//! the caller ([`Conv2d::columns_len`] elements), so a step allocates nothing here.
+//! the caller ([`Conv2d::columns_len`] elements), so a step allocates nothing here. Given
+//! [`Conv2d::scratch_len`] elements instead, a pass splits the batch into two halves, each
+//! with its own patch buffer (and, for the kernel's gradient, its own sum), which run on two
+//! threads with the `threading` feature: the arithmetic is that of the halves either way, so
+//! the result does not depend on the thread count.
 //!
 //! As everywhere in this crate, "convolution" is the cross-correlation of deep learning:
 //! `y[f, i, j] = Σ_{c, u, v} k[f, c, u, v] · x[c, s·i + d·u − p, s·j + d·v − p]`, with zeros
 //! outside the image.
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
 use crate::error::{Error, Result};
-use crate::gemm::gemm;
+use crate::gemm::{gemm, join};
 use crate::scalar::Scalar;
 
 /// The geometry of a convolution: `channels` input maps of `height × width`, `filters` filters
@@ -109,6 +113,29 @@ impl Conv2d {
         self.patch_len() * oh * ow
     }
 
+    /// The scratch a pass needs to split the batch into two halves: a patch buffer for each,
+    /// and the second half's kernel gradient, `2·columns_len + o·c·kh·kw`.
+    pub fn scratch_len(&self) -> usize {
+        2 * self.columns_len() + self.filters * self.patch_len()
+    }
+
+    /// The two halves of a batch of `rows` samples: where the second starts, each half's
+    /// patch buffer and the second half's kernel gradient; `None` if `scratch` is shorter
+    /// than [`Conv2d::scratch_len`] or there are fewer than two samples.
+    #[allow(clippy::type_complexity)]
+    fn halves<'a, T>(&self, rows: usize, scratch: &'a mut [T]) -> Option<(usize, [&'a mut [T]; 2], &'a mut [T])> {
+        if rows < 2 || scratch.len() < self.scratch_len() {
+            return None;
+        }
+        let (first, rest) = scratch.split_at_mut(self.columns_len());
+        let (second, kernel) = rest.split_at_mut(self.columns_len());
+        Some((
+            rows / 2,
+            [first, second],
+            &mut kernel[..self.filters * self.patch_len()],
+        ))
+    }
+
     /// The outputs `j` of one output row whose tap at column offset `d·v` reads inside the
     /// image: `0 ≤ s·j + d·v − p < w`.
     fn valid_columns(&self, v: usize) -> std::ops::Range<usize> {
@@ -129,14 +156,16 @@ impl Conv2d {
     fn for_each_run(&self, mut each: impl FnMut(usize, usize, usize)) {
         let (oh, ow) = self.output_size();
         let (kh, kw) = self.kernel;
-        for c in 0..self.channels {
-            for u in 0..kh {
-                for v in 0..kw {
+        // The kernel column `v` outermost: which outputs of a row read inside the image
+        // depends on it alone.
+        for v in 0..kw {
+            let columns = self.valid_columns(v);
+            if columns.is_empty() {
+                continue;
+            }
+            for c in 0..self.channels {
+                for u in 0..kh {
                     let tap = (c * kh + u) * kw + v;
-                    let columns = self.valid_columns(v);
-                    if columns.is_empty() {
-                        continue;
-                    }
                     for i in 0..oh {
                         let Some(row) = (self.stride * i + self.dilation * u).checked_sub(self.padding) else {
                             continue;
@@ -160,11 +189,11 @@ impl Conv2d {
         let (oh, ow) = self.output_size();
         let (kh, kw) = self.kernel;
         let stride = self.stride;
-        for c in 0..self.channels {
-            for u in 0..kh {
-                for v in 0..kw {
+        for v in 0..kw {
+            let columns = self.valid_columns(v);
+            for c in 0..self.channels {
+                for u in 0..kh {
                     let tap = (c * kh + u) * kw + v;
-                    let columns = self.valid_columns(v);
                     let rows = cols[tap * oh * ow..(tap + 1) * oh * ow].chunks_exact_mut(ow);
                     for (i, out) in rows.enumerate() {
                         let row = (stride * i + self.dilation * u)
@@ -178,9 +207,11 @@ impl Conv2d {
                         out[columns.end..].fill(T::ZERO);
                         let from = (c * self.height + row) * self.width + stride * columns.start + self.dilation * v
                             - self.padding;
+                        // Runs are short (a row of the map): an inline loop, not a call to
+                        // `memcpy`.
                         let to = &mut out[columns.clone()];
                         if stride == 1 {
-                            to.copy_from_slice(&image[from..from + to.len()]);
+                            to.iter_mut().zip(&image[from..]).for_each(|(t, &x)| *t = x);
                         } else {
                             to.iter_mut()
                                 .zip(image[from..].iter().step_by(stride))
@@ -234,10 +265,14 @@ impl Conv2d {
         expect("input", x, (x.0, self.input_features()))?;
         expect("kernel", kernel, (self.filters, self.patch_len()))?;
         expect("output", y, (x.0, self.output_features()))?;
+        if cols.len() >= self.columns_len() {
+            return Ok(());
+        }
         expect("column buffer", (1, cols.len()), (1, self.columns_len()))
     }
 
-    /// `Y = K ⋆ X`: for each sample, `cols = im2col(x_s)` and `Y_s = K·cols`.
+    /// `Y = K ⋆ X`: for each sample, `cols = im2col(x_s)` and `Y_s = K·cols`; `cols` holds at
+    /// least [`Conv2d::columns_len`] elements, or [`Conv2d::scratch_len`] for two halves.
     pub fn forward<T: Scalar>(
         &self,
         x: ArrayView2<'_, T>,
@@ -246,7 +281,26 @@ impl Conv2d {
         cols: &mut [T],
     ) -> Result<()> {
         self.check_operands(x.dim(), kernel.dim(), y.dim(), cols)?;
+        let Some((mid, [first, second], _)) = self.halves(x.nrows(), cols) else {
+            return self.forward_samples(x, kernel, y, cols);
+        };
+        let ((x0, x1), (y0, y1)) = (x.split_at(Axis(0), mid), y.view_mut().split_at(Axis(0), mid));
+        let (a, b) = join(
+            || self.forward_samples(x0, kernel, y0, first),
+            || self.forward_samples(x1, kernel, y1, second),
+        );
+        a.and(b)
+    }
+
+    fn forward_samples<T: Scalar>(
+        &self,
+        x: ArrayView2<'_, T>,
+        kernel: ArrayView2<'_, T>,
+        mut y: ArrayViewMut2<'_, T>,
+        cols: &mut [T],
+    ) -> Result<()> {
         let (oh, ow) = self.output_size();
+        let cols = &mut cols[..self.columns_len()];
         for (image, mut out) in x.rows().into_iter().zip(y.rows_mut()) {
             self.im2col(row_slice(&image, "conv2d input")?, cols);
             let out = matrix_mut(&mut out, self.filters, oh * ow)?;
@@ -265,7 +319,26 @@ impl Conv2d {
         cols: &mut [T],
     ) -> Result<()> {
         self.check_operands(dx.dim(), kernel.dim(), dy.dim(), cols)?;
+        let Some((mid, [first, second], _)) = self.halves(dy.nrows(), cols) else {
+            return self.input_samples(dy, kernel, dx, cols);
+        };
+        let ((g0, g1), (dx0, dx1)) = (dy.split_at(Axis(0), mid), dx.view_mut().split_at(Axis(0), mid));
+        let (a, b) = join(
+            || self.input_samples(g0, kernel, dx0, first),
+            || self.input_samples(g1, kernel, dx1, second),
+        );
+        a.and(b)
+    }
+
+    fn input_samples<T: Scalar>(
+        &self,
+        dy: ArrayView2<'_, T>,
+        kernel: ArrayView2<'_, T>,
+        mut dx: ArrayViewMut2<'_, T>,
+        cols: &mut [T],
+    ) -> Result<()> {
         let (oh, ow) = self.output_size();
+        let cols = &mut cols[..self.columns_len()];
         for (grad, mut image) in dy.rows().into_iter().zip(dx.rows_mut()) {
             let grad = matrix(row_slice(&grad, "conv2d output gradient")?, self.filters, oh * ow);
             gemm(
@@ -282,7 +355,8 @@ impl Conv2d {
         Ok(())
     }
 
-    /// The kernel's adjoint, `K̄ = Σ_s Ȳ_s·im2col(x_s)ᵀ`, added onto `beta·K̄` (0: overwrite).
+    /// The kernel's adjoint, `K̄ = Σ_s Ȳ_s·im2col(x_s)ᵀ`, added onto `beta·K̄` (0: overwrite). In
+    /// two halves, the second half's sum is added onto the first's at the end.
     pub fn backward_kernel<T: Scalar>(
         &self,
         x: ArrayView2<'_, T>,
@@ -292,7 +366,31 @@ impl Conv2d {
         cols: &mut [T],
     ) -> Result<()> {
         self.check_operands(x.dim(), dk.dim(), dy.dim(), cols)?;
+        let Some((mid, [first, second], other)) = self.halves(x.nrows(), cols) else {
+            return self.kernel_samples(x, dy, beta, dk, cols);
+        };
+        let ((x0, x1), (g0, g1)) = (x.split_at(Axis(0), mid), dy.split_at(Axis(0), mid));
+        let other = matrix_mut_slice(other, self.filters, self.patch_len());
+        let (a, b) = join(
+            || self.kernel_samples(x0, g0, beta, dk.view_mut(), first),
+            || self.kernel_samples(x1, g1, T::ZERO, other, second),
+        );
+        a.and(b)?;
+        let other = matrix(cols_tail(cols, self), self.filters, self.patch_len());
+        dk.zip_mut_with(&other, |k, &o| *k += o);
+        Ok(())
+    }
+
+    fn kernel_samples<T: Scalar>(
+        &self,
+        x: ArrayView2<'_, T>,
+        dy: ArrayView2<'_, T>,
+        beta: T,
+        mut dk: ArrayViewMut2<'_, T>,
+        cols: &mut [T],
+    ) -> Result<()> {
         let (oh, ow) = self.output_size();
+        let cols = &mut cols[..self.columns_len()];
         if x.nrows() == 0 {
             dk.map_inplace(|v| *v *= beta);
         }
@@ -310,6 +408,12 @@ impl Conv2d {
         }
         Ok(())
     }
+}
+
+/// The second half's kernel gradient in a scratch buffer laid out by [`Conv2d::halves`].
+fn cols_tail<'a, T>(scratch: &'a [T], conv: &Conv2d) -> &'a [T] {
+    let start = 2 * conv.columns_len();
+    &scratch[start..start + conv.filters * conv.patch_len()]
 }
 
 /// The geometry of a pooling: `channels` maps of `height × width`, windows of `size`, moved by
@@ -429,18 +533,60 @@ impl Pool2d {
         for ((image, mut out), argmax) in x.rows().into_iter().zip(y.rows_mut()).zip(argmax.chunks_mut(per_row)) {
             let image = row_slice(&image, "max_pool2d input")?;
             let out = row_slice_mut(&mut out, "max_pool2d output")?;
-            self.for_each_window(|o, start| {
-                let (mut best, mut largest) = (start, image[start]);
-                self.for_each_pixel(start, |at| {
-                    let v = image[at];
-                    if v > largest || (is_nan(v) && !is_nan(largest)) {
-                        (best, largest) = (at, v);
-                    }
-                });
-                (out[o], argmax[o]) = (largest, best);
-            });
+            let (oh, ow) = self.output_size();
+            let rows = out.chunks_exact_mut(ow).zip(argmax.chunks_exact_mut(ow));
+            for (row, (out, taken)) in rows.enumerate() {
+                let top = (row / oh * self.height + row % oh * self.stride) * self.width;
+                self.row_maxima(&image[top..], out);
+                self.row_argmaxes(&image[top..], out, taken);
+                taken.iter_mut().for_each(|t| *t += top);
+            }
         }
         Ok(())
+    }
+
+    /// The maxima of one row of windows, whose first starts at `pixels[0]`, a NaN winning over
+    /// numbers: pixel by pixel of the windows, all windows of the row side by side. There is
+    /// no branch on the data (`|` joins the comparisons, not `||`), so nothing to mispredict
+    /// where which pixel wins is unpredictable, as it is in training.
+    fn row_maxima<T: Scalar>(&self, pixels: &[T], out: &mut [T]) {
+        let stride = self.stride;
+        out.iter_mut()
+            .zip(pixels.iter().step_by(stride))
+            .for_each(|(o, &value)| *o = value);
+        for u in 0..self.size.0 {
+            for v in (0..self.size.1).skip(usize::from(u == 0)) {
+                let window = pixels[u * self.width + v..].iter().step_by(stride);
+                for (o, &value) in out.iter_mut().zip(window) {
+                    #[allow(clippy::eq_op)]
+                    let take = (value > *o) | (value != value);
+                    *o = if take { value } else { *o };
+                }
+            }
+        }
+    }
+
+    /// Where each maximum of one row of windows is, as an index from `pixels[0]`: the first
+    /// pixel of its window (row by row) equal to it, or NaN. Counted without branches: the
+    /// index moves on to the next pixel for as long as none was found.
+    fn row_argmaxes<T: Scalar>(&self, pixels: &[T], maxima: &[T], taken: &mut [usize]) {
+        let (kh, kw) = self.size;
+        for (j, (t, &max)) in taken.iter_mut().zip(maxima).enumerate() {
+            let start = j * self.stride;
+            let (mut at, mut found) = (start, false);
+            for u in 0..kh {
+                let row = &pixels[start + u * self.width..start + u * self.width + kw];
+                for (v, &value) in row.iter().enumerate() {
+                    #[allow(clippy::eq_op)]
+                    let here = (value == max) | (value != value);
+                    found |= here;
+                    // The step to the next pixel: along the row, or to the next row's start.
+                    let step = if v + 1 < kw { 1 } else { self.width + 1 - kw };
+                    at += usize::from(!found) * step;
+                }
+            }
+            *t = at;
+        }
     }
 
     /// The input's adjoint of max pooling: each output's adjoint goes to the pixel it took,
@@ -517,11 +663,6 @@ impl Pool2d {
         }
         Ok(())
     }
-}
-
-/// Whether `v` is NaN: the one value not comparable with itself.
-fn is_nan<T: PartialOrd>(v: T) -> bool {
-    v.partial_cmp(&v).is_none()
 }
 
 fn config(message: String) -> Error {
@@ -659,6 +800,44 @@ mod tests {
                     "{g:?}: {what} adjoint {sum} vs {out}"
                 );
             }
+        }
+    }
+
+    /// With scratch for two halves of the batch, the passes compute what they compute sample by
+    /// sample: the same outputs and input gradients bit for bit (each sample alone), the kernel
+    /// gradient up to the order of its sum.
+    #[test]
+    fn two_halves_compute_what_one_pass_does() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let geometries: Vec<Conv2d> = geometries(&mut rng).take(60).collect();
+        for g in geometries {
+            let rows = rng.random_range(2..6);
+            let (x, k) = (
+                random(&mut rng, rows, g.input_features()),
+                random(&mut rng, g.filters, g.patch_len()),
+            );
+            let dy = random(&mut rng, rows, g.output_features());
+            let start = random(&mut rng, k.nrows(), k.ncols());
+            let passes = |cols: &mut Vec<f64>| {
+                let mut y = Array2::zeros((rows, g.output_features()));
+                g.forward(x.view(), k.view(), y.view_mut(), cols).unwrap();
+                let mut dx = Array2::zeros(x.dim());
+                g.backward_input(dy.view(), k.view(), dx.view_mut(), cols).unwrap();
+                let mut dk = start.clone();
+                g.backward_kernel(x.view(), dy.view(), 0.5, dk.view_mut(), cols)
+                    .unwrap();
+                (y, dx, dk)
+            };
+            let (y, dx, dk) = passes(&mut vec![0.0; g.columns_len()]);
+            let (y2, dx2, dk2) = passes(&mut vec![0.0; g.scratch_len()]);
+            assert_eq!((y, dx), (y2, dx2), "{g:?}");
+            let worst = (&dk - &dk2).iter().fold(0.0_f64, |m, d| m.max(d.abs()));
+            // A sum of `rows` products of `oh·ow` terms in another order: a few ulps of its
+            // terms' magnitude (each O(1) here).
+            assert!(
+                worst <= 1e-12 * (rows * g.columns_len()) as f64,
+                "{g:?}: kernel off by {worst}"
+            );
         }
     }
 

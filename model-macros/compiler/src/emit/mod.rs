@@ -104,7 +104,7 @@ impl<'a> Emitter<'a> {
         let mask_grow: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(rows))).collect();
         let argmax_fields: Vec<Ident> = (0..net.argmaxes.len()).map(|i| format_ident!("argmax{}", i)).collect();
         let argmax_sizes: Vec<usize> = net.argmaxes.iter().map(|s| s.size()).collect();
-        let columns = spatial::columns_len(self.graph);
+        let columns = spatial::scratch_len(self.graph);
         let scalar_fields: Vec<Ident> = plan
             .loc
             .iter()

@@ -13,17 +13,20 @@ impl Emitter<'_> {
     pub(super) fn spatial_stmt(&self, id: NodeId, out: TokenStream) -> TokenStream {
         let node = &self.graph.nodes[id];
         let r = |i: usize| self.read(node.inputs[i]);
+        // Every convolution's scratch: the workspace's, which fits the largest one's patch
+        // buffers for two halves of the batch.
+        let cols = quote!(&mut ws.columns);
         match node.op {
             Op::Conv(conv) => {
-                let (g, x, k, cols) = (conv_tokens(conv), r(0), r(1), columns(conv));
+                let (g, x, k, cols) = (conv_tokens(conv), r(0), r(1), cols.clone());
                 quote! { #g.forward(#x, #k, #out, #cols)?; }
             }
             Op::ConvInput(conv) => {
-                let (g, dy, k, cols) = (conv_tokens(conv), r(0), r(1), columns(conv));
+                let (g, dy, k, cols) = (conv_tokens(conv), r(0), r(1), cols.clone());
                 quote! { #g.backward_input(#dy, #k, #out, #cols)?; }
             }
             Op::ConvKernel(conv) => {
-                let (g, x, dy, cols) = (conv_tokens(conv), r(0), r(1), columns(conv));
+                let (g, x, dy, cols) = (conv_tokens(conv), r(0), r(1), cols.clone());
                 quote! { #g.backward_kernel(#x, #dy, T::ZERO, #out, #cols)?; }
             }
             Op::MaxPool { pool, argmax } => {
@@ -62,12 +65,6 @@ impl Emitter<'_> {
     }
 }
 
-/// The patch buffer of a convolution: the first `columns_len` elements of the workspace's.
-fn columns(conv: Conv) -> TokenStream {
-    let len = conv.columns_len();
-    quote!(&mut ws.columns[..#len])
-}
-
 pub(super) fn conv_tokens(c: Conv) -> TokenStream {
     let Conv {
         channels,
@@ -102,13 +99,13 @@ pub(super) fn pool_tokens(p: Pool) -> TokenStream {
     }
 }
 
-/// The patch buffer every convolution of `graph` fits in: the largest `columns_len`.
-pub(super) fn columns_len(graph: &crate::graph::Graph) -> usize {
+/// The scratch every convolution of `graph` fits in: the largest `scratch_len`.
+pub(super) fn scratch_len(graph: &crate::graph::Graph) -> usize {
     graph
         .nodes
         .iter()
         .filter_map(|n| match n.op {
-            Op::Conv(c) | Op::ConvInput(c) | Op::ConvKernel(c) => Some(c.columns_len()),
+            Op::Conv(c) | Op::ConvInput(c) | Op::ConvKernel(c) => Some(c.scratch_len()),
             _ => None,
         })
         .max()
