@@ -12,13 +12,14 @@
 
 use std::path::Path;
 
-use symgrad::data::{Corruption, Dataset, Source};
-use symgrad::ndarray::Array2;
+use symgrad::data::{Corruption, Source};
 use symgrad::network;
 use symgrad::plot::image_grid;
 use symgrad::prelude::*;
-use symgrad::rand::{SeedableRng, rngs::StdRng};
-use symgrad::train::{self, TrainConfig, Verbosity};
+
+#[path = "shared/denoising.rs"]
+mod denoising;
+use denoising::{denoise, mse};
 
 /// A denoising autoencoder for `$n` pixels: `x` is the corrupted image, `clean` the original.
 macro_rules! denoiser {
@@ -41,43 +42,6 @@ macro_rules! denoiser {
 denoiser!(DigitsDenoiser, 64, 48, 24);
 denoiser!(FashionDenoiser, 784, 256, 128);
 
-fn mse(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
-    (a - b).iter().map(|d| d * d).sum::<f64>() / a.len() as f64
-}
-
-/// Trains a denoiser against `corruption` and returns the corrupted test images and their
-/// denoised versions.
-fn denoise<M: FromExamples<f64>>(
-    train_set: &Dataset<f64>,
-    test: &Dataset<f64>,
-    corruption: Corruption,
-    epochs: usize,
-) -> Result<(Array2<f64>, Array2<f64>)> {
-    let mut rng = StdRng::seed_from_u64(0);
-    let (fit_set, val) = train_set.split_stratified(0.1, &mut rng)?;
-    let mut model = M::init(&mut rng);
-    let config = TrainConfig {
-        epochs,
-        batch_size: 32,
-        learning_rate: 2e-3,
-        corruption: Some(corruption),
-        verbosity: Verbosity::Bar,
-        ..TrainConfig::default()
-    };
-    train::fit(&mut model, &fit_set, &val, &config)?;
-    let mut noisy = test.features.clone();
-    corruption.apply(&mut StdRng::seed_from_u64(1), noisy.view_mut());
-    let noisy_set = Dataset {
-        features: noisy.clone(),
-        ..test.clone()
-    };
-    let mut ws = model.workspace(256);
-    // The network's `clean` target is fed the features it is given: here the noisy ones,
-    // which only affects the loss it would report, not its output.
-    let denoised = train::outputs(&model, &mut ws, &noisy_set, 256)?;
-    Ok((noisy, denoised))
-}
-
 fn run<M: FromExamples<f64>>(source: &Source, epochs: usize) -> Result<()> {
     let (train_set, test) = source.load::<f64>(0)?;
     let image = train_set.image.unwrap_or((1, train_set.width()));
@@ -97,7 +61,7 @@ fn run<M: FromExamples<f64>>(source: &Source, epochs: usize) -> Result<()> {
     println!("{:<34} {:>12} {:>12}", "corruption", "noisy input", "denoised");
     let mut rows = Vec::new();
     for (name, corruption) in corruptions {
-        let (noisy, denoised) = denoise::<M>(&train_set, &test, corruption, epochs)?;
+        let (noisy, denoised) = denoise::<f64, M>(&train_set, &test, corruption, epochs)?;
         println!(
             "{name:<34} {:>12.5} {:>12.5}",
             mse(&noisy, &test.features),
@@ -143,6 +107,7 @@ mod common;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use symgrad::rand::{SeedableRng, rngs::StdRng};
 
     #[test]
     fn gradients_match_finite_differences_and_the_tape() {
@@ -164,7 +129,7 @@ mod tests {
         let (train_set, test) = Source::Digits.load::<f64>(0).unwrap();
         let small = train_set.first(300);
         let (noisy, denoised) =
-            denoise::<DigitsDenoiser<f64>>(&small, &test, Corruption::Masking { fraction: 0.4 }, 20).unwrap();
+            denoise::<f64, DigitsDenoiser<f64>>(&small, &test, Corruption::Masking { fraction: 0.4 }, 20).unwrap();
         let (before, after) = (mse(&noisy, &test.features), mse(&denoised, &test.features));
         assert!(after < before, "denoised {after} vs noisy {before}");
     }

@@ -122,6 +122,21 @@ pub use symgrad_runtime::*;
 /// - `dense(x, n)` or `dense(x, n, init)`: `x · W + b` with `W: [k, n]` and `b: [n]` declared
 ///   for you, named after the line (`h_w`, `h_b` for `h = dense(...)`; `h_w2`, `h_b2` for a
 ///   second one on the same line; `output_w`, `loss_w` on those lines);
+/// - `conv2d(x, k)` with a declared kernel `k: [o, c, kh, kw]` (OIHW), or `conv2d(x, o, size)`
+///   declaring a kernel `[o, c, size, size]` and a per-channel bias `[o, 1, 1]` (added) for
+///   you, named `h_k`, `h_b` after the line as `dense` names its own: the convolution
+///   (cross-correlation) of a batch of maps `[batch, c, h, w]` to `[batch, o, oh, ow]`. Named
+///   options after the positional arguments: `stride = s` (1), `padding = valid` (the
+///   default), `same` (`(kh − 1)/2` on every side: as many pixels out as in at stride 1, for
+///   odd square kernels) or a number of zeros, `dilation = d` (1), and for the declaring form
+///   `init = he` (`xavier_normal`). `oh = ⌊(h + 2p − d(kh − 1) − 1)/s⌋ + 1`, likewise `ow`; a
+///   kernel that does not fit the padded maps is a compile error;
+/// - `max_pool2d(x, size)` and `avg_pool2d(x, size)`, option `stride = s` (`size`): the largest
+///   value or the mean of each `size × size` window of each map; the windows must tile the
+///   maps (`(h − size)` a multiple of the stride, likewise `w`), or it is a compile error
+///   (pixels left out would get no gradient). `global_avg_pool(x)`: each map's mean,
+///   `[batch, c, h, w] → [batch, c]`. `upsample2d(x, f)`: nearest-neighbour upsampling,
+///   each pixel an `f × f` block, `[batch, c, f·h, f·w]`;
 /// - `transpose(w)`: `wᵀ` of a weight (tied weights: `dense`-free decoders `h @ transpose(w)`);
 ///   a transpose is a stride, never a copy;
 /// - activations, elementwise: `identity`, `relu`, `leaky_relu(x, slope)` (slope ≥ 0),

@@ -124,6 +124,43 @@ fn a_step_on_images_and_kernels_allocates_nothing() {
     assert_eq!(allocations, 0);
 }
 
+network! {
+    /// Convolutions (declared and declaring, strided), max and average pooling, upsampling
+    /// and global average pooling: patch, arg-max and every other buffer in the workspace.
+    /// Each product here is below `SMALL_GEMM`.
+    struct Convolutional {
+        input x: [1, 6, 6];
+        target y: classes[3];
+        param k: [3, 4, 3, 3];
+        c1 = max_pool2d(relu(conv2d(x, 4, 3, padding = same)), 2);
+        c2 = upsample2d(tanh(conv2d(c1, k, padding = 1)), 2);
+        c3 = avg_pool2d(conv2d(c2, 2, 3, stride = 3), 2);
+        z = dense(global_avg_pool(c2), 3) + dense(flatten(c3), 3);
+        output softmax(z);
+        loss softmax_cross_entropy(z, y);
+    }
+}
+
+#[test]
+fn a_convolutional_step_allocates_nothing() {
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut net = Convolutional::<f32>::new(&mut rng);
+    let mut grads = Convolutional::zeros();
+    let mut ws = net.workspace(16);
+    let x = Array2::from_shape_fn((16, 36), |(i, j)| ((i * 5 + j) % 7) as f32 * 0.1);
+    let y: Vec<usize> = (0..16).map(|i| i % 3).collect();
+    let allocations = allocations_in_ten_steps(|| {
+        let batch = ConvolutionalBatch { x: x.view(), y: &y };
+        net.sgd_step(&mut ws, &batch, &mut rng, &mut grads, 0.01, 0.0).unwrap();
+        let batch = ConvolutionalBatch {
+            x: x.slice(symgrad::ndarray::s![..3, ..]),
+            y: &y[..3],
+        };
+        net.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads).unwrap();
+    });
+    assert_eq!(allocations, 0);
+}
+
 #[test]
 fn hessian_and_gauss_newton_products_allocate_nothing() {
     let mut rng = StdRng::seed_from_u64(0);

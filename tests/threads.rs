@@ -1,7 +1,9 @@
 //! Products split across threads give the same gradients as on one thread, bit for bit, and
 //! the same parameters after `sgd_step`, whose updates are products with β ≠ 0: the `gemm`
 //! crate splits C into blocks and sums each element over k in the same order whatever the
-//! thread count. Run with `cargo test --features threading --test threads`.
+//! thread count. So do convolutions, whose two halves of a batch run on two threads or one
+//! after the other with the same arithmetic. Run with
+//! `cargo test --features threading --test threads`.
 
 use symgrad::gemm;
 use symgrad::ndarray::Array2;
@@ -28,6 +30,18 @@ network! {
         r = sigmoid(dense(h, 784));
         output r;
         loss mse(r, x);
+    }
+}
+
+network! {
+    struct LeNet {
+        input x: [1, 28, 28];
+        target y: classes[10];
+        c1 = max_pool2d(relu(conv2d(x, 6, 5, padding = same)), 2);
+        c2 = avg_pool2d(tanh(conv2d(c1, 8, 3, stride = 2)), 2);
+        z = dense(flatten(c2), 10);
+        output softmax(z);
+        loss softmax_cross_entropy(z, y);
     }
 }
 
@@ -103,6 +117,13 @@ fn gradients_do_not_depend_on_the_thread_count() {
     assert!(loss1 == loss2, "autoencoder loss");
     assert!(flat(&grads1) == flat(&grads2), "autoencoder gradients in f32");
     assert!(flat(&stepped1) == flat(&stepped2), "autoencoder after sgd_step in f32");
+    let (x, y) = inputs::<f32>(9);
+    let batch = LeNetBatch { x: x.view(), y: &y };
+    let (loss1, grads1, stepped1) = grads::<f32, LeNet<f32>>(1, &batch, 9);
+    let (loss2, grads2, stepped2) = grads::<f32, LeNet<f32>>(2, &batch, 9);
+    assert!(loss1 == loss2, "LeNet loss");
+    assert!(flat(&grads1) == flat(&grads2), "LeNet gradients in f32");
+    assert!(flat(&stepped1) == flat(&stepped2), "LeNet after sgd_step in f32");
     // The first layer's products are large enough to be split: above the direct loops' limit
     // and the `gemm` crate's own threshold for threads, 48 · 48 · 256 multiply-adds.
     const { assert!(64 * 784 * 256 > gemm::SMALL_GEMM && 64 * 784 * 256 > 48 * 48 * 256) };

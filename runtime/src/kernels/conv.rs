@@ -550,6 +550,18 @@ impl Pool2d {
     /// no branch on the data (`|` joins the comparisons, not `||`), so nothing to mispredict
     /// where which pixel wins is unpredictable, as it is in training.
     fn row_maxima<T: Scalar>(&self, pixels: &[T], out: &mut [T]) {
+        // The larger, or the NaN: `b` taken if larger or NaN (and a NaN `a` kept otherwise).
+        #[allow(clippy::eq_op)]
+        let larger = |a: T, b: T| if (b > a) | (b != b) { b } else { a };
+        if self.size == (2, 2) && self.stride == 2 {
+            // The common case, as pairs of pixels from two rows: vector instructions.
+            let n = 2 * out.len();
+            let (top, bottom) = (&pixels[..n], &pixels[self.width..self.width + n]);
+            for ((o, a), b) in out.iter_mut().zip(top.chunks_exact(2)).zip(bottom.chunks_exact(2)) {
+                *o = larger(larger(a[0], a[1]), larger(b[0], b[1]));
+            }
+            return;
+        }
         let stride = self.stride;
         out.iter_mut()
             .zip(pixels.iter().step_by(stride))
@@ -558,9 +570,7 @@ impl Pool2d {
             for v in (0..self.size.1).skip(usize::from(u == 0)) {
                 let window = pixels[u * self.width + v..].iter().step_by(stride);
                 for (o, &value) in out.iter_mut().zip(window) {
-                    #[allow(clippy::eq_op)]
-                    let take = (value > *o) | (value != value);
-                    *o = if take { value } else { *o };
+                    *o = larger(*o, value);
                 }
             }
         }
@@ -570,6 +580,21 @@ impl Pool2d {
     /// pixel of its window (row by row) equal to it, or NaN. Counted without branches: the
     /// index moves on to the next pixel for as long as none was found.
     fn row_argmaxes<T: Scalar>(&self, pixels: &[T], maxima: &[T], taken: &mut [usize]) {
+        // Whether `value` is the maximum `max` (or a NaN, which only a NaN maximum has).
+        #[allow(clippy::eq_op)]
+        let is = |value: T, max: T| usize::from((value == max) | (value != value));
+        if self.size == (2, 2) && self.stride == 2 {
+            let n = 2 * maxima.len();
+            let (top, bottom) = (&pixels[..n], &pixels[self.width..self.width + n]);
+            let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+            for (j, ((t, &max), (a, b))) in taken.iter_mut().zip(maxima).zip(windows).enumerate() {
+                // Past the first pixel unless it is the maximum, past the second unless that
+                // is, then to the next row, past its first: 0, 1, w or w + 1.
+                let (not0, not1, not2) = (1 - is(a[0], max), 1 - is(a[1], max), 1 - is(b[0], max));
+                *t = 2 * j + not0 * (1 + not1 * (self.width - 1 + not2));
+            }
+            return;
+        }
         let (kh, kw) = self.size;
         for (j, (t, &max)) in taken.iter_mut().zip(maxima).enumerate() {
             let start = j * self.stride;
@@ -577,9 +602,7 @@ impl Pool2d {
             for u in 0..kh {
                 let row = &pixels[start + u * self.width..start + u * self.width + kw];
                 for (v, &value) in row.iter().enumerate() {
-                    #[allow(clippy::eq_op)]
-                    let here = (value == max) | (value != value);
-                    found |= here;
+                    found |= is(value, max) == 1;
                     // The step to the next pixel: along the row, or to the next row's start.
                     let step = if v + 1 < kw { 1 } else { self.width + 1 - kw };
                     at += usize::from(!found) * step;
@@ -884,17 +907,33 @@ mod tests {
     #[test]
     fn pooling_takes_the_windows_and_its_backward_passes_are_adjoints() {
         let mut rng = StdRng::seed_from_u64(1);
-        for _ in 0..200 {
+        for case in 0..300 {
             let (height, width) = (rng.random_range(1..9), rng.random_range(1..9));
+            // Every third case the common 2×2 windows at stride 2.
+            let (size, stride) = if case % 3 == 0 && height >= 2 && width >= 2 {
+                ((2, 2), 2)
+            } else {
+                (
+                    (rng.random_range(1..=height), rng.random_range(1..=width)),
+                    rng.random_range(1..4),
+                )
+            };
             let g = Pool2d {
                 channels: rng.random_range(1..4),
                 height,
                 width,
-                size: (rng.random_range(1..=height), rng.random_range(1..=width)),
-                stride: rng.random_range(1..4),
+                size,
+                stride,
             };
             let rows = rng.random_range(1..4);
             let x = random(&mut rng, rows, g.input_features());
+            // Every other case, values with ties, as a ReLU leaves them (zeros, and a few
+            // repeated levels): the first pixel holding the maximum is taken.
+            let x = if case % 2 == 0 {
+                x.mapv(|v| (2.0 * v).round().max(0.0))
+            } else {
+                x
+            };
             let mut y = Array2::zeros((rows, g.output_features()));
             let mut argmax = vec![0; y.len()];
             g.max_forward(x.view(), y.view_mut(), &mut argmax).unwrap();
@@ -902,8 +941,13 @@ mod tests {
             for ((s, o), &value) in y.indexed_iter() {
                 let (c, i, j) = (o / (oh * ow), o / ow % oh, o % ow);
                 let window = (0..g.size.0).flat_map(|u| (0..g.size.1).map(move |v| (u, v)));
-                let pixels = window.map(|(u, v)| x[[s, (c * height + i * g.stride + u) * width + j * g.stride + v]]);
-                assert_eq!(value, pixels.fold(f64::NEG_INFINITY, f64::max), "{g:?}");
+                let pixels: Vec<usize> = window
+                    .map(|(u, v)| (c * height + i * g.stride + u) * width + j * g.stride + v)
+                    .collect();
+                let max = pixels.iter().map(|&p| x[[s, p]]).fold(f64::NEG_INFINITY, f64::max);
+                assert_eq!(value, max, "{g:?}");
+                let first = pixels.iter().copied().find(|&p| x[[s, p]] == max);
+                assert_eq!(Some(argmax[s * y.ncols() + o]), first, "{g:?}: the first maximum");
             }
             let dy = random(&mut rng, rows, g.output_features());
             let mut dx = Array2::from_elem(x.dim(), f64::NAN);
