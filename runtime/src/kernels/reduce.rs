@@ -47,6 +47,13 @@ pub fn add_broadcast<T: Scalar>(mut x: ArrayViewMut2<'_, T>, b: ArrayView2<'_, T
         return add_row(x, b);
     }
     let outer = blocks("add_broadcast", x.shape(), b.shape(), inner)?;
+    if let (Some(xs), Some(bs)) = (x.as_slice_mut(), b.as_slice()) {
+        // Contiguous (as workspace buffers are): runs of `inner` equal additions.
+        for (run, &v) in xs.chunks_exact_mut(inner).zip(bs.iter().cycle()) {
+            run.iter_mut().for_each(|x| *x += v);
+        }
+        return Ok(());
+    }
     let mut xs = x.iter_mut();
     for _ in 0..outer {
         for &v in &b {
@@ -74,6 +81,14 @@ pub fn broadcast_sum<T: Scalar>(
     } else if beta != T::ONE {
         out.map_inplace(|o| *o *= beta);
     }
+    if let (Some(gs), Some(os)) = (g.as_slice(), out.as_slice_mut()) {
+        // Contiguous: each run of `inner` summed in lanes.
+        let mid = os.len();
+        for (run, o) in gs.chunks_exact(inner).zip((0..outer).flat_map(|_| 0..mid)) {
+            os[o] += lane_sum(run);
+        }
+        return Ok(());
+    }
     let mut gs = g.iter();
     for _ in 0..outer {
         for o in &mut out {
@@ -81,6 +96,20 @@ pub fn broadcast_sum<T: Scalar>(
         }
     }
     Ok(())
+}
+
+/// `Σ vᵢ` in eight running sums: one sum's additions would each wait for the one before (a
+/// chain as long as the slice); eight independent ones fill a vector register.
+fn lane_sum<T: Scalar>(values: &[T]) -> T {
+    let mut lanes = [T::ZERO; 8];
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder().iter().fold(T::ZERO, |sum, &v| sum + v);
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    lanes.iter().fold(rest, |sum, &lane| sum + lane)
 }
 
 /// How many `[mid, inner]` blocks a value of `large` elements holds, `mid` the elements of
