@@ -144,7 +144,8 @@ pub use symgrad_runtime::*;
 ///   `x Φ(x)` with the normal CDF through `erf`), `silu` (`x σ(x)`), `elu(x, alpha)` (alpha ≥ 0),
 ///   `softsign` (`x/(1 + |x|)`), `sqrt`, `max(x, c)` and `min(x, c)` with a number;
 /// - `softmax(x)` and `log_softmax(x)` row-wise on a batch of vectors; `dropout(x, p)`
-///   (inverted; off in evaluation) on a batch of any rank;
+///   (inverted; off in evaluation) on a batch of any rank, `dropout2d(x, p)` of whole
+///   channels of a batch of maps (each map zeroed or scaled as one);
 /// - reductions `sum(x)`, `mean(x)` to a scalar, and `sum_rows(x)`, `mean_rows(x)`,
 ///   `max_rows(x)` of each row of a batch of vectors or a matrix, `[r, n] → [r, 1]`;
 /// - losses `(prediction, target)`: `cross_entropy` (on probabilities: write

@@ -27,9 +27,9 @@ network! {
 }
 
 network! {
-    /// A declared kernel and per-channel bias at stride 2 with padding 1 over odd maps, an
-    /// upsampling and a dilated convolution decoding back, global average pooling, and
-    /// overlapping max pooling windows; losses at two depths.
+    /// A declared kernel and per-channel bias at stride 2 with padding 1 over odd maps, whole
+    /// maps dropped, an upsampling and a dilated convolution decoding back, global average
+    /// pooling, and overlapping max pooling windows; losses at two depths.
     struct Strided {
         input x: [2, 7, 5];
         target t: [2, 8, 6];
@@ -37,7 +37,7 @@ network! {
         param k: [3, 2, 2, 3] = he;
         param b: [3, 1, 1];
         c = tanh(conv2d(x, k, stride = 2, padding = 1) + b);
-        u = upsample2d(c, 2);
+        u = upsample2d(dropout2d(c, 0.3), 2);
         d = conv2d(u, 2, 3, dilation = 2, padding = same);
         m = max_pool2d(d, 3, stride = 1);
         z = dense(global_avg_pool(c), 2) + dense(flatten(m), 2);

@@ -323,15 +323,22 @@ fn broadcasts_and_their_sums_are_ndarrays() {
 fn dropout_masks_are_seeded_and_scaled() {
     let mut mask_a = vec![0.0_f64; 10_000];
     let mut mask_b = vec![0.0_f64; 10_000];
-    kernels::dropout_mask(&mut StdRng::seed_from_u64(7), 0.3, &mut mask_a).unwrap();
-    kernels::dropout_mask(&mut StdRng::seed_from_u64(7), 0.3, &mut mask_b).unwrap();
+    kernels::dropout_mask(&mut StdRng::seed_from_u64(7), 0.3, 1, &mut mask_a).unwrap();
+    kernels::dropout_mask(&mut StdRng::seed_from_u64(7), 0.3, 1, &mut mask_b).unwrap();
     assert_eq!(mask_a, mask_b);
     assert!(mask_a.iter().all(|&m| m == 0.0 || (m - 1.0 / 0.7).abs() < 1e-15));
     let dropped = mask_a.iter().filter(|&&m| m == 0.0).count() as f64 / 1e4;
     // Binomial(10⁴, 0.3): standard deviation 0.0046; ±0.03 is over six of them.
     assert!((dropped - 0.3).abs() < 0.03, "{dropped}");
-    let err = kernels::dropout_mask(&mut StdRng::seed_from_u64(7), 1.0, &mut mask_a).unwrap_err();
+    let err = kernels::dropout_mask(&mut StdRng::seed_from_u64(7), 1.0, 1, &mut mask_a).unwrap_err();
     assert!(matches!(err, Error::Domain { .. }));
+    // Whole blocks: runs of 25 equal values, about a third of the runs zero.
+    kernels::dropout_mask(&mut StdRng::seed_from_u64(7), 0.3, 25, &mut mask_a).unwrap();
+    assert!(mask_a.chunks(25).all(|run| run.iter().all(|&m| m == run[0])));
+    let dropped = mask_a.chunks(25).filter(|run| run[0] == 0.0).count() as f64 / 400.0;
+    // Binomial(400, 0.3): standard deviation 0.023; ±0.12 is over five of them.
+    assert!((dropped - 0.3).abs() < 0.12, "{dropped}");
+    assert!(kernels::dropout_mask(&mut StdRng::seed_from_u64(7), 0.3, 0, &mut mask_a).is_err());
 }
 
 #[test]

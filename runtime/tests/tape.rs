@@ -114,7 +114,7 @@ proptest! {
             let mut mask_rng = StdRng::seed_from_u64(seed);
             let bt = tape.transpose(p[1]);
             let d = tape.sub(p[0], bt)?;
-            let d = tape.dropout(d, 0.25, &mut mask_rng)?;
+            let d = tape.dropout(d, 0.25, 1, &mut mask_rng)?;
             let s = tape.scale(-1.5, d);
             let sq = tape.activation(Activation::Tanh, s);
             let total = tape.sum(sq);

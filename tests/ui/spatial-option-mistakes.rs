@@ -10,6 +10,7 @@ network! {
         d = max_pool2d(x, 2, stride = 2, stride = 2);
         e = upsample2d(x, 2, padding = 1);
         f = relu(x, slope = 2);
+        g = dropout2d(flatten(x), 0.5);
         output a;
         loss mse(a, t);
     }

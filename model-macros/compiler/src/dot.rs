@@ -124,7 +124,8 @@ fn describe(net: &Lowered, op: Op) -> (String, bool) {
         Op::Softmax => "softmax".to_owned(),
         Op::LogSoftmax => "log_softmax".to_owned(),
         Op::RowReduce(r) => r.name().to_owned(),
-        Op::Dropout { p, .. } => format!("dropout {p}"),
+        Op::Dropout { p, block: 1, .. } => format!("dropout {p}"),
+        Op::Dropout { p, .. } => format!("dropout {p} of whole maps"),
         Op::Sum => "sum".to_owned(),
         Op::Mean => "mean".to_owned(),
         Op::Loss { kind, target } => {

@@ -267,10 +267,12 @@ pub enum Op {
     LogSoftmax,
     /// Each row reduced to one value: `[r, n] → [r, 1]`.
     RowReduce(RowReduction),
-    /// Inverted dropout with its own mask buffer.
+    /// Inverted dropout with its own mask buffer, one draw per run of `block` consecutive
+    /// values of a sample (1; a map's `h·w` to drop whole channels).
     Dropout {
         p: f64,
         mask: usize,
+        block: usize,
     },
     Sum,
     Mean,

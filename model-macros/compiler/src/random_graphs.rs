@@ -286,18 +286,23 @@ impl Builder {
                 self.add(Op::RowReduce(kind), vec![a], shape)
             }
             6 => {
+                // Dropout of single values, or of whole maps of a batch of maps.
                 let a = self.batch_value();
-                let (p, cols) = (0.3, self.graph.shape(a).size());
-                let batch = self.bindings.batch;
-                let mask = Mat::from_fn(
-                    batch,
-                    cols,
-                    |_, _| if self.rng.unit() < p { 0.0 } else { 1.0 / (1.0 - p) },
-                );
-                self.bindings.masks.push(mask);
                 let shape = self.graph.shape(a);
+                let block = match shape.dims() {
+                    &[_, h, w] if self.rng.below(2) == 0 => h * w,
+                    _ => 1,
+                };
+                let (p, runs) = (0.3, self.bindings.batch * shape.size() / block);
+                let draws: Vec<f64> = (0..runs)
+                    .map(|_| if self.rng.unit() < p { 0.0 } else { 1.0 / (1.0 - p) })
+                    .collect();
+                let mask = Mat::from_fn(self.bindings.batch, shape.size(), |r, c| {
+                    draws[(r * shape.size() + c) / block]
+                });
+                self.bindings.masks.push(mask);
                 let mask = self.bindings.masks.len() - 1;
-                self.add(Op::Dropout { p, mask }, vec![a], shape)
+                self.add(Op::Dropout { p, mask, block }, vec![a], shape)
             }
             9 => {
                 // A batch flattened to vectors, or its samples reshaped to `[a, size/a]`.

@@ -283,11 +283,12 @@ impl<T: Scalar> Tape<T> {
         Ok(self.push_from(Op::Mean(x), Array2::from_elem((1, 1), mean), &[x]))
     }
 
-    /// Inverted dropout with drop probability `p`: `x ⊙ m`, the mask `m` (0 or `1/(1 − p)`)
-    /// drawn from `rng` and recorded as an untracked leaf.
-    pub fn dropout<R: Rng + ?Sized>(&mut self, x: Var, p: f64, rng: &mut R) -> Result<Var> {
+    /// Inverted dropout with drop probability `p`: `x ⊙ m`, the mask `m` (0 or `1/(1 − p)`,
+    /// one draw for each run of `block` consecutive values: 1, or a map's `h·w` to drop whole
+    /// channels) drawn from `rng` and recorded as an untracked leaf.
+    pub fn dropout<R: Rng + ?Sized>(&mut self, x: Var, p: f64, block: usize, rng: &mut R) -> Result<Var> {
         let mut mask = Array2::zeros(self.nodes[x.0].value.raw_dim());
-        kernels::dropout_mask(rng, p, &mut mask)?;
+        kernels::dropout_mask(rng, p, block, &mut mask)?;
         let mask = self.input(mask);
         self.mul(x, mask)
     }

@@ -199,7 +199,7 @@ impl Emitter<'_> {
                 let (x, kind) = (r(0), reduction_tokens(kind));
                 quote! { ::symgrad::__private::kernels::row_reduce(#kind, #x, #out)?; }
             }
-            Op::Dropout { p, mask } => {
+            Op::Dropout { p, mask, block } => {
                 let p = float(p);
                 let (mask_mut, mask) = (self.mask(mask, true), self.mask(mask, false));
                 let (apply, identity) = if in_place {
@@ -217,7 +217,7 @@ impl Emitter<'_> {
                 quote! {
                     match rng.as_mut() {
                         Some(rng) => {
-                            ::symgrad::__private::kernels::dropout_mask(&mut **rng, #p, &mut #mask_mut)?;
+                            ::symgrad::__private::kernels::dropout_mask(&mut **rng, #p, #block, &mut #mask_mut)?;
                             #apply
                         }
                         None => { #identity }

@@ -91,9 +91,9 @@ impl Emitter<'_> {
                     let (a, kind) = (&i[0], super::reduction_tokens(kind));
                     quote! { tape.row_reduce(#kind, #a) }
                 }
-                Op::Dropout { p, .. } => {
+                Op::Dropout { p, block, .. } => {
                     let (a, p) = (&i[0], float(p));
-                    quote! { tape.dropout(#a, #p, rng)? }
+                    quote! { tape.dropout(#a, #p, #block, rng)? }
                 }
                 Op::Sum => {
                     let a = &i[0];

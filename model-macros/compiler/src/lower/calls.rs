@@ -209,11 +209,11 @@ impl Lowering {
                 let b = self.operand(values[1]?, args[1].span(), "the right side of a matrix product")?;
                 self.matmul(span, a, b).map(Value::Node)
             }
-            "dropout" => {
-                if !arity(self, &[2], "2 arguments: `dropout(x, p)`") {
+            "dropout" | "dropout2d" => {
+                if !arity(self, &[2], &format!("2 arguments: `{name}(x, p)`")) {
                     return None;
                 }
-                let x = self.operand(values[0]?, args[0].span(), "the argument of `dropout`")?;
+                let x = self.operand(values[0]?, args[0].span(), &format!("the argument of `{name}`"))?;
                 let p = match values[1]? {
                     Value::Number(p) if (0.0..1.0).contains(&p) => p,
                     Value::Number(p) => {
@@ -229,17 +229,27 @@ impl Lowering {
                     }
                 };
                 let shape = self.graph.shape(x);
-                if !shape.is_batch() {
-                    self.error(
-                        args[0].span(),
-                        format!("dropout applies to a batch `[batch, …]`, but this is {shape}"),
-                    );
-                    return None;
-                }
+                // `dropout2d` drops whole maps of `[batch, c, h, w]`: runs of `h·w` values.
+                let block = match (name.as_str(), shape.is_batch(), shape.dims()) {
+                    ("dropout", true, _) => 1,
+                    ("dropout2d", true, &[_, h, w]) => h * w,
+                    _ => {
+                        let takes = if name == "dropout" {
+                            "a batch `[batch, …]`"
+                        } else {
+                            "a batch of maps `[batch, channels, height, width]`, each channel dropped whole"
+                        };
+                        self.error(
+                            args[0].span(),
+                            format!("`{name}` applies to {takes}, but this is {shape}"),
+                        );
+                        return None;
+                    }
+                };
                 let mask = self.masks.len();
                 self.masks.push(shape);
                 Some(Value::Node(self.graph.add(
-                    Op::Dropout { p, mask },
+                    Op::Dropout { p, mask, block },
                     vec![x],
                     shape,
                     span,
@@ -249,7 +259,7 @@ impl Lowering {
                 self.error(
                     span,
                     format!(
-                        "unknown function `{name}`: expected dense, {}, matmul, transpose, flatten, reshape, softmax, log_softmax, sum, mean, sum_rows, mean_rows, max_rows, dropout, an activation ({}) or a loss ({})",
+                        "unknown function `{name}`: expected dense, {}, matmul, transpose, flatten, reshape, softmax, log_softmax, sum, mean, sum_rows, mean_rows, max_rows, dropout, dropout2d, an activation ({}) or a loss ({})",
                         super::spatial::CALLS.join(", "),
                         Activation::names().join(", "),
                         Loss::names().join(", ")
