@@ -12,6 +12,7 @@ network! {
         b = conv2d(x, w);
         c = conv2d(v, 4, 3);
         d = conv2d(x, k1, init = he);
+        e = conv2d(x, 16);
         output a;
         loss mse(flatten(a) @ transpose(flatten(a)), t);
     }

@@ -18,15 +18,15 @@ impl Emitter<'_> {
         let cols = quote!(&mut ws.columns);
         match node.op {
             Op::Conv(conv) => {
-                let (g, x, k, cols) = (conv_tokens(conv), r(0), r(1), cols.clone());
+                let (g, x, k) = (conv_tokens(conv), r(0), r(1));
                 quote! { #g.forward(#x, #k, #out, #cols)?; }
             }
             Op::ConvInput(conv) => {
-                let (g, dy, k, cols) = (conv_tokens(conv), r(0), r(1), cols.clone());
+                let (g, dy, k) = (conv_tokens(conv), r(0), r(1));
                 quote! { #g.backward_input(#dy, #k, #out, #cols)?; }
             }
             Op::ConvKernel(conv) => {
-                let (g, x, dy, cols) = (conv_tokens(conv), r(0), r(1), cols.clone());
+                let (g, x, dy) = (conv_tokens(conv), r(0), r(1));
                 quote! { #g.backward_kernel(#x, #dy, T::ZERO, #out, #cols)?; }
             }
             Op::MaxPool { pool, argmax } => {

@@ -260,6 +260,14 @@ impl Lowering {
         let (channels, height, width) = maps;
         // The kernel: declared, or the sizes of the one to declare.
         let declared = if args.len() == 2 {
+            if let Expr::Number(..) = &args[1] {
+                self.error(
+                    args[1].span(),
+                    "a number of filters needs a kernel size too: `conv2d(x, filters, size)` declares the \
+                     kernel, `conv2d(x, k)` takes a declared one",
+                );
+                return None;
+            }
             let value = self.expr(&args[1], line)?;
             let k = self.operand(value, args[1].span(), "the kernel of `conv2d`")?;
             let shape = self.graph.shape(k);
