@@ -207,11 +207,9 @@ impl Conv2d {
                         out[columns.end..].fill(T::ZERO);
                         let from = (c * self.height + row) * self.width + stride * columns.start + self.dilation * v
                             - self.padding;
-                        // Runs are short (a row of the map): an inline loop, not a call to
-                        // `memcpy`.
                         let to = &mut out[columns.clone()];
                         if stride == 1 {
-                            to.iter_mut().zip(&image[from..]).for_each(|(t, &x)| *t = x);
+                            copy_run(to, &image[from..from + to.len()]);
                         } else {
                             to.iter_mut()
                                 .zip(image[from..].iter().step_by(stride))
@@ -408,6 +406,28 @@ impl Conv2d {
         }
         Ok(())
     }
+}
+
+/// `to ← from`, for the short runs of im2col (a row of a map, a few dozen values): in moves of
+/// eight values, the last eight overlapping the ones before, so that a run is a few vector
+/// moves rather than a call to `memcpy`, whose overhead is most of the cost at these lengths
+/// (a plain copy loop is compiled to such a call).
+fn copy_run<T: Copy>(to: &mut [T], from: &[T]) {
+    const LANES: usize = 8;
+    let n = to.len();
+    if n < LANES {
+        to.copy_from_slice(from);
+        return;
+    }
+    let eight = |to: &mut [T], from: &[T]| {
+        if let (Ok(to), Ok(from)) = (<&mut [T; LANES]>::try_from(to), <&[T; LANES]>::try_from(from)) {
+            *to = *from;
+        }
+    };
+    for (t, f) in to.chunks_exact_mut(LANES).zip(from.chunks_exact(LANES)) {
+        eight(t, f);
+    }
+    eight(&mut to[n - LANES..], &from[n - LANES..]);
 }
 
 /// The second half's kernel gradient in a scratch buffer laid out by [`Conv2d::halves`].
