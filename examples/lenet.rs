@@ -15,34 +15,27 @@ use symgrad::prelude::*;
 use symgrad::rand::{SeedableRng, rngs::StdRng};
 use symgrad::train::{self, TrainConfig};
 
-network! {
-    /// 8×8 digits: 1 → 16 maps of 8×8 → 4×4, → 32 maps of 4×4 → 2×2, 128 units, 10 classes.
-    pub struct DigitsLeNet {
-        input x: [1, 8, 8];
-        target y: classes[10];
-        c1 = max_pool2d(relu(conv2d(x, 16, 3, padding = same, init = he)), 2);
-        c2 = max_pool2d(relu(conv2d(c1, 32, 3, padding = same, init = he)), 2);
-        h = dropout(relu(dense(flatten(c2), 128, he)), 0.3);
-        z = dense(h, 10);
-        output softmax(z);
-        loss softmax_cross_entropy(z, y);
-    }
+/// A LeNet for `$side × $side` images with `$k × $k` kernels: 1 → 16 maps → pooled by 2, → 32
+/// maps → pooled by 2, 128 units, 10 classes.
+macro_rules! lenet {
+    ($name:ident, $side:tt, $k:tt) => {
+        network! {
+            pub struct $name {
+                input x: [1, $side, $side];
+                target y: classes[10];
+                c1 = max_pool2d(relu(conv2d(x, 16, $k, padding = same, init = he)), 2);
+                c2 = max_pool2d(relu(conv2d(c1, 32, $k, padding = same, init = he)), 2);
+                h = dropout(relu(dense(flatten(c2), 128, he)), 0.3);
+                z = dense(h, 10);
+                output softmax(z);
+                loss softmax_cross_entropy(z, y);
+            }
+        }
+    };
 }
 
-network! {
-    /// 28×28 images: 1 → 16 maps of 28×28 → 14×14, → 32 maps of 14×14 → 7×7, 128 units,
-    /// 10 classes.
-    pub struct FashionLeNet {
-        input x: [1, 28, 28];
-        target y: classes[10];
-        c1 = max_pool2d(relu(conv2d(x, 16, 5, padding = same, init = he)), 2);
-        c2 = max_pool2d(relu(conv2d(c1, 32, 5, padding = same, init = he)), 2);
-        h = dropout(relu(dense(flatten(c2), 128, he)), 0.3);
-        z = dense(h, 10);
-        output softmax(z);
-        loss softmax_cross_entropy(z, y);
-    }
-}
+lenet!(DigitsLeNet, 8, 3);
+lenet!(FashionLeNet, 28, 5);
 
 fn run<M: FromExamples<f32>>(source: &Source, epochs: usize) -> Result<()> {
     let (train_all, test) = source.load::<f32>(0)?;

@@ -275,18 +275,28 @@ impl Conv2d {
         &self,
         x: ArrayView2<'_, T>,
         kernel: ArrayView2<'_, T>,
-        mut y: ArrayViewMut2<'_, T>,
+        y: ArrayViewMut2<'_, T>,
         cols: &mut [T],
     ) -> Result<()> {
         self.check_operands(x.dim(), kernel.dim(), y.dim(), cols)?;
-        let Some((mid, [first, second], _)) = self.halves(x.nrows(), cols) else {
-            return self.forward_samples(x, kernel, y, cols);
+        self.sample_by_sample(x, y, cols, |x, y, cols| self.forward_samples(x, kernel, y, cols))
+    }
+
+    /// `pass(input rows, output rows, patch buffer)` over the samples, in two halves with a
+    /// patch buffer each when `cols` holds [`Conv2d::scratch_len`] elements (see
+    /// [`Conv2d::halves`]), else in one.
+    fn sample_by_sample<T: Scalar>(
+        &self,
+        input: ArrayView2<'_, T>,
+        mut output: ArrayViewMut2<'_, T>,
+        cols: &mut [T],
+        pass: impl Fn(ArrayView2<'_, T>, ArrayViewMut2<'_, T>, &mut [T]) -> Result<()> + Sync,
+    ) -> Result<()> {
+        let Some((mid, [first, second], _)) = self.halves(input.nrows(), cols) else {
+            return pass(input, output, cols);
         };
-        let ((x0, x1), (y0, y1)) = (x.split_at(Axis(0), mid), y.view_mut().split_at(Axis(0), mid));
-        let (a, b) = join(
-            || self.forward_samples(x0, kernel, y0, first),
-            || self.forward_samples(x1, kernel, y1, second),
-        );
+        let ((in0, in1), (out0, out1)) = (input.split_at(Axis(0), mid), output.view_mut().split_at(Axis(0), mid));
+        let (a, b) = join(|| pass(in0, out0, first), || pass(in1, out1, second));
         a.and(b)
     }
 
@@ -313,19 +323,11 @@ impl Conv2d {
         &self,
         dy: ArrayView2<'_, T>,
         kernel: ArrayView2<'_, T>,
-        mut dx: ArrayViewMut2<'_, T>,
+        dx: ArrayViewMut2<'_, T>,
         cols: &mut [T],
     ) -> Result<()> {
         self.check_operands(dx.dim(), kernel.dim(), dy.dim(), cols)?;
-        let Some((mid, [first, second], _)) = self.halves(dy.nrows(), cols) else {
-            return self.input_samples(dy, kernel, dx, cols);
-        };
-        let ((g0, g1), (dx0, dx1)) = (dy.split_at(Axis(0), mid), dx.view_mut().split_at(Axis(0), mid));
-        let (a, b) = join(
-            || self.input_samples(g0, kernel, dx0, first),
-            || self.input_samples(g1, kernel, dx1, second),
-        );
-        a.and(b)
+        self.sample_by_sample(dy, dx, cols, |dy, dx, cols| self.input_samples(dy, kernel, dx, cols))
     }
 
     fn input_samples<T: Scalar>(
@@ -368,13 +370,12 @@ impl Conv2d {
             return self.kernel_samples(x, dy, beta, dk, cols);
         };
         let ((x0, x1), (g0, g1)) = (x.split_at(Axis(0), mid), dy.split_at(Axis(0), mid));
-        let other = matrix_mut_slice(other, self.filters, self.patch_len());
+        let mut other = matrix_mut_slice(other, self.filters, self.patch_len());
         let (a, b) = join(
             || self.kernel_samples(x0, g0, beta, dk.view_mut(), first),
-            || self.kernel_samples(x1, g1, T::ZERO, other, second),
+            || self.kernel_samples(x1, g1, T::ZERO, other.view_mut(), second),
         );
         a.and(b)?;
-        let other = matrix(cols_tail(cols, self), self.filters, self.patch_len());
         dk.zip_mut_with(&other, |k, &o| *k += o);
         Ok(())
     }
@@ -428,12 +429,6 @@ fn copy_run<T: Copy>(to: &mut [T], from: &[T]) {
         eight(t, f);
     }
     eight(&mut to[n - LANES..], &from[n - LANES..]);
-}
-
-/// The second half's kernel gradient in a scratch buffer laid out by [`Conv2d::halves`].
-fn cols_tail<'a, T>(scratch: &'a [T], conv: &Conv2d) -> &'a [T] {
-    let start = 2 * conv.columns_len();
-    &scratch[start..start + conv.filters * conv.patch_len()]
 }
 
 /// The geometry of a pooling: `channels` maps of `height × width`, windows of `size`, moved by
