@@ -21,6 +21,8 @@ use crate::error::{Error, Result};
 use crate::gemm::{gemm, join};
 use crate::scalar::Scalar;
 
+mod direct;
+
 /// The geometry of a convolution: `channels` input maps of `height × width`, `filters` filters
 /// of `channels × kernel.0 × kernel.1`, moved by `stride`, over the input padded with `padding`
 /// zeros on every side, their taps `dilation` apart.
@@ -300,7 +302,23 @@ impl Conv2d {
         a.and(b)
     }
 
+    /// The samples' forward passes: direct where [`direct`] runs them, else through patches.
     fn forward_samples<T: Scalar>(
+        &self,
+        x: ArrayView2<'_, T>,
+        kernel: ArrayView2<'_, T>,
+        mut y: ArrayViewMut2<'_, T>,
+        cols: &mut [T],
+    ) -> Result<()> {
+        if let (Some(xs), Some(ks), Some(ys)) = (x.as_slice(), kernel.as_slice(), y.as_slice_mut())
+            && direct::forward(self, xs, ks, ys, cols)
+        {
+            return Ok(());
+        }
+        self.forward_patches(x, kernel, y, cols)
+    }
+
+    fn forward_patches<T: Scalar>(
         &self,
         x: ArrayView2<'_, T>,
         kernel: ArrayView2<'_, T>,
@@ -330,7 +348,23 @@ impl Conv2d {
         self.sample_by_sample(dy, dx, cols, |dy, dx, cols| self.input_samples(dy, kernel, dx, cols))
     }
 
+    /// The samples' input gradients: direct where [`direct`] runs them, else through patches.
     fn input_samples<T: Scalar>(
+        &self,
+        dy: ArrayView2<'_, T>,
+        kernel: ArrayView2<'_, T>,
+        mut dx: ArrayViewMut2<'_, T>,
+        cols: &mut [T],
+    ) -> Result<()> {
+        if let (Some(dys), Some(ks), Some(dxs)) = (dy.as_slice(), kernel.as_slice(), dx.as_slice_mut())
+            && direct::backward_input(self, dys, ks, dxs, cols)
+        {
+            return Ok(());
+        }
+        self.input_patches(dy, kernel, dx, cols)
+    }
+
+    fn input_patches<T: Scalar>(
         &self,
         dy: ArrayView2<'_, T>,
         kernel: ArrayView2<'_, T>,
@@ -380,7 +414,24 @@ impl Conv2d {
         Ok(())
     }
 
+    /// The samples' kernel gradient: direct where [`direct`] runs it, else through patches.
     fn kernel_samples<T: Scalar>(
+        &self,
+        x: ArrayView2<'_, T>,
+        dy: ArrayView2<'_, T>,
+        beta: T,
+        mut dk: ArrayViewMut2<'_, T>,
+        cols: &mut [T],
+    ) -> Result<()> {
+        if let (Some(xs), Some(dys), Some(dks)) = (x.as_slice(), dy.as_slice(), dk.as_slice_mut())
+            && direct::backward_kernel(self, xs, dys, beta, dks, cols)
+        {
+            return Ok(());
+        }
+        self.kernel_patches(x, dy, beta, dk, cols)
+    }
+
+    fn kernel_patches<T: Scalar>(
         &self,
         x: ArrayView2<'_, T>,
         dy: ArrayView2<'_, T>,
@@ -750,7 +801,7 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
-    use super::{Conv2d, Pool2d};
+    use super::{Conv2d, Pool2d, direct};
 
     fn random(rng: &mut StdRng, rows: usize, cols: usize) -> Array2<f64> {
         Array2::from_shape_simple_fn((rows, cols), || rng.random_range(-1.0..1.0))
@@ -876,6 +927,108 @@ mod tests {
                 worst <= 1e-12 * (rows * g.columns_len()) as f64,
                 "{g:?}: kernel off by {worst}"
             );
+        }
+    }
+
+    /// Stride-1 geometries wide and tall enough for several vectors of pixels per row and
+    /// several tiles of maps, rows and taps, with their remainders.
+    fn wide_geometries(rng: &mut StdRng) -> impl Iterator<Item = Conv2d> + '_ {
+        std::iter::repeat_with(move || Conv2d {
+            channels: rng.random_range(1..5),
+            height: rng.random_range(1..20),
+            width: rng.random_range(1..40),
+            filters: rng.random_range(1..21),
+            kernel: (rng.random_range(1..6), rng.random_range(1..6)),
+            stride: 1,
+            padding: rng.random_range(0..4),
+            dilation: rng.random_range(1..3),
+        })
+        .filter(|g| g.check().is_ok())
+        .take(150)
+    }
+
+    /// The direct kernels (where this processor runs them) compute what the patches and
+    /// products do, in f64 to 10⁻¹² of the terms' magnitude (sums of at most 4·25 products of
+    /// O(1) terms per output, over at most 3 samples for the kernel; either order rounds within a few
+    /// ulps), and in f32 against the f64 result to 10⁻⁵ of it (f32's ulp is 6·10⁻⁸; sums of up to
+    /// 2,000 terms).
+    #[test]
+    fn direct_kernels_compute_what_the_patches_do() {
+        let g = wide_geometries(&mut StdRng::seed_from_u64(3)).next().unwrap();
+        if !direct::applies::<f64>(&g) {
+            eprintln!("this processor has no AVX-512: the direct kernels do not run here");
+            return;
+        }
+        let mut rng = StdRng::seed_from_u64(4);
+        let geometries: Vec<Conv2d> = wide_geometries(&mut rng).collect();
+        for g in geometries {
+            let rows = rng.random_range(1..4);
+            let (x, k) = (
+                random(&mut rng, rows, g.input_features()),
+                random(&mut rng, g.filters, g.patch_len()),
+            );
+            let dy = random(&mut rng, rows, g.output_features());
+            let start = random(&mut rng, k.nrows(), k.ncols());
+            // Scratch for the direct kernels as for the patches, whichever is longer.
+            let scratch = g.columns_len().max(direct::scratch_len(&g));
+            let mut cols = vec![0.0; scratch];
+
+            let mut y = Array2::zeros((rows, g.output_features()));
+            g.forward_patches(x.view(), k.view(), y.view_mut(), &mut cols).unwrap();
+            let mut dx = Array2::zeros(x.dim());
+            g.input_patches(dy.view(), k.view(), dx.view_mut(), &mut cols).unwrap();
+            let mut dk = start.clone();
+            g.kernel_patches(x.view(), dy.view(), 0.5, dk.view_mut(), &mut cols)
+                .unwrap();
+
+            let slice = |a: &Array2<f64>| a.as_slice().unwrap().to_vec();
+            let mut y2 = vec![f64::NAN; y.len()];
+            let mut dx2 = vec![f64::NAN; dx.len()];
+            let mut dk2 = slice(&start);
+            assert!(direct::forward(&g, &slice(&x), &slice(&k), &mut y2, &mut cols), "{g:?}");
+            assert!(
+                direct::backward_input(&g, &slice(&dy), &slice(&k), &mut dx2, &mut cols),
+                "{g:?}"
+            );
+            assert!(
+                direct::backward_kernel(&g, &slice(&x), &slice(&dy), 0.5, &mut dk2, &mut cols),
+                "{g:?}"
+            );
+            for (what, want, got) in [("forward", &y, &y2), ("input", &dx, &dx2), ("kernel", &dk, &dk2)] {
+                let worst = want.iter().zip(got).fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
+                assert!(
+                    worst <= 1e-12 * g.patch_len() as f64 * rows as f64,
+                    "{g:?}: {what} off by {worst}"
+                );
+            }
+
+            let narrow = |a: &Array2<f64>| a.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+            let mut cols = vec![0.0_f32; scratch];
+            let mut y3 = vec![f32::NAN; y.len()];
+            let mut dx3 = vec![f32::NAN; dx.len()];
+            let mut dk3 = narrow(&start);
+            assert!(
+                direct::forward(&g, &narrow(&x), &narrow(&k), &mut y3, &mut cols),
+                "{g:?}"
+            );
+            assert!(
+                direct::backward_input(&g, &narrow(&dy), &narrow(&k), &mut dx3, &mut cols),
+                "{g:?}"
+            );
+            assert!(
+                direct::backward_kernel(&g, &narrow(&x), &narrow(&dy), 0.5, &mut dk3, &mut cols),
+                "{g:?}"
+            );
+            for (what, want, got) in [("forward", &y, &y3), ("input", &dx, &dx3), ("kernel", &dk, &dk3)] {
+                let worst = want
+                    .iter()
+                    .zip(got)
+                    .fold(0.0_f64, |m, (&a, &b)| m.max((a - f64::from(b)).abs()));
+                assert!(
+                    worst <= 1e-5 * g.patch_len() as f64 * rows as f64,
+                    "{g:?}: f32 {what} off by {worst}"
+                );
+            }
         }
     }
 

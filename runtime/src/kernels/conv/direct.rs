@@ -1,0 +1,643 @@
+//! Direct convolution at stride 1 on AVX-512: every output vector (up to 16 `f32` or 8 `f64`
+//! pixels of one output row) is summed tap by tap straight from the input, with no patch buffer
+//! and no product call. At stride 1 the pixels that a tap reads for consecutive outputs of a row
+//! are consecutive, so a tap is one (masked) vector load of the input row, times the tap's
+//! weight broadcast: `im2col` and the gemm's packing of its result, which together cost as
+//! much as the products at LeNet's sizes, disappear.
+//!
+//! The three passes of a convolution are two kernels:
+//! - [`slide`]: `out[r, i, j] = Σ_{c,u,v} w(r, c, u, v) · in[c, i + d·u − p, j + d·v − p]`,
+//!   zero outside the input, a tile of `MR` output maps × `RY` output rows per vector of pixels.
+//!   The forward pass is `slide` over the input with `w = K`. The input's adjoint is `slide`
+//!   over the output gradient with the kernel flipped and its two channel axes swapped,
+//!   `w(c, f, u, v) = K[f, c, kh−1−u, kw−1−v]`, and padding `d·(kh−1) − p` (`d·(kw−1) − p` across): by the chain rule
+//!   `x̄[c, y, x] = Σ_{f,a,b} K[f, c, a, b] · ȳ[f, y + p − d·a, x + p − d·b]`, and `a = kh−1−u`
+//!   turns that into a sliding sum of the same form.
+//! - [`correlate`]: the kernel's adjoint, `K̄[f, c, u, v] = Σ_{s,i,j} ȳ_s[f, i, j] ·
+//!   x_s[c, i + d·u − p, j + d·v − p]`, with the filters as the lanes: per output pixel, a
+//!   vector of `ȳ` over filters times each tap's input pixel broadcast, so the sums need no
+//!   sum across lanes. It reads a sample's output gradient pixel by pixel and its input padded,
+//!   copies made in scratch.
+//!
+//! In [`slide`], pixels outside the input are masked out of the loads (a masked-off lane is
+//! neither read nor faulted on), so no padded copy is made.
+
+use std::any::TypeId;
+
+use super::Conv2d;
+
+/// Kernel widths up to this run here (the column masks of a row's taps are kept on the stack).
+const MAX_KW: usize = 16;
+
+/// Whether the direct kernels run `g` on this processor for elements of type `T`: stride 1, a
+/// kernel at most [`MAX_KW`] wide, `f32` or `f64`, AVX-512.
+pub(super) fn applies<T: 'static>(g: &Conv2d) -> bool {
+    let typed = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
+    g.stride == 1 && g.kernel.1 <= MAX_KW && typed && avx512()
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx512() -> bool {
+    false
+}
+
+/// Reinterprets a slice of `T` as one of `U`, the same type (checked).
+fn same<T: 'static, U: 'static>(values: &[T]) -> Option<&[U]> {
+    // SAFETY: T and U are one type, so the slice is a valid slice of U.
+    (TypeId::of::<T>() == TypeId::of::<U>()).then(|| unsafe { &*(values as *const [T] as *const [U]) })
+}
+
+fn same_mut<T: 'static, U: 'static>(values: &mut [T]) -> Option<&mut [U]> {
+    // SAFETY: as in `same`.
+    (TypeId::of::<T>() == TypeId::of::<U>()).then(|| unsafe { &mut *(values as *mut [T] as *mut [U]) })
+}
+
+/// Where the weight `w(r, c, u, v)` of a sliding sum lies in the kernel matrix:
+/// `origin + r·row + c·channel + u·down + v·across` (negative steps walk a flipped kernel).
+#[derive(Clone, Copy, Debug)]
+struct Taps {
+    origin: isize,
+    row: isize,
+    channel: isize,
+    down: isize,
+    across: isize,
+}
+
+/// One sliding sum over a sample: `channels` input maps of `height × width` into `maps` output
+/// maps of `out`, taps `kernel` and `dilation`, the input padded by `padding` rows and columns
+/// (negative: cropped).
+#[derive(Clone, Copy, Debug)]
+struct Sliding {
+    channels: usize,
+    height: usize,
+    width: usize,
+    maps: usize,
+    out: (usize, usize),
+    kernel: (usize, usize),
+    dilation: usize,
+    padding: (isize, isize),
+    taps: Taps,
+}
+
+impl Sliding {
+    /// The forward pass of `g`: the input slides under `K` itself.
+    fn forward(g: &Conv2d) -> Sliding {
+        let (kh, kw) = g.kernel;
+        Sliding {
+            channels: g.channels,
+            height: g.height,
+            width: g.width,
+            maps: g.filters,
+            out: g.output_size(),
+            kernel: g.kernel,
+            dilation: g.dilation,
+            padding: (g.padding as isize, g.padding as isize),
+            taps: Taps {
+                origin: 0,
+                row: g.patch_len() as isize,
+                channel: (kh * kw) as isize,
+                down: kw as isize,
+                across: 1,
+            },
+        }
+    }
+
+    /// The input's adjoint of `g`: the output gradient slides under `K` flipped, its channel
+    /// axes swapped, padded by `d·(kh − 1) − p` rows and `d·(kw − 1) − p` columns (see the module's documentation).
+    fn adjoint(g: &Conv2d) -> Sliding {
+        let (kh, kw) = g.kernel;
+        let (oh, ow) = g.output_size();
+        Sliding {
+            channels: g.filters,
+            height: oh,
+            width: ow,
+            maps: g.channels,
+            out: (g.height, g.width),
+            kernel: g.kernel,
+            dilation: g.dilation,
+            padding: (
+                (g.dilation * (kh - 1)) as isize - g.padding as isize,
+                (g.dilation * (kw - 1)) as isize - g.padding as isize,
+            ),
+            taps: Taps {
+                origin: ((kh - 1) * kw + kw - 1) as isize,
+                row: (kh * kw) as isize,
+                channel: g.patch_len() as isize,
+                down: -(kw as isize),
+                across: -1,
+            },
+        }
+    }
+}
+
+/// Output maps in one tile of the sliding sums, and output rows.
+const MR: usize = 8;
+const RY: usize = 3;
+
+/// The scratch [`forward`] and [`backward_input`] need: the weights packed `MR` maps at a time.
+fn slide_scratch_len(pass: &Sliding) -> usize {
+    pass.maps.next_multiple_of(MR) * pass.channels * pass.kernel.0 * pass.kernel.1
+}
+
+/// `Y = K ⋆ X` for every sample (rows of `x` and `y`, laid one after the other), using
+/// `scratch`; false, and nothing written, if the direct kernels do not run `g` on `T` here (see
+/// [`applies`]) or `scratch` is too short for its packed weights.
+pub(super) fn forward<T: 'static>(g: &Conv2d, x: &[T], kernel: &[T], y: &mut [T], scratch: &mut [T]) -> bool {
+    applies::<T>(g) && slide_samples(&Sliding::forward(g), x, kernel, y, scratch)
+}
+
+/// `X̄` from `Ȳ` for every sample; false as [`forward`].
+pub(super) fn backward_input<T: 'static>(g: &Conv2d, dy: &[T], kernel: &[T], dx: &mut [T], scratch: &mut [T]) -> bool {
+    applies::<T>(g) && slide_samples(&Sliding::adjoint(g), dy, kernel, dx, scratch)
+}
+
+fn slide_samples<T: 'static>(pass: &Sliding, input: &[T], kernel: &[T], out: &mut [T], scratch: &mut [T]) -> bool {
+    let Some(packed) = scratch.get_mut(..slide_scratch_len(pass)) else {
+        return false;
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let (Some(input), Some(kernel), Some(out), Some(packed)) =
+            (same(input), same(kernel), same_mut(out), same_mut(packed))
+        {
+            avx::slide_samples::<f32>(pass, input, kernel, out, packed);
+            return true;
+        }
+        if let (Some(input), Some(kernel), Some(out), Some(packed)) =
+            (same(input), same(kernel), same_mut(out), same_mut(packed))
+        {
+            avx::slide_samples::<f64>(pass, input, kernel, out, packed);
+            return true;
+        }
+    }
+    let _ = (pass, input, kernel, out, packed);
+    false
+}
+
+/// The scratch every direct pass of `g` fits in.
+#[cfg(test)]
+pub(super) fn scratch_len(g: &Conv2d) -> usize {
+    let slide = slide_scratch_len(&Sliding::forward(g)).max(slide_scratch_len(&Sliding::adjoint(g)));
+    slide.max(kernel_scratch_len(g))
+}
+
+/// The scratch [`backward_kernel`] needs: one sample's output gradient laid out pixel by pixel
+/// (the filters of a pixel side by side, rounded up to a multiple of 16), its input maps
+/// padded, and the sum, taps by filters.
+pub(super) fn kernel_scratch_len(g: &Conv2d) -> usize {
+    let wide = g.filters.next_multiple_of(16);
+    let (oh, ow) = g.output_size();
+    let padded = g.channels * (g.height + 2 * g.padding) * (g.width + 2 * g.padding);
+    (oh * ow + g.patch_len()) * wide + padded
+}
+
+/// `K̄ ← β·K̄ + Σ_s Ȳ_s ⋆ x_s` (β = 0: overwrite), in `scratch` of [`kernel_scratch_len`]
+/// elements; false as [`forward`], or if `scratch` is shorter.
+pub(super) fn backward_kernel<T: 'static>(
+    g: &Conv2d,
+    x: &[T],
+    dy: &[T],
+    beta: T,
+    dk: &mut [T],
+    scratch: &mut [T],
+) -> bool {
+    if !applies::<T>(g) || scratch.len() < kernel_scratch_len(g) {
+        return false;
+    }
+    let beta = std::slice::from_ref(&beta);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let (Some(x), Some(dy), Some(&[beta]), Some(dk), Some(scratch)) =
+            (same(x), same(dy), same(beta), same_mut(dk), same_mut(scratch))
+        {
+            avx::correlate_samples::<f32>(g, x, dy, beta, dk, scratch);
+            return true;
+        }
+        if let (Some(x), Some(dy), Some(&[beta]), Some(dk), Some(scratch)) =
+            (same(x), same(dy), same(beta), same_mut(dk), same_mut(scratch))
+        {
+            avx::correlate_samples::<f64>(g, x, dy, beta, dk, scratch);
+            return true;
+        }
+    }
+    let _ = (x, dy, beta, dk, scratch);
+    false
+}
+
+// The micro-kernels index their register tiles by map, row and tap, as the math does.
+#[allow(clippy::needless_range_loop)]
+#[cfg(target_arch = "x86_64")]
+mod avx {
+    use std::arch::x86_64::*;
+
+    use super::super::copy_run;
+    use super::{Conv2d, MAX_KW, MR, RY, Sliding};
+
+    /// A vector of AVX-512 lanes of `Self` and the operations the kernels use. Masks hold one
+    /// bit per lane, lowest lane first.
+    pub(super) trait Lanes: Copy + Default + PartialEq + 'static {
+        type V: Copy;
+        const N: usize;
+        /// # Safety (every method)
+        /// The processor has AVX-512F; pointers address the lanes their mask selects.
+        unsafe fn zero() -> Self::V;
+        unsafe fn splat(at: *const Self) -> Self::V;
+        unsafe fn load(mask: u32, at: *const Self) -> Self::V;
+        unsafe fn store(mask: u32, at: *mut Self, v: Self::V);
+        /// `a·b + c`, rounded once.
+        unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+        unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+        /// The lanes `at[l·step]` the mask selects (zero in the others).
+        unsafe fn gather(mask: u32, at: *const Self, step: usize) -> Self::V;
+        /// `self·a + b`, rounded once.
+        fn fused(self, a: Self, b: Self) -> Self;
+    }
+
+    impl Lanes for f32 {
+        type V = __m512;
+        const N: usize = 16;
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn zero() -> __m512 {
+            _mm512_setzero_ps()
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn splat(at: *const f32) -> __m512 {
+            // SAFETY: the caller's contract.
+            _mm512_set1_ps(unsafe { *at })
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn load(mask: u32, at: *const f32) -> __m512 {
+            // SAFETY: the caller's contract; masked-off lanes are not read.
+            unsafe { _mm512_maskz_loadu_ps(mask as __mmask16, at) }
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn store(mask: u32, at: *mut f32, v: __m512) {
+            // SAFETY: the caller's contract; masked-off lanes are not written.
+            unsafe { _mm512_mask_storeu_ps(at, mask as __mmask16, v) }
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
+            _mm512_fmadd_ps(a, b, c)
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn add(a: __m512, b: __m512) -> __m512 {
+            _mm512_add_ps(a, b)
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn gather(mask: u32, at: *const f32, step: usize) -> __m512 {
+            let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            let offsets = _mm512_mullo_epi32(lane, _mm512_set1_epi32(step as i32));
+            // SAFETY: the caller's contract; masked-off lanes are not read.
+            unsafe { _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), mask as __mmask16, offsets, at) }
+        }
+        fn fused(self, a: f32, b: f32) -> f32 {
+            self.mul_add(a, b)
+        }
+    }
+
+    impl Lanes for f64 {
+        type V = __m512d;
+        const N: usize = 8;
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn zero() -> __m512d {
+            _mm512_setzero_pd()
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn splat(at: *const f64) -> __m512d {
+            // SAFETY: the caller's contract.
+            _mm512_set1_pd(unsafe { *at })
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn load(mask: u32, at: *const f64) -> __m512d {
+            // SAFETY: the caller's contract; masked-off lanes are not read.
+            unsafe { _mm512_maskz_loadu_pd(mask as __mmask8, at) }
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn store(mask: u32, at: *mut f64, v: __m512d) {
+            // SAFETY: the caller's contract; masked-off lanes are not written.
+            unsafe { _mm512_mask_storeu_pd(at, mask as __mmask8, v) }
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn fma(a: __m512d, b: __m512d, c: __m512d) -> __m512d {
+            _mm512_fmadd_pd(a, b, c)
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn add(a: __m512d, b: __m512d) -> __m512d {
+            _mm512_add_pd(a, b)
+        }
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn gather(mask: u32, at: *const f64, step: usize) -> __m512d {
+            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            let offsets = _mm256_mullo_epi32(lane, _mm256_set1_epi32(step as i32));
+            // SAFETY: the caller's contract; masked-off lanes are not read.
+            unsafe { _mm512_mask_i32gather_pd::<8>(_mm512_setzero_pd(), mask as __mmask8, offsets, at) }
+        }
+        fn fused(self, a: f64, b: f64) -> f64 {
+            self.mul_add(a, b)
+        }
+    }
+
+    /// The lanes `l < N` with `0 ≤ start + l < len`, as a mask.
+    #[inline(always)]
+    fn window<T: Lanes>(start: isize, len: usize) -> u32 {
+        let low = (-start).clamp(0, T::N as isize);
+        let high = (len as isize - start).clamp(low, T::N as isize);
+        lanes(high as usize) & !lanes(low as usize)
+    }
+
+    /// The lowest `n ≤ 32` lanes.
+    #[inline(always)]
+    fn lanes(n: usize) -> u32 {
+        if n >= 32 { u32::MAX } else { (1 << n) - 1 }
+    }
+
+    pub(super) fn slide_samples<T: Lanes>(pass: &Sliding, input: &[T], kernel: &[T], out: &mut [T], packed: &mut [T]) {
+        // The weights `MR` maps at a time, tap by tap (c, u, v), the maps of a tap side by side;
+        // maps past the last repeat it.
+        let Sliding { maps, taps, .. } = *pass;
+        let (kh, kw) = pass.kernel;
+        let mut at = 0;
+        for r0 in (0..maps).step_by(MR) {
+            for c in 0..pass.channels {
+                for u in 0..kh {
+                    for v in 0..kw {
+                        for r in 0..MR {
+                            let row = (r0 + r).min(maps - 1);
+                            let from = taps.origin
+                                + row as isize * taps.row
+                                + c as isize * taps.channel
+                                + u as isize * taps.down
+                                + v as isize * taps.across;
+                            packed[at] = kernel[from as usize];
+                            at += 1;
+                        }
+                    }
+                }
+            }
+        }
+        let in_len = pass.channels * pass.height * pass.width;
+        let out_len = pass.maps * pass.out.0 * pass.out.1;
+        for (x, y) in input.chunks_exact(in_len).zip(out.chunks_exact_mut(out_len)) {
+            // SAFETY: AVX-512F was detected by the caller; the slices have the pass's sizes.
+            unsafe { slide::<T>(pass, x.as_ptr(), packed.as_ptr(), y.as_mut_ptr()) };
+        }
+    }
+
+    /// One sample's sliding sum (see the module's documentation), `MR` maps × `RY` rows × one
+    /// vector of pixels at a time: per tap, `RY` loads of input rows and `MR` broadcasts of
+    /// weights feed `MR·RY` fused multiply-adds. Maps and rows past the end repeat the last
+    /// ones' weights or read nothing, and are not stored.
+    ///
+    /// # Safety
+    /// AVX-512F; `input` and `out` address the pass's input and output maps, `packed` its
+    /// weights as [`slide_samples`] packs them.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn slide<T: Lanes>(pass: &Sliding, input: *const T, packed: *const T, out: *mut T) {
+        let Sliding {
+            channels,
+            height,
+            width,
+            maps,
+            out: (oh, ow),
+            kernel: (kh, kw),
+            dilation,
+            padding: (pad_rows, pad_cols),
+            ..
+        } = *pass;
+        let d = dilation as isize;
+        let plane = (height * width) as isize;
+        let taps = channels * kh * kw;
+        // SAFETY (every vector operation below): AVX-512F, the caller's contract.
+        let zero = unsafe { T::zero() };
+        for r0 in (0..maps).step_by(MR) {
+            let weights = packed.wrapping_add(r0 * taps);
+            for y0 in (0..oh).step_by(RY) {
+                for x0 in (0..ow).step_by(T::N) {
+                    let keep = lanes(T::N.min(ow - x0));
+                    let mut columns = [0u32; MAX_KW];
+                    for (v, mask) in columns.iter_mut().enumerate().take(kw) {
+                        *mask = window::<T>(x0 as isize + d * v as isize - pad_cols, width) & keep;
+                    }
+                    let mut sums = [[zero; RY]; MR];
+                    let mut tap = weights;
+                    for c in 0..channels {
+                        let maps_at = input.wrapping_offset(c as isize * plane);
+                        for u in 0..kh {
+                            // Each row's masks for the taps of this kernel row: none where the
+                            // row lies outside the input.
+                            let mut rows = [maps_at; RY];
+                            let mut masks = [[0u32; MAX_KW]; RY];
+                            for yy in 0..RY {
+                                let row = (y0 + yy) as isize + d * u as isize - pad_rows;
+                                if (0..height as isize).contains(&row) && y0 + yy < oh {
+                                    masks[yy] = columns;
+                                }
+                                rows[yy] = maps_at.wrapping_offset(row * width as isize + x0 as isize - pad_cols);
+                            }
+                            for v in 0..kw {
+                                let mut pixels = [zero; RY];
+                                for yy in 0..RY {
+                                    // SAFETY: the mask selects pixels inside the input row.
+                                    pixels[yy] =
+                                        unsafe { T::load(masks[yy][v], rows[yy].wrapping_offset(d * v as isize)) };
+                                }
+                                for r in 0..MR {
+                                    // SAFETY: the tap's weight for map r0 + r.
+                                    let w = unsafe { T::splat(tap.add(r)) };
+                                    for yy in 0..RY {
+                                        sums[r][yy] = unsafe { T::fma(w, pixels[yy], sums[r][yy]) };
+                                    }
+                                }
+                                tap = tap.wrapping_add(MR);
+                            }
+                        }
+                    }
+                    for r in 0..MR.min(maps - r0) {
+                        for yy in 0..RY.min(oh - y0) {
+                            let at = ((r0 + r) * oh + y0 + yy) * ow + x0;
+                            // SAFETY: `keep` selects pixels inside the output row.
+                            unsafe { T::store(keep, out.add(at), sums[r][yy]) };
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Taps in one tile of [`correlate`] with one vector of filters, and with two.
+    const TAPS_1: usize = 24;
+    const TAPS_2: usize = 12;
+
+    pub(super) fn correlate_samples<T: Lanes>(g: &Conv2d, x: &[T], dy: &[T], beta: T, dk: &mut [T], scratch: &mut [T]) {
+        let (oh, ow) = g.output_size();
+        let wide = g.filters.next_multiple_of(T::N);
+        let (hp, wp) = (g.height + 2 * g.padding, g.width + 2 * g.padding);
+        let (grads, rest) = scratch.split_at_mut(oh * ow * wide);
+        let (padded, rest) = rest.split_at_mut(g.channels * hp * wp);
+        let sums = &mut rest[..g.patch_len() * wide];
+        // Lanes past the last filter, and the padding, stay zero.
+        grads.fill(T::default());
+        padded.fill(T::default());
+        sums.fill(T::default());
+        for (image, grad) in x
+            .chunks_exact(g.input_features())
+            .zip(dy.chunks_exact(g.output_features()))
+        {
+            // SAFETY: AVX-512F was detected by the caller; `grad` and `grads` have the sizes
+            // `transpose` reads and writes.
+            unsafe { transpose(grad, g.filters, grads, wide) };
+            for (c, map) in image.chunks_exact(g.height * g.width).enumerate() {
+                for (i, row) in map.chunks_exact(g.width).enumerate() {
+                    let at = (c * hp + i + g.padding) * wp + g.padding;
+                    copy_run(&mut padded[at..at + g.width], row);
+                }
+            }
+            // SAFETY: AVX-512F was detected by the caller; the buffers have the sizes above.
+            unsafe { correlate(g, grads, padded, sums) };
+        }
+        for (f, row) in dk.chunks_exact_mut(g.patch_len()).enumerate() {
+            for (q, k) in row.iter_mut().enumerate() {
+                let sum = sums[q * wide + f];
+                *k = if beta == T::default() { sum } else { beta.fused(*k, sum) };
+            }
+        }
+    }
+
+    /// `to[p, f] = from[f, p]` for the `maps` maps of `from`, rows of `to` `wide` apart: a
+    /// vector of filters gathered per pixel.
+    ///
+    /// # Safety
+    /// AVX-512F; `to` holds a row of `wide ≥ maps` (a multiple of `T::N`) per pixel of `from`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn transpose<T: Lanes>(from: &[T], maps: usize, to: &mut [T], wide: usize) {
+        let pixels = from.len() / maps;
+        for p in 0..pixels {
+            for f0 in (0..maps).step_by(T::N) {
+                // SAFETY: the lanes of maps f0.. below `maps` at pixel p, a row of `to`.
+                unsafe {
+                    let v = T::gather(lanes(T::N.min(maps - f0)), from.as_ptr().add(f0 * pixels + p), pixels);
+                    T::store(u32::MAX, to.as_mut_ptr().add(p * wide + f0), v);
+                }
+            }
+        }
+    }
+
+    /// One sample's part of the kernel's adjoint, added onto `sums[q, f]` (taps by filters,
+    /// `wide` filters a row): for each pixel, the output gradient's vector of filters times
+    /// each tap's input pixel broadcast, in tiles of one or two vectors of filters × up to 24
+    /// or 12 taps (the last tile of taps rounded up to a multiple of 4; the taps past the end
+    /// repeat the last one and are not stored). `grads` holds the output gradient pixel by
+    /// pixel, `wide` filters each; `padded` the input maps padded by `p` on every side.
+    ///
+    /// # Safety
+    /// AVX-512F; the buffers as [`correlate_samples`] lays them out.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn correlate<T: Lanes>(g: &Conv2d, grads: &[T], padded: &[T], sums: &mut [T]) {
+        let vectors = g.filters.div_ceil(T::N);
+        let patch = g.patch_len();
+        let mut v0 = 0;
+        while v0 < vectors {
+            let pair = vectors - v0 >= 2;
+            let mut q0 = 0;
+            while q0 < patch {
+                let left = patch - q0;
+                // SAFETY (each arm): the caller's contract.
+                let step = unsafe {
+                    match (pair, left.next_multiple_of(4)) {
+                        (true, 4) => tile::<T, 2, 4>(g, grads, padded, sums, v0, q0),
+                        (true, 8) => tile::<T, 2, 8>(g, grads, padded, sums, v0, q0),
+                        (true, _) => tile::<T, 2, TAPS_2>(g, grads, padded, sums, v0, q0),
+                        (false, 4) => tile::<T, 1, 4>(g, grads, padded, sums, v0, q0),
+                        (false, 8) => tile::<T, 1, 8>(g, grads, padded, sums, v0, q0),
+                        (false, 12) => tile::<T, 1, 12>(g, grads, padded, sums, v0, q0),
+                        (false, 16) => tile::<T, 1, 16>(g, grads, padded, sums, v0, q0),
+                        (false, 20) => tile::<T, 1, 20>(g, grads, padded, sums, v0, q0),
+                        (false, _) => tile::<T, 1, TAPS_1>(g, grads, padded, sums, v0, q0),
+                    }
+                };
+                q0 += step;
+            }
+            v0 += if pair { 2 } else { 1 };
+        }
+    }
+
+    /// One tile of [`correlate`]: filter vectors `v0 .. v0 + FV`, taps `q0 .. q0 + NT` (those
+    /// inside the kernel stored); returns the taps it covered.
+    ///
+    /// # Safety
+    /// As [`correlate`].
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn tile<T: Lanes, const FV: usize, const NT: usize>(
+        g: &Conv2d,
+        grads: &[T],
+        padded: &[T],
+        sums: &mut [T],
+        v0: usize,
+        q0: usize,
+    ) -> usize {
+        let (oh, ow) = g.output_size();
+        let (kh, kw) = g.kernel;
+        let (hp, wp) = (g.height + 2 * g.padding, g.width + 2 * g.padding);
+        let patch = g.patch_len();
+        let wide = g.filters.next_multiple_of(T::N);
+        let d = g.dilation;
+        // Where each tap of the tile reads the padded input, for output pixel (0, 0).
+        let mut taps = [0usize; NT];
+        for (t, at) in taps.iter_mut().enumerate() {
+            let q = (q0 + t).min(patch - 1);
+            let (c, u, v) = (q / (kh * kw), q / kw % kh, q % kw);
+            *at = (c * hp + d * u) * wp + d * v;
+        }
+        let (grads, padded) = (grads.as_ptr(), padded.as_ptr());
+        // SAFETY (every vector operation below): AVX-512F; every pixel of every tap lies inside
+        // the padded maps, every filter vector inside a row of `grads`.
+        let zero = unsafe { T::zero() };
+        let mut acc = [[zero; FV]; NT];
+        for i in 0..oh {
+            for j in 0..ow {
+                let mut grad = [zero; FV];
+                for (v, grad) in grad.iter_mut().enumerate() {
+                    *grad = unsafe { T::load(u32::MAX, grads.add((i * ow + j) * wide + (v0 + v) * T::N)) };
+                }
+                let pixel = i * wp + j;
+                for t in 0..NT {
+                    let x = unsafe { T::splat(padded.add(taps[t] + pixel)) };
+                    for v in 0..FV {
+                        acc[t][v] = unsafe { T::fma(x, grad[v], acc[t][v]) };
+                    }
+                }
+            }
+        }
+        let covered = NT.min(patch - q0);
+        for (t, acc) in acc.iter().enumerate().take(covered) {
+            for (v, &acc) in acc.iter().enumerate() {
+                let at = (q0 + t) * wide + (v0 + v) * T::N;
+                unsafe {
+                    let sum = sums.as_mut_ptr().add(at);
+                    T::store(u32::MAX, sum, T::add(T::load(u32::MAX, sum), acc));
+                }
+            }
+        }
+        covered
+    }
+}
