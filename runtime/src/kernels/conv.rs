@@ -3,9 +3,12 @@
 //! sample flattened), the layout every value of a network has. A convolution's kernel is the
 //! matrix `[o, c·kh·kw]`, an OIHW array viewed as rows of filters.
 //!
-//! The convolution lowers each sample to a product: its patches are copied into the columns of
-//! a buffer (`im2col`, `[c·kh·kw, oh·ow]`), and `Y_s = K·cols` is one gemm. The buffer belongs to
-//! the caller ([`Conv2d::columns_len`] elements), so a step allocates nothing here. Given
+//! At stride 1, on processors with AVX-512, the three passes run as direct kernels (see
+//! [`direct`]) where their tiles are not mostly padding. Otherwise the convolution lowers each
+//! sample to a product: its patches are copied into the columns of a buffer (`im2col`,
+//! `[c·kh·kw, oh·ow]`), and `Y_s = K·cols` is one gemm. The buffer belongs to the caller
+//! ([`Conv2d::columns_len`] elements; the direct kernels use it as their scratch where it is
+//! long enough, else the patches run), so a step allocates nothing here. Given
 //! [`Conv2d::scratch_len`] elements instead, a pass splits the batch into two halves, each
 //! with its own patch buffer (and, for the kernel's gradient, its own sum), which run on two
 //! threads with the `threading` feature: the arithmetic is that of the halves either way, so
@@ -302,7 +305,8 @@ impl Conv2d {
         a.and(b)
     }
 
-    /// The samples' forward passes: direct where [`direct`] runs them, else through patches.
+    /// The samples' forward passes: direct where [`direct`] runs them and it pays, else through
+    /// patches.
     fn forward_samples<T: Scalar>(
         &self,
         x: ArrayView2<'_, T>,
@@ -311,6 +315,7 @@ impl Conv2d {
         cols: &mut [T],
     ) -> Result<()> {
         if let (Some(xs), Some(ks), Some(ys)) = (x.as_slice(), kernel.as_slice(), y.as_slice_mut())
+            && direct::pays(self, direct::Pass::Forward)
             && direct::forward(self, xs, ks, ys, cols)
         {
             return Ok(());
@@ -348,7 +353,8 @@ impl Conv2d {
         self.sample_by_sample(dy, dx, cols, |dy, dx, cols| self.input_samples(dy, kernel, dx, cols))
     }
 
-    /// The samples' input gradients: direct where [`direct`] runs them, else through patches.
+    /// The samples' input gradients: direct where [`direct`] runs them and it pays, else through
+    /// patches.
     fn input_samples<T: Scalar>(
         &self,
         dy: ArrayView2<'_, T>,
@@ -357,6 +363,7 @@ impl Conv2d {
         cols: &mut [T],
     ) -> Result<()> {
         if let (Some(dys), Some(ks), Some(dxs)) = (dy.as_slice(), kernel.as_slice(), dx.as_slice_mut())
+            && direct::pays(self, direct::Pass::Input)
             && direct::backward_input(self, dys, ks, dxs, cols)
         {
             return Ok(());
@@ -414,7 +421,8 @@ impl Conv2d {
         Ok(())
     }
 
-    /// The samples' kernel gradient: direct where [`direct`] runs it, else through patches.
+    /// The samples' kernel gradient: direct where [`direct`] runs it and it pays, else through
+    /// patches.
     fn kernel_samples<T: Scalar>(
         &self,
         x: ArrayView2<'_, T>,
@@ -424,6 +432,7 @@ impl Conv2d {
         cols: &mut [T],
     ) -> Result<()> {
         if let (Some(xs), Some(dys), Some(dks)) = (x.as_slice(), dy.as_slice(), dk.as_slice_mut())
+            && direct::pays(self, direct::Pass::Kernel)
             && direct::backward_kernel(self, xs, dys, beta, dks, cols)
         {
             return Ok(());

@@ -46,6 +46,28 @@ fn avx512() -> bool {
     false
 }
 
+/// A pass of a convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Pass {
+    Forward,
+    Input,
+    Kernel,
+}
+
+/// Whether the direct kernel for `pass` is worth running on `g` rather than patches and
+/// products: its tiles are 8 output maps (the input's adjoint: 8 input channels) or 16 filters
+/// wide, so with fewer than half as many most of each tile is padding. Measured with
+/// `cargo bench --bench conv` at LeNet-5's sizes (2026-12-01, one thread): 6 filters over one
+/// input channel take 257 against 411 µs forward, but 1,084 against 630 for the input's adjoint
+/// (one map of a tile of 8) and 605 against 516 for the kernel's (6 filters of 16).
+pub(super) fn pays(g: &Conv2d, pass: Pass) -> bool {
+    match pass {
+        Pass::Forward => g.filters >= MR / 2,
+        Pass::Input => g.channels >= MR / 2,
+        Pass::Kernel => g.filters >= 8,
+    }
+}
+
 /// Reinterprets a slice of `T` as one of `U`, the same type (checked).
 fn same<T: 'static, U: 'static>(values: &[T]) -> Option<&[U]> {
     // SAFETY: T and U are one type, so the slice is a valid slice of U.
