@@ -24,6 +24,8 @@ pub mod optim;
 pub mod params;
 pub mod plot;
 pub mod scalar;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 pub mod tape;
 pub mod train;
 

@@ -255,128 +255,9 @@ pub(super) fn backward_kernel<T: 'static>(
 #[allow(clippy::needless_range_loop)]
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use std::arch::x86_64::*;
-
     use super::super::copy_run;
     use super::{Conv2d, MAX_KW, MR, RY, Sliding};
-
-    /// A vector of AVX-512 lanes of `Self` and the operations the kernels use. Masks hold one
-    /// bit per lane, lowest lane first.
-    pub(super) trait Lanes: Copy + Default + PartialEq + 'static {
-        type V: Copy;
-        const N: usize;
-        /// # Safety (every method)
-        /// The processor has AVX-512F; pointers address the lanes their mask selects.
-        unsafe fn zero() -> Self::V;
-        unsafe fn splat(at: *const Self) -> Self::V;
-        unsafe fn load(mask: u32, at: *const Self) -> Self::V;
-        unsafe fn store(mask: u32, at: *mut Self, v: Self::V);
-        /// `a·b + c`, rounded once.
-        unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
-        unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
-        /// The lanes `at[l·step]` the mask selects (zero in the others).
-        unsafe fn gather(mask: u32, at: *const Self, step: usize) -> Self::V;
-        /// `self·a + b`, rounded once.
-        fn fused(self, a: Self, b: Self) -> Self;
-    }
-
-    impl Lanes for f32 {
-        type V = __m512;
-        const N: usize = 16;
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn zero() -> __m512 {
-            _mm512_setzero_ps()
-        }
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn splat(at: *const f32) -> __m512 {
-            // SAFETY: the caller's contract.
-            _mm512_set1_ps(unsafe { *at })
-        }
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn load(mask: u32, at: *const f32) -> __m512 {
-            // SAFETY: the caller's contract; masked-off lanes are not read.
-            unsafe { _mm512_maskz_loadu_ps(mask as __mmask16, at) }
-        }
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn store(mask: u32, at: *mut f32, v: __m512) {
-            // SAFETY: the caller's contract; masked-off lanes are not written.
-            unsafe { _mm512_mask_storeu_ps(at, mask as __mmask16, v) }
-        }
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
-            _mm512_fmadd_ps(a, b, c)
-        }
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn add(a: __m512, b: __m512) -> __m512 {
-            _mm512_add_ps(a, b)
-        }
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn gather(mask: u32, at: *const f32, step: usize) -> __m512 {
-            let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-            let offsets = _mm512_mullo_epi32(lane, _mm512_set1_epi32(step as i32));
-            // SAFETY: the caller's contract; masked-off lanes are not read.
-            unsafe { _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), mask as __mmask16, offsets, at) }
-        }
-        fn fused(self, a: f32, b: f32) -> f32 {
-            self.mul_add(a, b)
-        }
-    }
-
-    impl Lanes for f64 {
-        type V = __m512d;
-        const N: usize = 8;
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn zero() -> __m512d {
-            _mm512_setzero_pd()
-        }
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn splat(at: *const f64) -> __m512d {
-            // SAFETY: the caller's contract.
-            _mm512_set1_pd(unsafe { *at })
-        }
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn load(mask: u32, at: *const f64) -> __m512d {
-            // SAFETY: the caller's contract; masked-off lanes are not read.
-            unsafe { _mm512_maskz_loadu_pd(mask as __mmask8, at) }
-        }
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn store(mask: u32, at: *mut f64, v: __m512d) {
-            // SAFETY: the caller's contract; masked-off lanes are not written.
-            unsafe { _mm512_mask_storeu_pd(at, mask as __mmask8, v) }
-        }
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn fma(a: __m512d, b: __m512d, c: __m512d) -> __m512d {
-            _mm512_fmadd_pd(a, b, c)
-        }
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn add(a: __m512d, b: __m512d) -> __m512d {
-            _mm512_add_pd(a, b)
-        }
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn gather(mask: u32, at: *const f64, step: usize) -> __m512d {
-            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-            let offsets = _mm256_mullo_epi32(lane, _mm256_set1_epi32(step as i32));
-            // SAFETY: the caller's contract; masked-off lanes are not read.
-            unsafe { _mm512_mask_i32gather_pd::<8>(_mm512_setzero_pd(), mask as __mmask8, offsets, at) }
-        }
-        fn fused(self, a: f64, b: f64) -> f64 {
-            self.mul_add(a, b)
-        }
-    }
+    use crate::simd::{Lanes, lanes};
 
     /// The lanes `l < N` with `0 ≤ start + l < len`, as a mask.
     #[inline(always)]
@@ -384,12 +265,6 @@ mod avx {
         let low = (-start).clamp(0, T::N as isize);
         let high = (len as isize - start).clamp(low, T::N as isize);
         lanes(high as usize) & !lanes(low as usize)
-    }
-
-    /// The lowest `n ≤ 32` lanes.
-    #[inline(always)]
-    fn lanes(n: usize) -> u32 {
-        if n >= 32 { u32::MAX } else { (1 << n) - 1 }
     }
 
     pub(super) fn slide_samples<T: Lanes>(pass: &Sliding, input: &[T], kernel: &[T], out: &mut [T], packed: &mut [T]) {
