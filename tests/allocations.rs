@@ -233,3 +233,44 @@ fn buffers_are_shared_and_backward_keeps_only_what_it_reads() {
     assert!(values > 40, "{values} computed values");
     assert!(buffers <= 8 + 4, "{buffers} buffers for {values} values");
 }
+
+network! {
+    /// The convolutions of the `lenet` example at full size (28×28 images, 16 and 32 filters of
+    /// 5×5), with a dense head small enough at batch 2 for the direct loops.
+    struct LeNetConvolutions {
+        input x: [1, 28, 28];
+        target y: classes[10];
+        c1 = max_pool2d(relu(conv2d(x, 16, 5, padding = same, init = he)), 2);
+        c2 = max_pool2d(relu(conv2d(c1, 32, 5, padding = same, init = he)), 2);
+        z = dense(flatten(c2), 10);
+        output softmax(z);
+        loss softmax_cross_entropy(z, y);
+    }
+}
+
+/// Where the direct convolution kernels run (stride 1, AVX-512), a convolution's three passes
+/// at LeNet's sizes allocate nothing; elsewhere they are products per sample, and those above
+/// `SMALL_GEMM` go to the `gemm` crate, which allocates.
+#[test]
+fn lenet_sized_convolutions_allocate_nothing_where_they_run_direct() {
+    #[cfg(target_arch = "x86_64")]
+    let direct = std::arch::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    let direct = false;
+    if !direct {
+        eprintln!("no AVX-512 here: the convolutions run as products, which allocate");
+        return;
+    }
+    const { assert!(2 * 1568 * 10 <= symgrad::gemm::SMALL_GEMM) };
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut net = LeNetConvolutions::<f32>::new(&mut rng);
+    let mut grads = LeNetConvolutions::zeros();
+    let mut ws = net.workspace(2);
+    let x = Array2::from_shape_fn((2, 784), |(i, j)| ((i * 5 + j) % 7) as f32 * 0.1);
+    let y = [3, 7];
+    let allocations = allocations_in_ten_steps(|| {
+        let batch = LeNetConvolutionsBatch { x: x.view(), y: &y };
+        net.sgd_step(&mut ws, &batch, &mut rng, &mut grads, 0.01, 0.0).unwrap();
+    });
+    assert_eq!(allocations, 0);
+}
