@@ -3,8 +3,8 @@
 //! sample flattened), the layout every value of a network has. A convolution's kernel is the
 //! matrix `[o, c·kh·kw]`, an OIHW array viewed as rows of filters.
 //!
-//! At stride 1, on processors with AVX-512, the three passes run as direct kernels (see
-//! [`direct`]) where their tiles are not mostly padding. Otherwise the convolution lowers each
+//! At stride 1, on processors with AVX-512, the three passes run as direct kernels (the
+//! private module `direct`) where their tiles are not mostly padding. Otherwise the convolution lowers each
 //! sample to a product: its patches are copied into the columns of a buffer (`im2col`,
 //! `[c·kh·kw, oh·ow]`), and `Y_s = K·cols` is one gemm. The buffer belongs to the caller
 //! ([`Conv2d::columns_len`] elements; the direct kernels use it as their scratch where it is
@@ -305,7 +305,7 @@ impl Conv2d {
         a.and(b)
     }
 
-    /// The samples' forward passes: direct where [`direct`] runs them and it pays, else through
+    /// The samples' forward passes: direct where the direct kernels run them and it pays, else through
     /// patches.
     fn forward_samples<T: Scalar>(
         &self,
@@ -353,7 +353,7 @@ impl Conv2d {
         self.sample_by_sample(dy, dx, cols, |dy, dx, cols| self.input_samples(dy, kernel, dx, cols))
     }
 
-    /// The samples' input gradients: direct where [`direct`] runs them and it pays, else through
+    /// The samples' input gradients: direct where the direct kernels run them and it pays, else through
     /// patches.
     fn input_samples<T: Scalar>(
         &self,
@@ -421,7 +421,7 @@ impl Conv2d {
         Ok(())
     }
 
-    /// The samples' kernel gradient: direct where [`direct`] runs it and it pays, else through
+    /// The samples' kernel gradient: direct where the direct kernels run it and it pays, else through
     /// patches.
     fn kernel_samples<T: Scalar>(
         &self,
@@ -940,10 +940,12 @@ mod tests {
     }
 
     /// Stride-1 geometries wide and tall enough for several vectors of pixels per row and
-    /// several tiles of maps, rows and taps, with their remainders.
+    /// several tiles of maps, pixels, rows and taps, with their remainders; with few and with
+    /// many maps on either side (each pass's sums run along the maps where there are a vector's
+    /// worth, else along the pixels), and at most 10⁶ multiply-adds a sample.
     fn wide_geometries(rng: &mut StdRng) -> impl Iterator<Item = Conv2d> + '_ {
         std::iter::repeat_with(move || Conv2d {
-            channels: rng.random_range(1..5),
+            channels: rng.random_range(1..20),
             height: rng.random_range(1..20),
             width: rng.random_range(1..40),
             filters: rng.random_range(1..21),
@@ -952,15 +954,41 @@ mod tests {
             padding: rng.random_range(0..4),
             dilation: rng.random_range(1..3),
         })
-        .filter(|g| g.check().is_ok())
+        .filter(|g| g.check().is_ok() && g.filters * g.columns_len() <= 1_000_000)
         .take(150)
+    }
+
+    /// The three direct passes in `T` on the operands (rounded to `T`), back in f64: the
+    /// output, the input's adjoint and the kernel's adjoint added onto `0.5·start`.
+    fn direct_passes<T: crate::Scalar>(
+        g: &Conv2d,
+        [x, k, dy, start]: [&Array2<f64>; 4],
+        scratch: usize,
+    ) -> [Vec<f64>; 3] {
+        let narrow = |a: &Array2<f64>| a.iter().map(|&v| T::from_f64(v)).collect::<Vec<T>>();
+        let widen = |a: Vec<T>| a.into_iter().map(T::to_f64).collect::<Vec<f64>>();
+        let mut cols = vec![T::ZERO; scratch];
+        let mut y = vec![T::from_f64(f64::NAN); dy.len()];
+        let mut dx = vec![T::from_f64(f64::NAN); x.len()];
+        let mut dk = narrow(start);
+        let half = T::from_f64(0.5);
+        assert!(direct::forward(g, &narrow(x), &narrow(k), &mut y, &mut cols), "{g:?}");
+        assert!(
+            direct::backward_input(g, &narrow(dy), &narrow(k), &mut dx, &mut cols),
+            "{g:?}"
+        );
+        assert!(
+            direct::backward_kernel(g, &narrow(x), &narrow(dy), half, &mut dk, &mut cols),
+            "{g:?}"
+        );
+        [widen(y), widen(dx), widen(dk)]
     }
 
     /// The direct kernels (where this processor runs them) compute what the patches and
     /// products do, in f64 to 10⁻¹² of the terms' magnitude (sums of at most 4·25 products of
-    /// O(1) terms per output, over at most 3 samples for the kernel; either order rounds within a few
-    /// ulps), and in f32 against the f64 result to 10⁻⁵ of it (f32's ulp is 6·10⁻⁸; sums of up to
-    /// 2,000 terms).
+    /// O(1) terms per output, over at most 3 samples for the kernel; either order rounds within
+    /// a few ulps), and in f32 against the f64 result to 10⁻⁵ of it (f32's ulp is 6·10⁻⁸;
+    /// sums of up to 2,000 terms).
     #[test]
     fn direct_kernels_compute_what_the_patches_do() {
         let g = wide_geometries(&mut StdRng::seed_from_u64(3)).next().unwrap();
@@ -981,7 +1009,6 @@ mod tests {
             // Scratch for the direct kernels as for the patches, whichever is longer.
             let scratch = g.columns_len().max(direct::scratch_len(&g));
             let mut cols = vec![0.0; scratch];
-
             let mut y = Array2::zeros((rows, g.output_features()));
             g.forward_patches(x.view(), k.view(), y.view_mut(), &mut cols).unwrap();
             let mut dx = Array2::zeros(x.dim());
@@ -990,53 +1017,18 @@ mod tests {
             g.kernel_patches(x.view(), dy.view(), 0.5, dk.view_mut(), &mut cols)
                 .unwrap();
 
-            let slice = |a: &Array2<f64>| a.as_slice().unwrap().to_vec();
-            let mut y2 = vec![f64::NAN; y.len()];
-            let mut dx2 = vec![f64::NAN; dx.len()];
-            let mut dk2 = slice(&start);
-            assert!(direct::forward(&g, &slice(&x), &slice(&k), &mut y2, &mut cols), "{g:?}");
-            assert!(
-                direct::backward_input(&g, &slice(&dy), &slice(&k), &mut dx2, &mut cols),
-                "{g:?}"
-            );
-            assert!(
-                direct::backward_kernel(&g, &slice(&x), &slice(&dy), 0.5, &mut dk2, &mut cols),
-                "{g:?}"
-            );
-            for (what, want, got) in [("forward", &y, &y2), ("input", &dx, &dx2), ("kernel", &dk, &dk2)] {
-                let worst = want.iter().zip(got).fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
-                assert!(
-                    worst <= 1e-12 * g.patch_len() as f64 * rows as f64,
-                    "{g:?}: {what} off by {worst}"
-                );
-            }
-
-            let narrow = |a: &Array2<f64>| a.iter().map(|&v| v as f32).collect::<Vec<f32>>();
-            let mut cols = vec![0.0_f32; scratch];
-            let mut y3 = vec![f32::NAN; y.len()];
-            let mut dx3 = vec![f32::NAN; dx.len()];
-            let mut dk3 = narrow(&start);
-            assert!(
-                direct::forward(&g, &narrow(&x), &narrow(&k), &mut y3, &mut cols),
-                "{g:?}"
-            );
-            assert!(
-                direct::backward_input(&g, &narrow(&dy), &narrow(&k), &mut dx3, &mut cols),
-                "{g:?}"
-            );
-            assert!(
-                direct::backward_kernel(&g, &narrow(&x), &narrow(&dy), 0.5, &mut dk3, &mut cols),
-                "{g:?}"
-            );
-            for (what, want, got) in [("forward", &y, &y3), ("input", &dx, &dx3), ("kernel", &dk, &dk3)] {
-                let worst = want
-                    .iter()
-                    .zip(got)
-                    .fold(0.0_f64, |m, (&a, &b)| m.max((a - f64::from(b)).abs()));
-                assert!(
-                    worst <= 1e-5 * g.patch_len() as f64 * rows as f64,
-                    "{g:?}: f32 {what} off by {worst}"
-                );
+            let operands = [&x, &k, &dy, &start];
+            for (name, tolerance, got) in [
+                ("f64", 1e-12, direct_passes::<f64>(&g, operands, scratch)),
+                ("f32", 1e-5, direct_passes::<f32>(&g, operands, scratch)),
+            ] {
+                for ((what, want), got) in [("forward", &y), ("input", &dx), ("kernel", &dk)].into_iter().zip(got) {
+                    let worst = want.iter().zip(&got).fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
+                    assert!(
+                        worst <= tolerance * g.patch_len() as f64 * rows as f64,
+                        "{g:?}: {name} {what} off by {worst}"
+                    );
+                }
             }
         }
     }

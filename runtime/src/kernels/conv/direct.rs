@@ -1,39 +1,38 @@
-//! Direct convolution at stride 1 on AVX-512: every output vector (up to 16 `f32` or 8 `f64`
-//! pixels of one output row) is summed tap by tap straight from the input, with no patch buffer
-//! and no product call. At stride 1 the pixels that a tap reads for consecutive outputs of a row
-//! are consecutive, so a tap is one (masked) vector load of the input row, times the tap's
-//! weight broadcast: `im2col` and the gemm's packing of its result, which together cost as
-//! much as the products at LeNet's sizes, disappear.
+//! Direct convolution at stride 1 on AVX-512: each output is summed tap by tap straight from
+//! the input, in vectors of 16 `f32` or 8 `f64` lanes, with no patch buffer and no product
+//! call. `im2col`, `col2im` and the gemm's packing of the patches, which together cost as much
+//! as the products at LeNet's sizes, disappear.
 //!
-//! The three passes of a convolution are two kernels:
-//! - [`slide`]: `out[r, i, j] = Σ_{c,u,v} w(r, c, u, v) · in[c, i + d·u − p, j + d·v − p]`,
-//!   zero outside the input, a tile of `MR` output maps × `RY` output rows per vector of pixels.
-//!   The forward pass is `slide` over the input with `w = K`. The input's adjoint is `slide`
-//!   over the output gradient with the kernel flipped and its two channel axes swapped,
-//!   `w(c, f, u, v) = K[f, c, kh−1−u, kw−1−v]`, and padding `d·(kh−1) − p` (`d·(kw−1) − p` across): by the chain rule
-//!   `x̄[c, y, x] = Σ_{f,a,b} K[f, c, a, b] · ȳ[f, y + p − d·a, x + p − d·b]`, and `a = kh−1−u`
-//!   turns that into a sliding sum of the same form.
-//! - [`correlate`]: the kernel's adjoint, `K̄[f, c, u, v] = Σ_{s,i,j} ȳ_s[f, i, j] ·
+//! The three passes of a convolution are a sliding sum and the kernel's adjoint:
+//! - the sliding sum `out[r, i, j] = Σ_{c,u,v} w(r, c, u, v) · in[c, i + d·u − p, j + d·v − p]`,
+//!   zero outside the input. Where there are a vector's worth of output maps ([`Across`]),
+//!   `avx::slide_maps` takes the maps as the lanes: a tile of up to 28 consecutive output pixels
+//!   of a row × one or two vectors of maps in registers, per tap one vector of weights times
+//!   each pixel's input broadcast from a padded copy; the sums are laid out pixel by pixel, then
+//!   put back map by map. Otherwise `avx::slide_rows` takes the pixels of a row as the lanes: a
+//!   tile of 8 maps × 3 rows, per tap a (masked) vector load of each input row, consecutive at
+//!   stride 1, times each map's weight broadcast. The forward pass slides the input under
+//!   `w = K`. The input's adjoint slides the output gradient under the kernel flipped and its two
+//!   channel axes swapped, `w(c, f, u, v) = K[f, c, kh−1−u, kw−1−v]`, padded by `d·(kh−1) − p`
+//!   (`d·(kw−1) − p` across): by the chain rule `x̄[c, y, x] = Σ_{f,a,b} K[f, c, a, b] ·
+//!   ȳ[f, y + p − d·a, x + p − d·b]`, and `a = kh−1−u` turns that into a sliding sum of the same
+//!   form.
+//! - `avx::correlate`: the kernel's adjoint, `K̄[f, c, u, v] = Σ_{s,i,j} ȳ_s[f, i, j] ·
 //!   x_s[c, i + d·u − p, j + d·v − p]`, with the filters as the lanes: per output pixel, a
 //!   vector of `ȳ` over filters times each tap's input pixel broadcast, so the sums need no
-//!   sum across lanes. It reads a sample's output gradient pixel by pixel and its input padded,
-//!   copies made in scratch.
+//!   sum across lanes. It reads a sample's output gradient pixel by pixel and its input padded.
 //!
-//! In [`slide`], pixels outside the input are masked out of the loads (a masked-off lane is
-//! neither read nor faulted on), so no padded copy is made.
+//! The copies (weights, padded inputs, sums pixel by pixel) live in the caller's scratch.
 
 use std::any::TypeId;
 
 use super::Conv2d;
 
-/// Kernel widths up to this run here (the column masks of a row's taps are kept on the stack).
-const MAX_KW: usize = 16;
-
-/// Whether the direct kernels run `g` on this processor for elements of type `T`: stride 1, a
-/// kernel at most [`MAX_KW`] wide, `f32` or `f64`, AVX-512.
+/// Whether the direct kernels run `g` on this processor for elements of type `T`: stride 1,
+/// `f32` or `f64`, AVX-512.
 pub(super) fn applies<T: 'static>(g: &Conv2d) -> bool {
     let typed = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
-    g.stride == 1 && g.kernel.1 <= MAX_KW && typed && avx512()
+    g.stride == 1 && typed && avx512()
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -55,8 +54,8 @@ pub(super) enum Pass {
 }
 
 /// Whether the direct kernel for `pass` is worth running on `g` rather than patches and
-/// products: its tiles are 8 output maps (the input's adjoint: 8 input channels) or 16 filters
-/// wide, so with fewer than half as many most of each tile is padding. Measured with
+/// products: with fewer than half a tile's maps (4 of [`MR`] for the sliding sums over pixels,
+/// 8 of 16 filters for the kernel's adjoint), most of each tile is padding. Measured with
 /// `cargo bench --bench conv` at LeNet-5's sizes (2026-12-01, one thread): 6 filters over one
 /// input channel take 257 against 411 µs forward, but 1,084 against 630 for the input's adjoint
 /// (one map of a tile of 8) and 605 against 516 for the kernel's (6 filters of 16).
@@ -107,6 +106,12 @@ struct Sliding {
 }
 
 impl Sliding {
+    /// The input maps' height and width with their padding.
+    fn padded(&self) -> (usize, usize) {
+        let grow = |len: usize, pad: isize| (len as isize + 2 * pad).max(0) as usize;
+        (grow(self.height, self.padding.0), grow(self.width, self.padding.1))
+    }
+
     /// The forward pass of `g`: the input slides under `K` itself.
     fn forward(g: &Conv2d) -> Sliding {
         let (kh, kw) = g.kernel;
@@ -157,13 +162,53 @@ impl Sliding {
     }
 }
 
-/// Output maps in one tile of the sliding sums, and output rows.
+/// Which lanes a sliding sum's vectors run along: the output maps, where a pass has a vector's
+/// worth of them and no negative padding (an adjoint's, when `p > d·(k − 1)`, would crop its
+/// input), else the output pixels of a row. Measured (2026-12-01, one pinned core): with 16 and
+/// 32 maps, maps as the lanes (no masked-off lanes, 28 accumulators, no mask arithmetic) took the
+/// LeNet step of `benches/lenet.rs` from 13.2–13.4 to 11.7–11.8 ms (interleaved runs); with 6
+/// maps, LeNet-5's first layer (`cargo bench --bench conv`), the pixels as the lanes take
+/// 245–258 µs forward against 490 for the maps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Across {
+    Maps,
+    Pixels,
+}
+
+/// The lanes a sliding sum runs along for elements of `T` (`None`: the kernel is too wide for
+/// the pixels' masks and there are too few maps).
+fn across<T>(pass: &Sliding) -> Option<Across> {
+    let lanes = 64 / size_of::<T>();
+    if pass.maps >= lanes && pass.padding.0 >= 0 && pass.padding.1 >= 0 {
+        Some(Across::Maps)
+    } else {
+        (pass.kernel.1 <= MAX_KW).then_some(Across::Pixels)
+    }
+}
+
+/// Kernel widths up to this run with the pixels as the lanes (the column masks of a row's taps
+/// are kept on the stack).
+const MAX_KW: usize = 16;
+
+/// Output maps in one tile of a sliding sum over pixels, and output rows.
 const MR: usize = 8;
 const RY: usize = 3;
 
-/// The scratch [`forward`] and [`backward_input`] need: the weights packed `MR` maps at a time.
-fn slide_scratch_len(pass: &Sliding) -> usize {
-    pass.maps.next_multiple_of(MR) * pass.channels * pass.kernel.0 * pass.kernel.1
+/// The scratch a sliding sum needs. Over pixels: the weights packed `MR` maps at a time. Over
+/// maps: the weights tap by tap with the maps of a tap side by side (rounded up to a multiple of
+/// 16), a sample's input padded (and a vector's worth of zeros after it, which a tile's last
+/// pixels may read), and its output pixel by pixel.
+fn slide_scratch_len(pass: &Sliding, across: Across) -> usize {
+    let taps = pass.channels * pass.kernel.0 * pass.kernel.1;
+    match across {
+        Across::Pixels => pass.maps.next_multiple_of(MR) * taps,
+        Across::Maps => {
+            let wide = pass.maps.next_multiple_of(16);
+            let (hp, wp) = pass.padded();
+            let (oh, ow) = pass.out;
+            (taps + oh * ow) * wide + pass.channels * hp * wp + 32
+        }
+    }
 }
 
 /// `Y = K ⋆ X` for every sample (rows of `x` and `y`, laid one after the other), using
@@ -179,33 +224,45 @@ pub(super) fn backward_input<T: 'static>(g: &Conv2d, dy: &[T], kernel: &[T], dx:
 }
 
 fn slide_samples<T: 'static>(pass: &Sliding, input: &[T], kernel: &[T], out: &mut [T], scratch: &mut [T]) -> bool {
-    let Some(packed) = scratch.get_mut(..slide_scratch_len(pass)) else {
+    let Some(across) = across::<T>(pass) else {
+        return false;
+    };
+    let Some(scratch) = scratch.get_mut(..slide_scratch_len(pass, across)) else {
         return false;
     };
     #[cfg(target_arch = "x86_64")]
     {
-        if let (Some(input), Some(kernel), Some(out), Some(packed)) =
-            (same(input), same(kernel), same_mut(out), same_mut(packed))
+        if let (Some(input), Some(kernel), Some(out), Some(scratch)) =
+            (same(input), same(kernel), same_mut(out), same_mut(scratch))
         {
-            avx::slide_samples::<f32>(pass, input, kernel, out, packed);
+            match across {
+                Across::Maps => avx::maps_samples::<f32>(pass, input, kernel, out, scratch),
+                Across::Pixels => avx::rows_samples::<f32>(pass, input, kernel, out, scratch),
+            }
             return true;
         }
-        if let (Some(input), Some(kernel), Some(out), Some(packed)) =
-            (same(input), same(kernel), same_mut(out), same_mut(packed))
+        if let (Some(input), Some(kernel), Some(out), Some(scratch)) =
+            (same(input), same(kernel), same_mut(out), same_mut(scratch))
         {
-            avx::slide_samples::<f64>(pass, input, kernel, out, packed);
+            match across {
+                Across::Maps => avx::maps_samples::<f64>(pass, input, kernel, out, scratch),
+                Across::Pixels => avx::rows_samples::<f64>(pass, input, kernel, out, scratch),
+            }
             return true;
         }
     }
-    let _ = (pass, input, kernel, out, packed);
+    let _ = (pass, input, kernel, out, scratch);
     false
 }
 
 /// The scratch every direct pass of `g` fits in.
 #[cfg(test)]
 pub(super) fn scratch_len(g: &Conv2d) -> usize {
-    let slide = slide_scratch_len(&Sliding::forward(g)).max(slide_scratch_len(&Sliding::adjoint(g)));
-    slide.max(kernel_scratch_len(g))
+    let passes = [Sliding::forward(g), Sliding::adjoint(g)];
+    let slide = passes
+        .iter()
+        .flat_map(|pass| [Across::Maps, Across::Pixels].map(|a| slide_scratch_len(pass, a)));
+    slide.fold(kernel_scratch_len(g), usize::max)
 }
 
 /// The scratch [`backward_kernel`] needs: one sample's output gradient laid out pixel by pixel
@@ -267,7 +324,7 @@ mod avx {
         lanes(high as usize) & !lanes(low as usize)
     }
 
-    pub(super) fn slide_samples<T: Lanes>(pass: &Sliding, input: &[T], kernel: &[T], out: &mut [T], packed: &mut [T]) {
+    pub(super) fn rows_samples<T: Lanes>(pass: &Sliding, input: &[T], kernel: &[T], out: &mut [T], packed: &mut [T]) {
         // The weights `MR` maps at a time, tap by tap (c, u, v), the maps of a tap side by side;
         // maps past the last repeat it.
         let Sliding { maps, taps, .. } = *pass;
@@ -295,20 +352,20 @@ mod avx {
         let out_len = pass.maps * pass.out.0 * pass.out.1;
         for (x, y) in input.chunks_exact(in_len).zip(out.chunks_exact_mut(out_len)) {
             // SAFETY: AVX-512F was detected by the caller; the slices have the pass's sizes.
-            unsafe { slide::<T>(pass, x.as_ptr(), packed.as_ptr(), y.as_mut_ptr()) };
+            unsafe { slide_rows::<T>(pass, x.as_ptr(), packed.as_ptr(), y.as_mut_ptr()) };
         }
     }
 
-    /// One sample's sliding sum (see the module's documentation), `MR` maps × `RY` rows × one
-    /// vector of pixels at a time: per tap, `RY` loads of input rows and `MR` broadcasts of
+    /// One sample's sliding sum (see the module's documentation) with the pixels as the lanes,
+    /// `MR` maps × `RY` rows × one vector of pixels at a time: per tap, `RY` loads of input rows and `MR` broadcasts of
     /// weights feed `MR·RY` fused multiply-adds. Maps and rows past the end repeat the last
     /// ones' weights or read nothing, and are not stored.
     ///
     /// # Safety
     /// AVX-512F; `input` and `out` address the pass's input and output maps, `packed` its
-    /// weights as [`slide_samples`] packs them.
+    /// weights as [`rows_samples`] packs them.
     #[target_feature(enable = "avx512f")]
-    unsafe fn slide<T: Lanes>(pass: &Sliding, input: *const T, packed: *const T, out: *mut T) {
+    unsafe fn slide_rows<T: Lanes>(pass: &Sliding, input: *const T, packed: *const T, out: *mut T) {
         let Sliding {
             channels,
             height,
@@ -378,6 +435,167 @@ mod avx {
                 }
             }
         }
+    }
+
+    pub(super) fn maps_samples<T: Lanes>(pass: &Sliding, input: &[T], kernel: &[T], out: &mut [T], scratch: &mut [T]) {
+        let Sliding {
+            channels,
+            height,
+            width,
+            maps,
+            out: (oh, ow),
+            kernel: (kh, kw),
+            padding: (pad_rows, pad_cols),
+            taps,
+            ..
+        } = *pass;
+        let wide = maps.next_multiple_of(T::N);
+        let (hp, wp) = pass.padded();
+        let (packed, rest) = scratch.split_at_mut(channels * kh * kw * wide);
+        let (pixels, padded) = rest.split_at_mut(oh * ow * wide);
+        // The weights tap by tap (c, u, v), the maps of a tap side by side; lanes past the last
+        // map, the padding and the slack after it stay zero.
+        packed.fill(T::default());
+        padded.fill(T::default());
+        for (q, row) in packed.chunks_exact_mut(wide).enumerate() {
+            let (c, u, v) = (q / (kh * kw), q / kw % kh, q % kw);
+            for (r, w) in row.iter_mut().enumerate().take(maps) {
+                let at = taps.origin
+                    + r as isize * taps.row
+                    + c as isize * taps.channel
+                    + u as isize * taps.down
+                    + v as isize * taps.across;
+                *w = kernel[at as usize];
+            }
+        }
+        let (pad_rows, pad_cols) = (pad_rows as usize, pad_cols as usize);
+        let in_len = channels * height * width;
+        let out_len = maps * oh * ow;
+        for (x, y) in input.chunks_exact(in_len).zip(out.chunks_exact_mut(out_len)) {
+            for (c, map) in x.chunks_exact(height * width).enumerate() {
+                for (i, row) in map.chunks_exact(width).enumerate() {
+                    let at = (c * hp + i + pad_rows) * wp + pad_cols;
+                    copy_run(&mut padded[at..at + width], row);
+                }
+            }
+            // SAFETY: AVX-512F was detected by the caller; the buffers have the sizes above.
+            unsafe {
+                slide_maps(pass, padded, packed, pixels);
+                untranspose(pixels, wide, maps, y);
+            }
+        }
+    }
+
+    /// `to[r, p] = from[p, r]` for the `maps` maps of `to`, rows of `from` `wide` apart: a
+    /// vector of pixels gathered per map.
+    ///
+    /// # Safety
+    /// AVX-512F; `from` holds a row of `wide ≥ maps` per pixel of `to`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn untranspose<T: Lanes>(from: &[T], wide: usize, maps: usize, to: &mut [T]) {
+        let pixels = to.len() / maps;
+        for (r, map) in to.chunks_exact_mut(pixels).enumerate() {
+            for p0 in (0..pixels).step_by(T::N) {
+                let mask = lanes(T::N.min(pixels - p0));
+                // SAFETY: the lanes of pixels p0.. below `pixels`, map r of `to`.
+                unsafe {
+                    let v = T::gather(mask, from.as_ptr().add(p0 * wide + r), wide);
+                    T::store(mask, map.as_mut_ptr().add(p0), v);
+                }
+            }
+        }
+    }
+
+    /// One sample's sliding sum (see the module's documentation) with the output maps as the
+    /// lanes: for a tile of up to 28 consecutive output pixels of a row × one or two vectors of
+    /// maps, per tap, the tap's weights for those maps (one or two loads) times each pixel's
+    /// input broadcast. `padded` holds the input padded, `packed` the weights as
+    /// [`maps_samples`] packs them; the sums go to `pixels`, `wide` maps a pixel.
+    ///
+    /// # Safety
+    /// AVX-512F; the buffers as [`maps_samples`] lays them out.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn slide_maps<T: Lanes>(pass: &Sliding, padded: &[T], packed: &[T], pixels: &mut [T]) {
+        let vectors = pass.maps.div_ceil(T::N);
+        let (oh, ow) = pass.out;
+        let mut v0 = 0;
+        while v0 < vectors {
+            let pair = vectors - v0 >= 2;
+            for i in 0..oh {
+                let mut j0 = 0;
+                while j0 < ow {
+                    let left = ow - j0;
+                    // SAFETY (each arm): the caller's contract.
+                    j0 += unsafe {
+                        match (pair, left) {
+                            (true, ..=4) => maps_tile::<T, 2, 4>(pass, padded, packed, pixels, (v0, i, j0)),
+                            (true, ..=8) => maps_tile::<T, 2, 8>(pass, padded, packed, pixels, (v0, i, j0)),
+                            (true, ..=12) => maps_tile::<T, 2, 12>(pass, padded, packed, pixels, (v0, i, j0)),
+                            (true, _) => maps_tile::<T, 2, 14>(pass, padded, packed, pixels, (v0, i, j0)),
+                            (false, ..=8) => maps_tile::<T, 1, 8>(pass, padded, packed, pixels, (v0, i, j0)),
+                            (false, ..=16) => maps_tile::<T, 1, 16>(pass, padded, packed, pixels, (v0, i, j0)),
+                            (false, ..=24) => maps_tile::<T, 1, 24>(pass, padded, packed, pixels, (v0, i, j0)),
+                            (false, _) => maps_tile::<T, 1, 28>(pass, padded, packed, pixels, (v0, i, j0)),
+                        }
+                    };
+                }
+            }
+            v0 += if pair { 2 } else { 1 };
+        }
+    }
+
+    /// One tile of [`slide_maps`]: map vectors `v0 .. v0 + FV`, output pixels `(i, j0 .. j0 + P)`
+    /// (those inside the row stored); returns the pixels it covered.
+    ///
+    /// # Safety
+    /// As [`slide_maps`].
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn maps_tile<T: Lanes, const FV: usize, const P: usize>(
+        pass: &Sliding,
+        padded: &[T],
+        packed: &[T],
+        pixels: &mut [T],
+        (v0, i, j0): (usize, usize, usize),
+    ) -> usize {
+        let (_, ow) = pass.out;
+        let (kh, kw) = pass.kernel;
+        let (hp, wp) = pass.padded();
+        let d = pass.dilation;
+        let wide = pass.maps.next_multiple_of(T::N);
+        let (padded, packed) = (padded.as_ptr(), packed.as_ptr());
+        // SAFETY (every vector operation below): AVX-512F; the pixels a tile reads lie inside
+        // the padded maps or the slack after them, the weights inside `packed`.
+        let zero = unsafe { T::zero() };
+        let mut acc = [[zero; FV]; P];
+        let mut weights = unsafe { packed.add(v0 * T::N) };
+        for c in 0..pass.channels {
+            for u in 0..kh {
+                let row = unsafe { padded.add((c * hp + i + d * u) * wp + j0) };
+                for v in 0..kw {
+                    let mut w = [zero; FV];
+                    for (f, w) in w.iter_mut().enumerate() {
+                        *w = unsafe { T::load(u32::MAX, weights.add(f * T::N)) };
+                    }
+                    let taps = unsafe { row.add(d * v) };
+                    for (p, acc) in acc.iter_mut().enumerate() {
+                        let x = unsafe { T::splat(taps.add(p)) };
+                        for (acc, &w) in acc.iter_mut().zip(&w) {
+                            *acc = unsafe { T::fma(x, w, *acc) };
+                        }
+                    }
+                    weights = unsafe { weights.add(wide) };
+                }
+            }
+        }
+        let covered = P.min(ow - j0);
+        let out = unsafe { pixels.as_mut_ptr().add((i * ow + j0) * wide + v0 * T::N) };
+        for (p, acc) in acc.iter().enumerate().take(covered) {
+            for (f, &acc) in acc.iter().enumerate() {
+                unsafe { T::store(u32::MAX, out.add(p * wide + f * T::N), acc) };
+            }
+        }
+        covered
     }
 
     /// Taps in one tile of [`correlate`] with one vector of filters, and with two.
@@ -460,15 +678,15 @@ mod avx {
                 // SAFETY (each arm): the caller's contract.
                 let step = unsafe {
                     match (pair, left.next_multiple_of(4)) {
-                        (true, 4) => tile::<T, 2, 4>(g, grads, padded, sums, v0, q0),
-                        (true, 8) => tile::<T, 2, 8>(g, grads, padded, sums, v0, q0),
-                        (true, _) => tile::<T, 2, TAPS_2>(g, grads, padded, sums, v0, q0),
-                        (false, 4) => tile::<T, 1, 4>(g, grads, padded, sums, v0, q0),
-                        (false, 8) => tile::<T, 1, 8>(g, grads, padded, sums, v0, q0),
-                        (false, 12) => tile::<T, 1, 12>(g, grads, padded, sums, v0, q0),
-                        (false, 16) => tile::<T, 1, 16>(g, grads, padded, sums, v0, q0),
-                        (false, 20) => tile::<T, 1, 20>(g, grads, padded, sums, v0, q0),
-                        (false, _) => tile::<T, 1, TAPS_1>(g, grads, padded, sums, v0, q0),
+                        (true, 4) => correlate_tile::<T, 2, 4>(g, grads, padded, sums, v0, q0),
+                        (true, 8) => correlate_tile::<T, 2, 8>(g, grads, padded, sums, v0, q0),
+                        (true, _) => correlate_tile::<T, 2, TAPS_2>(g, grads, padded, sums, v0, q0),
+                        (false, 4) => correlate_tile::<T, 1, 4>(g, grads, padded, sums, v0, q0),
+                        (false, 8) => correlate_tile::<T, 1, 8>(g, grads, padded, sums, v0, q0),
+                        (false, 12) => correlate_tile::<T, 1, 12>(g, grads, padded, sums, v0, q0),
+                        (false, 16) => correlate_tile::<T, 1, 16>(g, grads, padded, sums, v0, q0),
+                        (false, 20) => correlate_tile::<T, 1, 20>(g, grads, padded, sums, v0, q0),
+                        (false, _) => correlate_tile::<T, 1, TAPS_1>(g, grads, padded, sums, v0, q0),
                     }
                 };
                 q0 += step;
@@ -484,7 +702,7 @@ mod avx {
     /// As [`correlate`].
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn tile<T: Lanes, const FV: usize, const NT: usize>(
+    unsafe fn correlate_tile<T: Lanes, const FV: usize, const NT: usize>(
         g: &Conv2d,
         grads: &[T],
         padded: &[T],
