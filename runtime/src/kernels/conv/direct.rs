@@ -89,6 +89,18 @@ struct Taps {
     across: isize,
 }
 
+impl Taps {
+    /// The index of `w(r, c, u, v)` in the kernel matrix.
+    fn at(&self, r: usize, c: usize, u: usize, v: usize) -> usize {
+        let at = self.origin
+            + r as isize * self.row
+            + c as isize * self.channel
+            + u as isize * self.down
+            + v as isize * self.across;
+        at as usize
+    }
+}
+
 /// One sliding sum over a sample: `channels` input maps of `height × width` into `maps` output
 /// maps of `out`, taps `kernel` and `dilation`, the input padded by `padding` rows and columns
 /// (negative: cropped).
@@ -135,7 +147,8 @@ impl Sliding {
     }
 
     /// The input's adjoint of `g`: the output gradient slides under `K` flipped, its channel
-    /// axes swapped, padded by `d·(kh − 1) − p` rows and `d·(kw − 1) − p` columns (see the module's documentation).
+    /// axes swapped, padded by `d·(kh − 1) − p` rows and `d·(kw − 1) − p` columns (see the
+    /// module's documentation).
     fn adjoint(g: &Conv2d) -> Sliding {
         let (kh, kw) = g.kernel;
         let (oh, ow) = g.output_size();
@@ -324,6 +337,8 @@ mod avx {
         lanes(high as usize) & !lanes(low as usize)
     }
 
+    /// The sliding sum of every sample with the pixels as the lanes ([`slide_rows`]), its
+    /// weights packed into `packed` first.
     pub(super) fn rows_samples<T: Lanes>(pass: &Sliding, input: &[T], kernel: &[T], out: &mut [T], packed: &mut [T]) {
         // The weights `MR` maps at a time, tap by tap (c, u, v), the maps of a tap side by side;
         // maps past the last repeat it.
@@ -335,13 +350,7 @@ mod avx {
                 for u in 0..kh {
                     for v in 0..kw {
                         for r in 0..MR {
-                            let row = (r0 + r).min(maps - 1);
-                            let from = taps.origin
-                                + row as isize * taps.row
-                                + c as isize * taps.channel
-                                + u as isize * taps.down
-                                + v as isize * taps.across;
-                            packed[at] = kernel[from as usize];
+                            packed[at] = kernel[taps.at((r0 + r).min(maps - 1), c, u, v)];
                             at += 1;
                         }
                     }
@@ -357,9 +366,10 @@ mod avx {
     }
 
     /// One sample's sliding sum (see the module's documentation) with the pixels as the lanes,
-    /// `MR` maps × `RY` rows × one vector of pixels at a time: per tap, `RY` loads of input rows and `MR` broadcasts of
-    /// weights feed `MR·RY` fused multiply-adds. Maps and rows past the end repeat the last
-    /// ones' weights or read nothing, and are not stored.
+    /// `MR` maps × `RY` rows × one vector of pixels at a time: per tap, `RY` loads of input rows
+    /// and `MR` broadcasts of weights feed `MR·RY` fused multiply-adds. Pixels outside the input
+    /// are masked out of the loads (a masked-off lane is neither read nor faulted on). Maps and
+    /// rows past the end repeat the last ones' weights or read nothing, and are not stored.
     ///
     /// # Safety
     /// AVX-512F; `input` and `out` address the pass's input and output maps, `packed` its
@@ -437,6 +447,8 @@ mod avx {
         }
     }
 
+    /// The sliding sum of every sample with the maps as the lanes ([`slide_maps`]): its weights
+    /// packed, each sample's input padded, in `scratch`.
     pub(super) fn maps_samples<T: Lanes>(pass: &Sliding, input: &[T], kernel: &[T], out: &mut [T], scratch: &mut [T]) {
         let Sliding {
             channels,
@@ -460,12 +472,7 @@ mod avx {
         for (q, row) in packed.chunks_exact_mut(wide).enumerate() {
             let (c, u, v) = (q / (kh * kw), q / kw % kh, q % kw);
             for (r, w) in row.iter_mut().enumerate().take(maps) {
-                let at = taps.origin
-                    + r as isize * taps.row
-                    + c as isize * taps.channel
-                    + u as isize * taps.down
-                    + v as isize * taps.across;
-                *w = kernel[at as usize];
+                *w = kernel[taps.at(r, c, u, v)];
             }
         }
         let (pad_rows, pad_cols) = (pad_rows as usize, pad_cols as usize);
