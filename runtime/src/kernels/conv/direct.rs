@@ -447,6 +447,15 @@ mod avx {
         }
     }
 
+    /// The tiles' blocks of vectors over `maps` maps: `(first vector, whether it is a pair)`,
+    /// pairs while two vectors are left, then a single one.
+    fn vector_blocks<T: Lanes>(maps: usize) -> impl Iterator<Item = (usize, bool)> {
+        let vectors = maps.div_ceil(T::N);
+        (0..vectors / 2)
+            .map(|b| (2 * b, true))
+            .chain((vectors % 2 == 1).then_some((vectors - 1, false)))
+    }
+
     /// The sliding sum of every sample with the maps as the lanes ([`slide_maps`]): its weights
     /// packed, each sample's input padded, in `scratch`.
     pub(super) fn maps_samples<T: Lanes>(pass: &Sliding, input: &[T], kernel: &[T], out: &mut [T], scratch: &mut [T]) {
@@ -523,11 +532,8 @@ mod avx {
     /// AVX-512F; the buffers as [`maps_samples`] lays them out.
     #[target_feature(enable = "avx512f")]
     unsafe fn slide_maps<T: Lanes>(pass: &Sliding, padded: &[T], packed: &[T], pixels: &mut [T]) {
-        let vectors = pass.maps.div_ceil(T::N);
         let (oh, ow) = pass.out;
-        let mut v0 = 0;
-        while v0 < vectors {
-            let pair = vectors - v0 >= 2;
+        for (v0, pair) in vector_blocks::<T>(pass.maps) {
             for i in 0..oh {
                 let mut j0 = 0;
                 while j0 < ow {
@@ -547,7 +553,6 @@ mod avx {
                     };
                 }
             }
-            v0 += if pair { 2 } else { 1 };
         }
     }
 
@@ -674,11 +679,8 @@ mod avx {
     /// AVX-512F; the buffers as [`correlate_samples`] lays them out.
     #[target_feature(enable = "avx512f")]
     unsafe fn correlate<T: Lanes>(g: &Conv2d, grads: &[T], padded: &[T], sums: &mut [T]) {
-        let vectors = g.filters.div_ceil(T::N);
         let patch = g.patch_len();
-        let mut v0 = 0;
-        while v0 < vectors {
-            let pair = vectors - v0 >= 2;
+        for (v0, pair) in vector_blocks::<T>(g.filters) {
             let mut q0 = 0;
             while q0 < patch {
                 let left = patch - q0;
@@ -698,7 +700,6 @@ mod avx {
                 };
                 q0 += step;
             }
-            v0 += if pair { 2 } else { 1 };
         }
     }
 
