@@ -5,8 +5,8 @@
 //! (each convolution's three products per sample, no im2col, col2im or pooling; the dense
 //! layers' products).
 //!
-//! `cargo bench --bench lenet` (one thread; `--features threading` with `RAYON_NUM_THREADS=2`
-//! for two); `python3 benches/peers/lenet.py` runs it beside PyTorch and JAX. The figures are
+//! `cargo bench --bench lenet` (one thread; `--features threading` on two pinned cores for
+//! two); `python3 benches/peers/lenet.py` runs it beside PyTorch and JAX. The figures are
 //! in `benches/README.md`.
 
 use criterion::{Criterion, criterion_group, criterion_main};

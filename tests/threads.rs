@@ -1,8 +1,8 @@
 //! Products split across threads give the same gradients as on one thread, bit for bit, and
-//! the same parameters after `sgd_step`, whose updates are products with β ≠ 0: the `gemm`
-//! crate splits C into blocks and sums each element over k in the same order whatever the
-//! thread count. So do convolutions, whose two halves of a batch run on two threads or one
-//! after the other with the same arithmetic. Run with
+//! the same parameters after `sgd_step`, whose updates are products with β ≠ 0: a split
+//! product computes each element of C with the same kernel, summed over k in the same order,
+//! whatever the thread count. So do convolutions, whose two halves of a batch run on two
+//! threads or one after the other with the same arithmetic. Run with
 //! `cargo test --features threading --test threads`.
 
 use symgrad::gemm;
@@ -124,9 +124,97 @@ fn gradients_do_not_depend_on_the_thread_count() {
     assert!(loss1 == loss2, "LeNet loss");
     assert!(flat(&grads1) == flat(&grads2), "LeNet gradients in f32");
     assert!(flat(&stepped1) == flat(&stepped2), "LeNet after sgd_step in f32");
-    // The first layer's products are large enough to be split: above the direct loops' limit
-    // and the `gemm` crate's own threshold for threads, 48 · 48 · 256 multiply-adds.
-    const { assert!(64 * 784 * 256 > gemm::SMALL_GEMM && 64 * 784 * 256 > 48 * 48 * 256) };
+    // The first layer's products are large enough to be split.
+    const { assert!(64 * 784 * 256 > gemm::SMALL_GEMM && 64 * 784 * 256 >= gemm::DEFAULT_SPLIT_SIZE) };
     assert_eq!(gemm::threads(), Some(2));
     assert!(gemm::set_threads(0).is_err());
+    products_do_not_depend_on_the_split::<f32>();
+    products_do_not_depend_on_the_split::<f64>();
+    joins_pass_panics_on();
+}
+
+/// Products of many shapes and layouts, every one split (split size 0) into up to four parts
+/// along rows or columns, against the same product on one thread, bit for bit.
+fn products_do_not_depend_on_the_split<T: Scalar>() {
+    let fill = |rows: usize, cols: usize, seed: usize| {
+        Array2::from_shape_fn((rows, cols), |(i, j)| {
+            T::from_usize((i * 31 + j * 17 + seed) % 23) / T::from_usize(7) - T::ONE
+        })
+    };
+    gemm::set_split_size(0);
+    // Around the bounds where the `gemm` crate changes its kernel or its blocks of k with the
+    // shape of C (256 elements; one row or column; 64 × 64 where k > 512), whole and split.
+    let shapes = [
+        (67, 129, 45),
+        (45, 300, 67),
+        (200, 33, 5),
+        (5, 64, 301),
+        (128, 257, 96),
+        (24, 40, 20),
+        (2, 999, 300),
+        (130, 600, 40),
+        (100, 700, 128),
+        (64, 784, 256),
+    ];
+    for (m, k, n) in shapes {
+        for (a_t, b_t) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = if a_t { fill(k, m, 1) } else { fill(m, k, 1) };
+            let b = if b_t { fill(n, k, 2) } else { fill(k, n, 2) };
+            let (a, b) = (if a_t { a.t() } else { a.view() }, if b_t { b.t() } else { b.view() });
+            let mut outs = Vec::new();
+            for threads in [1, 2, 4] {
+                gemm::set_threads(threads).unwrap();
+                let mut c = fill(m, n, 3);
+                let half = T::from_f64(0.5);
+                gemm::gemm(T::from_f64(-0.25), a, b, half, c.view_mut()).unwrap();
+                outs.push(c);
+            }
+            assert!(
+                outs[0] == outs[1] && outs[0] == outs[2],
+                "{m}×{k}×{n}, transposes {a_t} {b_t}, {}",
+                T::NAME
+            );
+        }
+    }
+    gemm::set_split_size(gemm::DEFAULT_SPLIT_SIZE);
+    gemm::set_threads(2).unwrap();
+}
+
+/// A panic in either task of a join reaches the caller, after both tasks have finished.
+fn joins_pass_panics_on() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    for first in [false, true] {
+        let other_finished = AtomicBool::new(false);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            gemm::join(
+                || {
+                    if first {
+                        panic!("first task");
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    other_finished.store(true, Ordering::SeqCst);
+                },
+                || {
+                    if !first {
+                        panic!("second task");
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    other_finished.store(true, Ordering::SeqCst);
+                },
+            )
+        }));
+        assert!(
+            outcome.is_err(),
+            "the panic of the {} task was lost",
+            if first { "first" } else { "second" }
+        );
+        assert!(
+            other_finished.load(Ordering::SeqCst),
+            "the join returned before its other task finished"
+        );
+    }
+    // The helper survives a task's panic and runs the next join.
+    let (a, b) = gemm::join(|| 1, || 2);
+    assert_eq!((a, b), (1, 2));
 }

@@ -22,9 +22,9 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--threads", type=int, default=1, help="threads for every contender (default 1)")
 THREADS = parser.parse_args().threads
 PIN = ["taskset", "-c", ",".join(str(core) for core in range(THREADS))]
-# Ours: the `threading` feature splits large products over rayon's pool of THREADS threads.
+# Ours: the `threading` feature splits large products over the pinned cores.
 FEATURES = ["--features", "threading"] if THREADS > 1 else []
-ENV = dict(os.environ, RAYON_NUM_THREADS=str(THREADS), PEER_THREADS=str(THREADS))
+ENV = dict(os.environ, PEER_THREADS=str(THREADS))
 
 
 def run(command):

@@ -79,7 +79,7 @@ THREADS = parser.parse_args().threads
 PIN = ["taskset", "-c", ",".join(str(core) for core in range(THREADS))]
 FEATURES = ["--features", "threading"] if THREADS > 1 else []
 HERE = os.path.dirname(os.path.abspath(__file__))
-ENV = dict(os.environ, RAYON_NUM_THREADS=str(THREADS), PEER_THREADS=str(THREADS), PYTHONPATH=HERE)
+ENV = dict(os.environ, PEER_THREADS=str(THREADS), PYTHONPATH=HERE)
 
 
 def run(command):

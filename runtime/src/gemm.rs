@@ -9,16 +9,18 @@
 //! than it saves there, and the `gemm` crate allocates one or two small vectors on every call,
 //! while the direct loops allocate nothing.
 //!
-//! With the `threading` feature a large product is split across threads of rayon's pool
-//! (started once, on the first such product): all of them by default, as many as
-//! [`set_threads`] says otherwise. The split is over blocks of C, and every element of C is
-//! summed over k in the same order whatever the thread count (the blocks of k do not depend
-//! on it), so neither does the result; the facade's `tests/threads.rs` checks one thread
-//! against two, bit for bit.
+//! With the `threading` feature a product of at least [`split_size`] multiply-adds is split
+//! across threads (helpers started once, on the first such product, and kept awake between
+//! products): one per core by default, as many as [`set_threads`] says otherwise. The larger of C's axes is cut in halves,
+//! each computed by the `gemm` crate on its own thread; smaller products stay on the calling
+//! thread, where waking another costs more than it gains. Every
+//! element of C is summed over k in the same order whatever the split (the crate's blocks of
+//! k depend on k alone), so the result does not depend on the thread count; the facade's
+//! `tests/threads.rs` checks one thread against two, bit for bit.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
 use crate::error::{Error, Result};
 use crate::scalar::Scalar;
@@ -75,11 +77,64 @@ pub fn gemm<T: Scalar>(
         small::gemm(alpha, a, b, beta, c);
         return Ok(());
     }
+    packed(alpha, a, b, beta, c, parts(m * k * n));
+    Ok(())
+}
+
+/// How many parts a product of `multiply_adds` multiply-adds is split into, each on its own
+/// thread: as many as [`threads`] allows from [`split_size`] on, else one; one also inside a
+/// task of [`join`] (which already runs beside another).
+#[cfg_attr(not(feature = "threading"), allow(unused_variables))]
+fn parts(multiply_adds: usize) -> usize {
+    #[cfg(feature = "threading")]
+    if !in_join() && multiply_adds >= split_size() {
+        return threads().unwrap_or_else(crate::pool::cores);
+    }
+    1
+}
+
+/// `C ← α A B + β C` through the `gemm` crate's packed kernels, in `parts` pieces on as many
+/// threads: the larger of C's two axes is halved (A's rows with C's, or B's columns), and each
+/// half is split again into its share of the parts.
+///
+/// Every element of C is computed by the same kernel, summed over k in blocks that depend on
+/// k alone, so the result does not depend on `parts`.
+fn packed<T: Scalar>(
+    alpha: T,
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    beta: T,
+    mut c: ArrayViewMut2<'_, T>,
+    parts: usize,
+) {
+    let (m, n) = c.dim();
+    let (first, second) = (parts / 2, parts - parts / 2);
+    let (axis, length) = if m >= n { (Axis(0), m) } else { (Axis(1), n) };
+    let at = length * first / parts;
+    let halves = if axis == Axis(0) {
+        [(at, n), (m - at, n)]
+    } else {
+        [(m, at), (m, n - at)]
+    };
+    let k = a.ncols();
+    if parts > 1 && halves.iter().all(|&(rows, cols)| same_kernel(m, n, k, rows, cols)) {
+        let (c0, c1) = c.split_at(axis, at);
+        let ((a0, a1), (b0, b1)) = if axis == Axis(0) {
+            (a.split_at(axis, at), (b, b))
+        } else {
+            ((a, a), b.split_at(axis, at))
+        };
+        join(
+            || packed(alpha, a0, b0, beta, c0, first),
+            || packed(alpha, a1, b1, beta, c1, second),
+        );
+        return;
+    }
     let [rsa, csa] = strides(&a);
     let [rsb, csb] = strides(&b);
     let [rsc, csc] = [c.strides()[0], c.strides()[1]];
-    // SAFETY: the shapes were checked above, the strides are the views' own, and `c` is a
-    // unique borrow, so it cannot alias `a` or `b`.
+    // SAFETY: the shapes were checked by `gemm` (and a split keeps them matched), the strides
+    // are the views' own, and `c` is a unique borrow, so it cannot alias `a` or `b`.
     unsafe {
         T::gemm(
             m,
@@ -98,19 +153,55 @@ pub fn gemm<T: Scalar>(
             csc,
         );
     }
-    Ok(())
 }
 
-/// Threads a large product may use; 0 for every thread of rayon's pool.
+/// Whether the `gemm` crate (0.19) computes a `rows × cols` part of an `m × n` product C over
+/// `k` with the kernel and the blocks of k it would use for the whole, so that a split leaves
+/// every element's sum as it was. The crate chooses by shape: dot-product kernels for a C of
+/// at most 256 elements, matrix-vector ones for a single row or column, and, where k > 512,
+/// blocks of 512 for a C of at most 64 × 64 but blocks from its cache model for larger ones.
+/// (`tests/threads.rs` multiplies shapes on both sides of each of these bounds.)
+fn same_kernel(m: usize, n: usize, k: usize, rows: usize, cols: usize) -> bool {
+    let dots = |r: usize, c: usize| r * c <= 256;
+    let vector = |r: usize, c: usize| r <= 1 || c <= 1;
+    let small = |r: usize, c: usize| k > 512 && r <= 64 && c <= 64;
+    dots(m, n) == dots(rows, cols) && vector(m, n) == vector(rows, cols) && small(m, n) == small(rows, cols)
+}
+
+/// The fewest multiply-adds `m·k·n` of a product split across threads by default: 2²³, about
+/// 8.4 million. On a 2-vCPU Xeon with AVX-512 (`cargo bench --features threading --bench gemm
+/// -- split`, 2026-12-01), two threads took 1.1–1.2× as long as one on the products of 2.1
+/// million multiply-adds of the benchmark networks (waking the second thread costs about as
+/// much as half of a 30 µs product saves) and were 1.2–2.1× faster from 12.8 million on.
+pub const DEFAULT_SPLIT_SIZE: usize = 1 << 23;
+
+/// Products of at least this many multiply-adds are split across threads; see
+/// [`set_split_size`].
+static SPLIT_SIZE: AtomicUsize = AtomicUsize::new(DEFAULT_SPLIT_SIZE);
+
+/// Sets the fewest multiply-adds `m·k·n` of a product that is split across threads (with the
+/// `threading` feature and [`threads`] above one), for the whole process; smaller products run
+/// on the calling thread. The default is [`DEFAULT_SPLIT_SIZE`]; 0 splits every product the
+/// `gemm` crate computes. It changes only the time a product takes, never its result.
+pub fn set_split_size(multiply_adds: usize) {
+    SPLIT_SIZE.store(multiply_adds, Ordering::Relaxed);
+}
+
+/// The fewest multiply-adds of a product split across threads, as [`set_split_size`] left it.
+pub fn split_size() -> usize {
+    SPLIT_SIZE.load(Ordering::Relaxed)
+}
+
+/// Threads a large product may use; 0 for one per core.
 static THREADS: AtomicUsize = AtomicUsize::new(if cfg!(feature = "threading") { 0 } else { 1 });
 
 /// Sets how many threads each large product may use, for the whole process: 1 runs every
 /// product on the calling thread.
 ///
 /// Without the `threading` feature only 1 is possible; asking for more is an
-/// [`Error::Config`], as is 0. With it, the default is every thread of rayon's pool (the
-/// environment variable `RAYON_NUM_THREADS`, else one per core), and more threads than the
-/// pool has are not started.
+/// [`Error::Config`], as is 0. With it, the default is one thread per core the process may
+/// run on (`std::thread::available_parallelism`), and more threads than that are not
+/// started.
 pub fn set_threads(threads: usize) -> Result<()> {
     let error = |message: &str| Error::Config {
         setting: "gemm::set_threads".into(),
@@ -129,8 +220,8 @@ pub fn set_threads(threads: usize) -> Result<()> {
     Ok(())
 }
 
-/// The threads each large product may use, as [`set_threads`] left it: `None` for every
-/// thread of rayon's pool (the default with the `threading` feature).
+/// The threads each large product may use, as [`set_threads`] left it: `None` for one per
+/// core (the default with the `threading` feature).
 pub fn threads() -> Option<usize> {
     match THREADS.load(Ordering::Relaxed) {
         0 => None,
@@ -138,16 +229,19 @@ pub fn threads() -> Option<usize> {
     }
 }
 
-/// Runs `a` and `b`, on two threads of rayon's pool when the `threading` feature is on and
-/// [`threads`] allows more than one, else one after the other on this thread; what they
-/// compute does not depend on which.
+/// Runs `a` and `b`, `b` on a helper thread when the `threading` feature is on, [`threads`]
+/// allows more than one and a helper is idle, else one after the other on this thread; what
+/// they compute does not depend on which.
 /// The products inside `a` and `b` run on their task's thread: the two tasks already
 /// occupy the threads there are, and splitting their (medium) products further costs more
 /// than it gains.
 pub fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
     #[cfg(feature = "threading")]
-    if threads() != Some(1) {
-        return rayon::join(|| joined::run(a), || joined::run(b));
+    {
+        let helpers = threads().unwrap_or_else(crate::pool::cores) - 1;
+        if helpers > 0 {
+            return crate::pool::join(|| joined::run(a), || joined::run(b), helpers);
+        }
     }
     (a(), b())
 }

@@ -59,21 +59,6 @@ pub trait Scalar:
     );
 }
 
-/// How the `gemm` crate may split a product: over [`crate::gemm::threads`] threads of rayon's
-/// pool with `threading` (all of them when unset), else on this thread; on this thread also
-/// inside a task of [`crate::gemm::join`], which already runs beside another.
-fn parallelism() -> gemm::Parallelism {
-    #[cfg(feature = "threading")]
-    match crate::gemm::threads() {
-        _ if crate::gemm::in_join() => gemm::Parallelism::None,
-        Some(1) => gemm::Parallelism::None,
-        Some(n) => gemm::Parallelism::Rayon(n),
-        None => gemm::Parallelism::Rayon(0),
-    }
-    #[cfg(not(feature = "threading"))]
-    gemm::Parallelism::None
-}
-
 macro_rules! impl_scalar {
     ($t:ident) => {
         impl Scalar for $t {
@@ -122,7 +107,7 @@ macro_rules! impl_scalar {
                         false,
                         false,
                         false,
-                        parallelism(),
+                        gemm::Parallelism::None,
                     )
                 }
             }
