@@ -35,6 +35,13 @@ pub trait Scalar:
     /// The type's name, for reports and checkpoints (`"f32"`, `"f64"`).
     const NAME: &'static str;
 
+    /// `f` on `len` values of scratch, contents unspecified. `f32` and `f64` keep one buffer per
+    /// thread, grown when a call needs more, so that a warm caller allocates nothing; this
+    /// default allocates on every call.
+    fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+        f(&mut vec![Self::ZERO; len])
+    }
+
     /// `C ← α A B + β C` through a packed, blocked kernel, on raw strided storage.
     ///
     /// # Safety
@@ -65,6 +72,18 @@ macro_rules! impl_scalar {
             const EPSILON: Self = $t::EPSILON;
             const MIN_POSITIVE: Self = $t::MIN_POSITIVE;
             const NAME: &'static str = stringify!($t);
+
+            fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+                thread_local! {
+                    static SCRATCH: std::cell::RefCell<Vec<$t>> = const { std::cell::RefCell::new(Vec::new()) };
+                }
+                SCRATCH.with_borrow_mut(|scratch| {
+                    if scratch.len() < len {
+                        scratch.resize(len, 0.0);
+                    }
+                    f(&mut scratch[..len])
+                })
+            }
 
             #[inline]
             unsafe fn gemm(

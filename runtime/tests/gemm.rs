@@ -90,7 +90,9 @@ fn check_identity<T: Scalar>(m: usize, k: usize, n: usize) {
 
 #[test]
 fn identities_hold_in_every_layout_f32() {
-    // Column counts around the small path's blocks of 16 and 8 and its single columns.
+    // Column counts around the small path's blocks of 16 and 8 and its single columns; the
+    // last, large and with k ≥ 4m and n ≥ 256, goes through a column-major C where B is
+    // column-major and C row-major.
     for (m, k, n) in [
         (1, 1, 1),
         (3, 5, 2),
@@ -99,6 +101,7 @@ fn identities_hold_in_every_layout_f32() {
         (4, 16, 31),
         (17, 33, 9),
         (67, 35, 129),
+        (9, 40, 260),
     ] {
         check_identity::<f32>(m, k, n);
     }
@@ -106,7 +109,7 @@ fn identities_hold_in_every_layout_f32() {
 
 #[test]
 fn identities_hold_in_every_layout_f64() {
-    for (m, k, n) in [(1, 1, 1), (2, 7, 3), (13, 4, 31), (65, 70, 33)] {
+    for (m, k, n) in [(1, 1, 1), (2, 7, 3), (13, 4, 31), (65, 70, 33), (9, 40, 260)] {
         check_identity::<f64>(m, k, n);
     }
 }
