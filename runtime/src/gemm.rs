@@ -227,10 +227,12 @@ fn same_kernel(m: usize, n: usize, k: usize, rows: usize, cols: usize) -> bool {
 }
 
 /// The fewest multiply-adds `m·k·n` of a product split across threads by default: 2²³, about
-/// 8.4 million. On a 2-vCPU Xeon with AVX-512 (`cargo bench --features threading --bench gemm
-/// -- split`, 2026-12-01), two threads took 1.1–1.2× as long as one on the products of 2.1
-/// million multiply-adds of the benchmark networks (waking the second thread costs about as
-/// much as half of a 30 µs product saves) and were 1.2–2.1× faster from 12.8 million on.
+/// 8.4 million, a product of about 100 µs on one core. On a 2-vCPU Xeon with AVX-512
+/// (2026-12-01), products run back to back, the helper awake, were 1.4–1.8× faster on two
+/// threads from 2.1 million multiply-adds on and 1.7–2.0× from 12.8 million (`cargo bench
+/// --features threading --bench gemm -- split`); in the training steps of `benches/step.rs`
+/// on two threads, splitting from 2²¹ or 10⁶ on instead changed no step beyond the noise. The
+/// larger bound keeps small products off a helper that may have parked.
 pub const DEFAULT_SPLIT_SIZE: usize = 1 << 23;
 
 /// Products of at least this many multiply-adds are split across threads; see
