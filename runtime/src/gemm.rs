@@ -11,12 +11,15 @@
 //!
 //! With the `threading` feature a product of at least [`split_size`] multiply-adds is split
 //! across threads (helpers started once, on the first such product, and kept awake between
-//! products): one per core by default, as many as [`set_threads`] says otherwise. The larger of C's axes is cut in halves,
-//! each computed by the `gemm` crate on its own thread; smaller products stay on the calling
-//! thread, where waking another costs more than it gains. Every
-//! element of C is summed over k in the same order whatever the split (the crate's blocks of
-//! k depend on k alone), so the result does not depend on the thread count; the facade's
-//! `tests/threads.rs` checks one thread against two, bit for bit.
+//! products): one per core by default, as many as [`set_threads`] says otherwise. The larger
+//! of C's axes is cut in halves, each computed by the `gemm` crate on its own thread; smaller
+//! products stay on the calling thread ([`DEFAULT_SPLIT_SIZE`] says why). Every element of C
+//! is summed over k in the same order whatever the split (the crate's blocks of k depend on k
+//! alone), so the result does not depend on the thread count; the facade's
+//! `tests/threads.rs` checks one thread against two and four, bit for bit.
+//!
+//! A layer's input gradient `Z̄·Wᵀ` is computed into a column-major scratch kept per thread
+//! where that is faster (k ≥ 4m, n ≥ 256), and added into C.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

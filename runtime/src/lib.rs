@@ -23,10 +23,10 @@ pub mod model;
 pub mod optim;
 pub mod params;
 pub mod plot;
-#[cfg(target_arch = "x86_64")]
 #[cfg(feature = "threading")]
 mod pool;
 pub mod scalar;
+#[cfg(target_arch = "x86_64")]
 mod simd;
 pub mod tape;
 pub mod train;

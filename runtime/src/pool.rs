@@ -27,6 +27,8 @@ use std::time::{Duration, Instant};
 const SPIN: Duration = Duration::from_millis(2);
 
 /// A task handed to a helper: a type-erased call into the poster's stack, and what came of it.
+/// Shared between the two threads by a plain pointer: `call` is only read, the rest is written
+/// through atomics and a cell, the panic by the helper before `done`, read by the poster after.
 struct Job {
     /// The task, its lifetime erased: [`join`] keeps it alive until `done`.
     call: *mut (dyn FnMut() + Send),
@@ -41,10 +43,6 @@ struct Helper {
     /// The thread, once started; `None` if the operating system refused to start it.
     thread: OnceLock<Option<Thread>>,
 }
-
-// SAFETY: the slot is an atomic; the job it points to is only touched by the poster before
-// posting and after `done`, and by the helper in between.
-unsafe impl Sync for Helper {}
 
 /// Every helper there may be: one per core but the first (the caller's own), started when a
 /// join first asks for it.
@@ -68,7 +66,8 @@ pub(crate) fn cores() -> usize {
 
 /// Posts `job` to the first idle helper among the first `allowed`, starting it if need be;
 /// `false` if none was idle.
-fn post(job: *mut Job, allowed: usize) -> bool {
+fn post(job: &Job, allowed: usize) -> bool {
+    let job = ptr::from_ref(job).cast_mut();
     for helper in helpers().iter().take(allowed) {
         if helper
             .slot
@@ -108,18 +107,20 @@ fn serve(helper: &'static Helper) {
             }
             continue;
         }
-        // SAFETY: the poster keeps the job and its task alive until `done` is set, and nothing
-        // else touches them meanwhile.
+        // SAFETY: the poster keeps the job and its task alive until `done` is set, and touches
+        // neither the task nor the panic meanwhile.
         unsafe {
-            let outcome = panic::catch_unwind(AssertUnwindSafe(|| (*(*job).call)()));
+            let job = &*job;
+            let outcome = panic::catch_unwind(AssertUnwindSafe(|| (*job.call)()));
             if let Err(payload) = outcome {
-                *(*job).panic.get() = Some(payload);
+                *job.panic.get() = Some(payload);
             }
-            (*job).done.store(true, Ordering::Release);
+            // The slot is freed before `done`, so that a poster that joins again as soon as
+            // it sees `done` finds this helper idle; a job posted in between waits in the slot
+            // until the next turn of this loop.
+            helper.slot.store(ptr::null_mut(), Ordering::Release);
+            job.done.store(true, Ordering::Release);
         }
-        // The slot is freed after `done`: the poster no longer needs the job, and the next
-        // post cannot land before this helper is ready for it.
-        helper.slot.store(ptr::null_mut(), Ordering::Release);
         idle_since = Instant::now();
     }
 }
@@ -136,12 +137,12 @@ where
     // SAFETY: only the lifetime is erased; `job` is waited for below before `task` goes away,
     // on every path (a panic of `a` included).
     let call: *mut (dyn FnMut() + Send + 'static) = unsafe { std::mem::transmute(call) };
-    let mut job = Job {
+    let job = Job {
         call,
         done: AtomicBool::new(false),
         panic: UnsafeCell::new(None),
     };
-    if !post(&mut job, allowed) {
+    if !post(&job, allowed) {
         let a_out = a();
         task();
         return (a_out, b_out.expect("b ran"));
