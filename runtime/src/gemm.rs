@@ -96,9 +96,15 @@ pub fn gemm<T: Scalar>(
 fn parts(multiply_adds: usize) -> usize {
     #[cfg(feature = "threading")]
     if !in_join() && multiply_adds >= split_size() {
-        return threads().unwrap_or_else(crate::pool::cores);
+        return thread_count();
     }
     1
+}
+
+/// The threads a product or a join may use: [`threads`], else one per core.
+#[cfg(feature = "threading")]
+fn thread_count() -> usize {
+    threads().unwrap_or_else(crate::pool::cores)
 }
 
 /// How the `gemm` crate computes a product: into C itself, or into a column-major scratch
@@ -138,28 +144,29 @@ fn packed<T: Scalar>(
     parts: usize,
     path: Path,
 ) {
-    let (m, n) = c.dim();
-    let (first, second) = (parts / 2, parts - parts / 2);
-    let (axis, length) = if m >= n { (Axis(0), m) } else { (Axis(1), n) };
-    let at = length * first / parts;
-    let halves = if axis == Axis(0) {
-        [(at, n), (m - at, n)]
-    } else {
-        [(m, at), (m, n - at)]
-    };
-    let k = a.ncols();
-    if parts > 1 && halves.iter().all(|&(rows, cols)| same_kernel(m, n, k, rows, cols)) {
-        let (c0, c1) = c.split_at(axis, at);
-        let ((a0, a1), (b0, b1)) = if axis == Axis(0) {
-            (a.split_at(axis, at), (b, b))
+    let ((m, n), k) = (c.dim(), a.ncols());
+    if parts > 1 {
+        let (first, second) = (parts / 2, parts - parts / 2);
+        let (axis, length) = if m >= n { (Axis(0), m) } else { (Axis(1), n) };
+        let at = length * first / parts;
+        let halves = if axis == Axis(0) {
+            [(at, n), (m - at, n)]
         } else {
-            ((a, a), b.split_at(axis, at))
+            [(m, at), (m, n - at)]
         };
-        join(
-            || packed(alpha, a0, b0, beta, c0, first, path),
-            || packed(alpha, a1, b1, beta, c1, second, path),
-        );
-        return;
+        if halves.iter().all(|&(rows, cols)| same_kernel(m, n, k, rows, cols)) {
+            let (c0, c1) = c.split_at(axis, at);
+            let ((a0, a1), (b0, b1)) = if axis == Axis(0) {
+                (a.split_at(axis, at), (b, b))
+            } else {
+                ((a, a), b.split_at(axis, at))
+            };
+            join(
+                || packed(alpha, a0, b0, beta, c0, first, path),
+                || packed(alpha, a1, b1, beta, c1, second, path),
+            );
+            return;
+        }
     }
     match path {
         Path::Direct => crate_gemm(alpha, a, b, beta, c),
@@ -200,7 +207,8 @@ fn crate_gemm<T: Scalar>(alpha: T, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, b
 
 /// `C ← α P + β C` (C not read when β = 0), for P stored column by column and C row by row:
 /// sixteen columns of P at a time, so that the cache lines they are read from serve sixteen
-/// rows of C.
+/// rows of C. A plain walk in C's order (`Zip`) made the input gradients 4–17 % slower
+/// (`cargo bench --features threading --bench gemm -- 'split/.*/input/1'`, 2026-12-01).
 fn add_scaled<T: Scalar>(alpha: T, p: ArrayView2<'_, T>, beta: T, mut c: ArrayViewMut2<'_, T>) {
     const COLUMNS: usize = 16;
     for j in (0..c.ncols()).step_by(COLUMNS) {
@@ -234,7 +242,8 @@ fn same_kernel(m: usize, n: usize, k: usize, rows: usize, cols: usize) -> bool {
 /// (2026-12-01), products run back to back, the helper awake, were 1.4–1.8× faster on two
 /// threads from 2.1 million multiply-adds on and 1.7–2.0× from 12.8 million (`cargo bench
 /// --features threading --bench gemm -- split`); in the training steps of `benches/step.rs`
-/// on two threads, splitting from 2²¹ or 10⁶ on instead changed no step beyond the noise. The
+/// on two threads (with a `set_split_size` call added for the trial), splitting from 2²¹ or
+/// 10⁶ on instead changed no step beyond the noise. The
 /// larger bound keeps small products off a helper that may have parked.
 pub const DEFAULT_SPLIT_SIZE: usize = 1 << 23;
 
@@ -301,7 +310,7 @@ pub fn threads() -> Option<usize> {
 pub fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
     #[cfg(feature = "threading")]
     {
-        let helpers = threads().unwrap_or_else(crate::pool::cores) - 1;
+        let helpers = thread_count() - 1;
         if helpers > 0 {
             return crate::pool::join(|| joined::run(a), || joined::run(b), helpers);
         }
