@@ -120,8 +120,16 @@ impl<T: Scalar> Optim<T> {
 }
 
 /// One step of plain gradient descent with an L2 penalty on one parameter:
-/// `w ← w − α(g + λw)`.
+/// `w ← w − α(g + λw)`. On contiguous arrays a plain loop over the slices: the small
+/// networks' steps spent a tenth of their time in `Zip`'s layout checks.
 pub fn sgd_update<T: Scalar>(mut w: ArrayViewMutD<'_, T>, g: ArrayViewD<'_, T>, rate: T, decay: T) {
+    let same = w.shape() == g.shape();
+    if let (true, Some(w), Some(g)) = (same, w.as_slice_mut(), g.as_slice()) {
+        for (w, &g) in w.iter_mut().zip(g) {
+            *w -= rate * (g + decay * *w);
+        }
+        return;
+    }
     Zip::from(&mut w)
         .and(&g)
         .for_each(|w, &g| *w -= rate * (g + decay * *w));

@@ -86,10 +86,16 @@ pub fn check<N: TapeTwin<f64> + HessianVector<f64> + Debug>(
     let train_loss = net
         .loss_train(&mut ws, batch, &mut StdRng::seed_from_u64(mask_seed))
         .unwrap();
-    prop_assert_eq!(train_loss, loss);
+    // A small dense chain's gradient comes from its blocked step (`kernels::lanes`), whose sums
+    // run in another order than the batch-wide forward pass of `loss_train`: a few ulps per
+    // operation apart, as the tape is. Elsewhere both come from one forward pass, bit for bit.
+    prop_assert!(
+        (train_loss - loss).abs() <= 1e-10 * loss.abs().max(1.0),
+        "training loss {train_loss} vs {loss}"
+    );
     agree_with_tape(&grads, &tape_grads, "gradients")?;
     hook_sees_final_gradients(net, batch, mask_seed, &grads)?;
-    sgd_step_is_a_gradient_step(net, batch, mask_seed, &grads)?;
+    sgd_step_is_a_gradient_step(net, batch, mask_seed, &grads, loss)?;
     let report = gradcheck::check(
         net,
         &grads,
@@ -148,7 +154,7 @@ fn hook_sees_final_gradients<N: Model<f64>>(
 
 /// `sgd_step`, whose weight updates are folded into the products computing their gradients,
 /// moves every parameter as `θ − α(g + λθ)` from the generated gradient does, and returns the
-/// same loss. The folded gemm computes `βw + α'·Σ` where the separate update rounds `Σ` to `g`
+/// loss `loss_and_grad` returned (`loss`, bit for bit: both run the same forward pass). The folded gemm computes `βw + α'·Σ` where the separate update rounds `Σ` to `g`
 /// first: a few roundings of `|w| + α|g|` apart (10⁻¹⁵ of it), so 10⁻¹³ leaves a margin of a
 /// hundred.
 fn sgd_step_is_a_gradient_step<N: Model<f64>>(
@@ -156,6 +162,7 @@ fn sgd_step_is_a_gradient_step<N: Model<f64>>(
     batch: &N::Batch<'_>,
     mask_seed: u64,
     grads: &N,
+    expected: f64,
 ) -> std::result::Result<(), TestCaseError> {
     let (rate, decay) = (0.1, 0.01);
     let mut stepped = net.clone();
@@ -163,8 +170,7 @@ fn sgd_step_is_a_gradient_step<N: Model<f64>>(
     let loss = stepped
         .sgd_step(&mut net.workspace(1), batch, &mut rng, &mut N::zeros(), rate, decay)
         .unwrap();
-    let expected = net.loss_train(&mut net.workspace(1), batch, &mut StdRng::seed_from_u64(mask_seed));
-    prop_assert_eq!(loss, expected.unwrap());
+    prop_assert_eq!(loss, expected);
     for i in 0..net.count() {
         let (w, g, moved) = (net.param(i), grads.param(i), stepped.param(i));
         let largest = |a: &symgrad::ndarray::ArrayViewD<f64>| a.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
@@ -255,7 +261,10 @@ pub fn check_hvp<N: HessianVector<f64> + Debug>(
     let mut hws = net.hvp_workspace(1);
     let mut ws = net.workspace(1);
     let mut gradient = N::zeros();
-    let train_loss = net.loss_and_grad(&mut ws, batch, &mut masks(), &mut gradient).unwrap();
+    net.loss_and_grad(&mut ws, batch, &mut masks(), &mut gradient).unwrap();
+    // The batch-wide forward pass, which `hvp` runs too (the gradient may be a small dense
+    // chain's blocked step, whose loss is a few ulps apart).
+    let train_loss = net.loss_train(&mut ws, batch, &mut masks()).unwrap();
     let size = (0..net.count())
         .flat_map(|i| gradient.param(i).iter().copied().collect::<Vec<f64>>())
         .fold(0.0_f64, |m, g| m.max(g.abs()));

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod ast;
+mod chain;
 mod derivation;
 mod diff;
 mod dot;
@@ -54,6 +55,7 @@ fn compile(input: TokenStream) -> syn::Result<TokenStream> {
     let params: Vec<graph::NodeId> = lowered.params.iter().map(|p| map[p.node]).collect();
     let labels: Vec<String> = lowered.targets.iter().map(|t| t.name.to_string()).collect();
     let (output, loss) = (map[lowered.output], map[lowered.loss]);
+    let chain = chain::chain(&graph, loss, lowered.inputs.len(), lowered.params.len());
     let mut derivative = diff::differentiate(&mut graph, loss, &params, &labels);
     // Fusion again, on the nodes the backward pass created.
     let (graph, map) = fuse::fuse(&graph);
@@ -94,5 +96,12 @@ fn compile(input: TokenStream) -> syn::Result<TokenStream> {
         earlier_adjoints: &product.first_adjoints,
         derivation: text,
     });
-    Ok(emit::emit(&lowered, &first, &hessian, &gauss_newton, &dot))
+    Ok(emit::emit(
+        &lowered,
+        &first,
+        &hessian,
+        &gauss_newton,
+        &dot,
+        chain.as_ref(),
+    ))
 }

@@ -9,6 +9,7 @@ use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::ast::TargetKind;
+use crate::chain::Chain;
 use crate::diff::{Derivative, latex_name};
 use crate::graph::{Graph, NodeId};
 use crate::lower::Lowered;
@@ -19,6 +20,7 @@ use crate::schedule::Schedule;
 mod batch;
 mod hvp;
 mod kernels;
+mod lanes;
 mod spatial;
 mod twin;
 mod views;
@@ -34,6 +36,8 @@ struct Emitter<'a> {
     /// The chain-rule equation each adjoint node computes, in the derivation's LaTeX.
     equations: BTreeMap<NodeId, String>,
     schedule: &'a Schedule,
+    /// The length of the workspace's scratch `columns`.
+    scratch: usize,
 }
 
 /// A compiled pass: its graph, plan, schedule and derivative (whose equations annotate the
@@ -75,6 +79,7 @@ impl<'a> Emitter<'a> {
             mask_fields,
             equations,
             schedule: pass.schedule,
+            scratch: spatial::scratch_len(graph),
         }
     }
 
@@ -104,7 +109,7 @@ impl<'a> Emitter<'a> {
         let mask_grow: Vec<TokenStream> = net.masks.iter().map(|s| alloc_tokens(*s, quote!(rows))).collect();
         let argmax_fields: Vec<Ident> = (0..net.argmaxes.len()).map(|i| format_ident!("argmax{}", i)).collect();
         let argmax_sizes: Vec<usize> = net.argmaxes.iter().map(|s| s.size()).collect();
-        let columns = spatial::scratch_len(self.graph);
+        let columns = self.scratch;
         let scalar_fields: Vec<Ident> = plan
             .loc
             .iter()
@@ -214,9 +219,20 @@ impl<'a> Emitter<'a> {
 
 /// The items of the network: everything of its `first` pass (forward, loss and gradient, and
 /// `graph_dot` returning `dot`), `hvp` from its `hessian` pass and `gnvp` from its
-/// `gauss_newton` pass.
-pub fn emit(net: &Lowered, first: &Pass<'_>, hessian: &Pass<'_>, gauss_newton: &Pass<'_>, dot: &str) -> TokenStream {
-    let e = Emitter::new(net, first);
+/// `gauss_newton` pass; with `chain`, the training step also as a loop over blocks of samples
+/// (`lanes`).
+pub fn emit(
+    net: &Lowered,
+    first: &Pass<'_>,
+    hessian: &Pass<'_>,
+    gauss_newton: &Pass<'_>,
+    dot: &str,
+    chain: Option<&Chain>,
+) -> TokenStream {
+    let mut e = Emitter::new(net, first);
+    if let Some(chain) = chain {
+        e.scratch = e.scratch.max(lanes::scratch_len(chain));
+    }
     let (plan, derivation) = (first.plan, first.derivation);
     let hvp = hvp::second_order_items(
         net,
@@ -304,6 +320,23 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, hessian: &Pass<'_>, gauss_newton: &
             quote! { ::symgrad::__private::check_batch_matrix(#label, inputs.#n.dim(), rows, #w)?; }
         })
         .collect();
+    let (lanes_gradient, lanes_hooked, lanes_sgd) = match chain {
+        Some(chain) => {
+            let hooks = (0..count).map(kernels::on_final);
+            let updates = fields.iter().map(|field| {
+                quote! {
+                    ::symgrad::__private::sgd_update(
+                        self.#field.view_mut().into_dyn(), grads.#field.view().into_dyn(), rate, decay);
+                }
+            });
+            (
+                lanes::method(net, chain, &ws_name),
+                lanes::shortcut(net, chain, quote!(#( #hooks )*)),
+                lanes::shortcut(net, chain, quote!(#( #updates )*)),
+            )
+        }
+        None => Default::default(),
+    };
     let twin = e.tape_twin();
     let batch_from_examples = e.batch_from_examples();
     let classifies = net.targets.iter().any(|t| t.kind == TargetKind::Classes);
@@ -460,6 +493,7 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, hessian: &Pass<'_>, gauss_newton: &
                 mut on_final: F,
             ) -> ::symgrad::__private::Result<T> {
                 #prelude
+                #lanes_hooked
                 self.__forward(ws, &inputs, Some(batch), Some(rng), false)?;
                 #backward_pass
                 Ok(#loss_value)
@@ -482,12 +516,15 @@ pub fn emit(net: &Lowered, first: &Pass<'_>, hessian: &Pass<'_>, gauss_newton: &
                 decay: T,
             ) -> ::symgrad::__private::Result<T> {
                 #prelude
+                #lanes_sgd
                 self.__forward(ws, &inputs, Some(batch), Some(rng), false)?;
                 #sgd_pass
                 Ok(#loss_value)
             }
 
             #twin
+
+            #lanes_gradient
 
             /// The backward pass as chain-rule equations (Markdown with LaTeX math).
             pub fn derivation() -> &'static str {

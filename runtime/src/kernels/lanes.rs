@@ -1,0 +1,352 @@
+//! Small dense chains a block of samples at a time, one sample per vector lane.
+//!
+//! For a chain `hₗ = fₗ(hₗ₋₁ Wₗ + bₗ)` whose widths are all small, the batch-wide kernels spend
+//! most of a step calling ~30 kernels on a few hundred values each. Here `network!` emits
+//! the whole step of such a chain as one loop over blocks of [`LANES`] samples, the widths
+//! fixed at compile time: a layer's values are stored transposed, `hᵀ[i]` holding unit `i` of
+//! every sample of the block, so that every operation below is the same operation on each
+//! lane (the vectoriser turns `[T; LANES]` into one or a few vector registers) and no value
+//! leaves the block's buffers between the layers. With `Wₗ` of shape `[I, O]` and `z = hW + b`:
+//!
+//! - forward, [`affine`]: `zᵀ[o] = b[o] + Σᵢ W[i][o] hᵀ[i]`, then [`activate`];
+//! - the loss, [`softmax_cross_entropy`]: `z̄ = (softmax(z) − onehot(y)) / B`;
+//! - the chain rule through the activation, [`activation_adjoint`]: `z̄ = h̄ ⊙ f′(h)`;
+//! - the input's adjoint, [`input_adjoint`]: `h̄ᵀ[i] = Σₒ W[i][o] z̄ᵀ[o]` (`h̄ = z̄ Wᵀ`);
+//! - the parameters' adjoints, [`weight_adjoint`]: `W̄[i][o] += Σ_r h[r][i] z̄[r][o]`
+//!   (`W̄ = hᵀ z̄`) and `b̄[o] += Σ_r z̄[r][o]`, summed over the block's samples.
+//!
+//! The last block of a batch is padded: its unused lanes compute on zeros, and their adjoints
+//! are zero and left out of the sums.
+
+use ndarray::{Array1, Array2, ArrayView2};
+
+use crate::kernels::Activation;
+use crate::scalar::Scalar;
+
+/// Samples per block: one vector of `f32` with AVX-512, two with AVX2.
+pub const LANES: usize = 16;
+
+/// One unit's values for the samples of a block.
+pub type Lanes<T> = [T; LANES];
+
+/// The loop over a batch's blocks, which `network!` emits for each chain.
+pub trait Blocks {
+    /// What the loop returns (the loss).
+    type Output;
+    /// Runs the loop; implementations are `#[inline(always)]`, so that
+    /// [`with_wide_vectors`] compiles it into its own body.
+    fn run(self) -> Self::Output;
+}
+
+/// `blocks.run()`, compiled for the widest vectors the processor has: AVX-512 (one `f32`
+/// block per register), else AVX2, else the build's own (the loop is inlined into a function
+/// built with the feature, so that it is vectorised for it).
+#[inline(always)]
+pub fn with_wide_vectors<B: Blocks>(blocks: B) -> B::Output {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the processor has AVX-512F.
+            return unsafe { avx512(blocks) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2.
+            return unsafe { avx2(blocks) };
+        }
+    }
+    blocks.run()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn avx512<B: Blocks>(blocks: B) -> B::Output {
+    blocks.run()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn avx2<B: Blocks>(blocks: B) -> B::Output {
+    blocks.run()
+}
+
+/// A parameter matrix `[I, O]` as fixed-size rows, if it has that shape and is stored
+/// contiguously row by row.
+#[inline]
+pub fn matrix<T: Scalar, const I: usize, const O: usize>(a: &Array2<T>) -> Option<&[[T; O]; I]> {
+    if a.dim() != (I, O) {
+        return None;
+    }
+    let (rows, []) = a.as_slice()?.as_chunks::<O>() else {
+        return None;
+    };
+    rows.try_into().ok()
+}
+
+/// [`matrix`], writable.
+#[inline]
+pub fn matrix_mut<T: Scalar, const I: usize, const O: usize>(a: &mut Array2<T>) -> Option<&mut [[T; O]; I]> {
+    if a.dim() != (I, O) {
+        return None;
+    }
+    let (rows, []) = a.as_slice_mut()?.as_chunks_mut::<O>() else {
+        return None;
+    };
+    rows.try_into().ok()
+}
+
+/// A parameter vector `[O]` as a fixed-size array, if it is contiguous.
+#[inline]
+pub fn vector<T: Scalar, const O: usize>(a: &Array1<T>) -> Option<&[T; O]> {
+    a.as_slice()?.try_into().ok()
+}
+
+/// [`vector`], writable.
+#[inline]
+pub fn vector_mut<T: Scalar, const O: usize>(a: &mut Array1<T>) -> Option<&mut [T; O]> {
+    a.as_slice_mut()?.try_into().ok()
+}
+
+/// The first `N·LANES` values of `scratch` as `N` units' lanes, and the rest.
+#[inline]
+pub fn units<T: Scalar, const N: usize>(scratch: &mut [T]) -> Option<(&mut [Lanes<T>; N], &mut [T])> {
+    carve::<T, N, LANES>(scratch)
+}
+
+/// The first `LANES·O` values of `scratch` as `LANES` samples of `O` values (the scratch of
+/// [`weight_adjoint`]), and the rest.
+#[inline]
+pub fn sample_rows<T: Scalar, const O: usize>(scratch: &mut [T]) -> Option<(&mut [[T; O]; LANES], &mut [T])> {
+    carve::<T, LANES, O>(scratch)
+}
+
+fn carve<T: Scalar, const N: usize, const M: usize>(scratch: &mut [T]) -> Option<(&mut [[T; M]; N], &mut [T])> {
+    let (head, rest) = scratch.split_at_mut_checked(N * M)?;
+    let (arrays, []) = head.as_chunks_mut::<M>() else {
+        return None;
+    };
+    Some((arrays.try_into().ok()?, rest))
+}
+
+/// Rows `start..start + n` of `x` transposed into `xᵀ`, the other lanes zero, where `n` is
+/// at most [`LANES`] and what is left of `x`; returns `n`.
+#[inline(always)]
+pub fn load<T: Scalar, const I: usize>(x: ArrayView2<'_, T>, start: usize, xt: &mut [Lanes<T>; I]) -> usize {
+    let n = x.nrows().saturating_sub(start).min(LANES);
+    if n < LANES {
+        for unit in xt.iter_mut() {
+            unit[n..].fill(T::ZERO);
+        }
+    }
+    let put = |xt: &mut [Lanes<T>; I], lane: usize, row: &[T; I]| {
+        for (unit, &value) in xt.iter_mut().zip(row) {
+            unit[lane] = value;
+        }
+    };
+    match x.as_slice().map(<[T]>::as_chunks::<I>) {
+        Some((rows, [])) if x.ncols() == I => {
+            for (lane, row) in rows[start..start + n].iter().enumerate() {
+                put(xt, lane, row);
+            }
+        }
+        _ => {
+            for (lane, row) in x.rows().into_iter().skip(start).take(n).enumerate() {
+                put(xt, lane, &std::array::from_fn(|i| row[i]));
+            }
+        }
+    }
+    n
+}
+
+/// `zᵀ[o] = b[o] + Σᵢ W[i][o] hᵀ[i]`: the forward product of one layer.
+#[inline(always)]
+pub fn affine<T: Scalar, const I: usize, const O: usize>(
+    h: &[Lanes<T>; I],
+    w: &[[T; O]; I],
+    b: &[T; O],
+    z: &mut [Lanes<T>; O],
+) {
+    sums(z, h, |o, _| [b[o]; LANES], |i, o| w[i][o]);
+}
+
+/// `h = f(z)` in place.
+#[inline(always)]
+pub fn activate<T: Scalar, const N: usize>(f: Activation, z: &mut [Lanes<T>; N]) {
+    for v in z.as_flattened_mut() {
+        *v = f.value(*v);
+    }
+}
+
+/// `z̄ = h̄ ⊙ f′(h)` in place of `h̄`, for an activation whose derivative is written in its
+/// output `h` (or needs nothing: `Saved::Output` and `Saved::Nothing`).
+#[inline(always)]
+pub fn activation_adjoint<T: Scalar, const N: usize>(f: Activation, h: &[Lanes<T>; N], adjoint: &mut [Lanes<T>; N]) {
+    for (g, &y) in adjoint.as_flattened_mut().iter_mut().zip(h.as_flattened()) {
+        *g *= f.derivative(y);
+    }
+}
+
+/// `h̄ᵀ[i] = Σₒ W[i][o] z̄ᵀ[o]`: the adjoint of a layer's input, `h̄ = z̄ Wᵀ`.
+#[inline(always)]
+pub fn input_adjoint<T: Scalar, const I: usize, const O: usize>(
+    z: &[Lanes<T>; O],
+    w: &[[T; O]; I],
+    h: &mut [Lanes<T>; I],
+) {
+    sums(h, z, |_, _| [T::ZERO; LANES], |o, i| w[i][o]);
+}
+
+/// `W̄[i][o] += Σ_r h[r][i] z̄[r][o]` and `b̄[o] += Σ_r z̄[r][o]` over the first `n` lanes: a
+/// layer's parameter adjoints `W̄ = hᵀ z̄`, `b̄ = 1ᵀ z̄`, accumulated over the blocks. `z̄` is
+/// first put back sample by sample into `rows` (scratch), so that the sums run along `o`,
+/// the contiguous axis of `W̄`.
+#[inline(always)]
+pub fn weight_adjoint<T: Scalar, const I: usize, const O: usize>(
+    h: &[Lanes<T>; I],
+    z: &[Lanes<T>; O],
+    n: usize,
+    rows: &mut [[T; O]; LANES],
+    w: &mut [[T; O]; I],
+    b: &mut [T; O],
+) {
+    for (o, zo) in z.iter().enumerate() {
+        for (row, &g) in rows.iter_mut().zip(zo) {
+            row[o] = g;
+        }
+    }
+    let rows = &rows[..n];
+    sums(w, rows, |_, current| *current, |r, i| h[i][r]);
+    for row in rows {
+        for (s, &g) in b.iter_mut().zip(row) {
+            *s += g;
+        }
+    }
+}
+
+/// `targets[t] = init(t, targets[t]) + Σⱼ coefficient(j, t) · vectors[j]` for every
+/// target, a few targets at a time: a sum alone waits on its previous addition (3–4 cycles) at
+/// every `j`, while independent sums fill those cycles. How many: as many as keep about eight
+/// vector registers of AVX2 busy (more spill to the stack).
+#[inline(always)]
+fn sums<T: Scalar, const W: usize>(
+    targets: &mut [[T; W]],
+    vectors: &[[T; W]],
+    init: impl Fn(usize, &[T; W]) -> [T; W],
+    coefficient: impl Fn(usize, usize) -> T,
+) {
+    let bytes = W * std::mem::size_of::<T>();
+    if bytes <= 64 {
+        sums_by::<T, W, 4>(targets, vectors, &init, &coefficient);
+    } else if bytes <= 128 {
+        sums_by::<T, W, 2>(targets, vectors, &init, &coefficient);
+    } else {
+        sums_by::<T, W, 1>(targets, vectors, &init, &coefficient);
+    }
+}
+
+/// [`sums`], `G` targets at a time.
+#[inline(always)]
+fn sums_by<T: Scalar, const W: usize, const G: usize>(
+    targets: &mut [[T; W]],
+    vectors: &[[T; W]],
+    init: &impl Fn(usize, &[T; W]) -> [T; W],
+    coefficient: &impl Fn(usize, usize) -> T,
+) {
+    let (groups, rest) = targets.as_chunks_mut::<G>();
+    for (g, group) in groups.iter_mut().enumerate() {
+        sum_group(group, g * G, vectors, init, coefficient);
+    }
+    let first = groups.len() * G;
+    for (t, target) in rest.iter_mut().enumerate() {
+        sum_group(std::array::from_mut(target), first + t, vectors, init, coefficient);
+    }
+}
+
+/// [`sums`] for the `G` targets from `first` on.
+#[inline(always)]
+fn sum_group<T: Scalar, const W: usize, const G: usize>(
+    group: &mut [[T; W]; G],
+    first: usize,
+    vectors: &[[T; W]],
+    init: &impl Fn(usize, &[T; W]) -> [T; W],
+    coefficient: &impl Fn(usize, usize) -> T,
+) {
+    let mut acc: [[T; W]; G] = std::array::from_fn(|g| init(first + g, &group[g]));
+    for (j, v) in vectors.iter().enumerate() {
+        for (g, a) in acc.iter_mut().enumerate() {
+            let c = coefficient(j, first + g);
+            for (s, &x) in a.iter_mut().zip(v) {
+                *s += c * x;
+            }
+        }
+    }
+    *group = acc;
+}
+
+/// The softmax cross-entropy of the first `labels.len()` lanes of the logits `zᵀ`, replaced
+/// by their adjoint `z̄ = scale · (softmax(z) − onehot(y))` (the other lanes by zero); returns
+/// the sum of the lanes' losses `ln Σⱼ e^{zⱼ−m} − (z_y − m)`, `m = maxⱼ zⱼ` (the stable form).
+/// Every label must be below `C`.
+#[inline(always)]
+pub fn softmax_cross_entropy<T: Scalar, const C: usize>(z: &mut [Lanes<T>; C], labels: &[usize], scale: T) -> T {
+    let mut max = z[0];
+    for zj in &z[1..] {
+        for (m, &v) in max.iter_mut().zip(zj) {
+            *m = m.max(v);
+        }
+    }
+    let (mut sum, mut picked) = ([T::ZERO; LANES], [T::ZERO; LANES]);
+    for (j, zj) in z.iter_mut().enumerate() {
+        for (lane, v) in zj.iter_mut().enumerate() {
+            let shifted = *v - max[lane];
+            if labels.get(lane) == Some(&j) {
+                picked[lane] = shifted;
+            }
+            *v = shifted.exp();
+            sum[lane] += *v;
+        }
+    }
+    for (j, zj) in z.iter_mut().enumerate() {
+        for (lane, v) in zj.iter_mut().enumerate() {
+            *v = match labels.get(lane) {
+                Some(&label) => (*v / sum[lane] - if label == j { T::ONE } else { T::ZERO }) * scale,
+                None => T::ZERO,
+            };
+        }
+    }
+    (0..labels.len()).map(|lane| sum[lane].ln() - picked[lane]).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_need_contiguous_storage_of_the_right_size() {
+        let a = Array2::from_shape_fn((3, 2), |(i, j)| (i * 2 + j) as f64);
+        assert_eq!(matrix::<f64, 3, 2>(&a), Some(&[[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]));
+        assert_eq!(matrix::<f64, 2, 3>(&a), None);
+        assert_eq!(
+            matrix::<f64, 2, 3>(&a.t().as_standard_layout().into_owned()).map(|m| m[0]),
+            Some([0.0, 2.0, 4.0])
+        );
+        let mut t = a.clone().reversed_axes();
+        assert!(matrix_mut::<f64, 2, 3>(&mut t).is_none());
+        let mut scratch = vec![0.0f32; 3 * LANES + 1];
+        let (three, rest) = units::<f32, 3>(&mut scratch).unwrap();
+        assert_eq!((three.len(), rest.len()), (3, 1));
+        assert!(units::<f32, 4>(&mut scratch).is_none());
+    }
+
+    #[test]
+    fn a_partial_block_is_padded_with_zeros() {
+        let x = Array2::from_shape_fn((20, 3), |(i, j)| (i * 3 + j + 1) as f32);
+        let mut xt = [[f32::NAN; LANES]; 3];
+        assert_eq!(load(x.view(), 16, &mut xt), 4);
+        assert_eq!(xt[1][..5], [50.0, 53.0, 56.0, 59.0, 0.0]);
+        assert!(xt.iter().all(|u| u[4..].iter().all(|&v| v == 0.0)));
+        // Strided rows read the same values.
+        let xs = x.slice(ndarray::s![..;2, ..]);
+        assert_eq!(load(xs, 0, &mut xt), 10);
+        assert_eq!(xt[0][..3], [1.0, 7.0, 13.0]);
+    }
+}
