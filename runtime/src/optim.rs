@@ -6,7 +6,7 @@
 //! bias corrections `m̂ = m/(1 − β₁ᵗ)`, `ŝ = s/(1 − β₂ᵗ)`. Weight decay adds `λ w` to `g`
 //! (an L2 penalty `λ‖w‖²/2` on the loss).
 
-use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Zip};
+use ndarray::{ArrayD, ArrayView, ArrayViewMut, Dimension, Zip};
 use serde::{Deserialize, Serialize};
 
 use crate::params::Parameters;
@@ -122,7 +122,7 @@ impl<T: Scalar> Optim<T> {
 /// One step of plain gradient descent with an L2 penalty on one parameter:
 /// `w ← w − α(g + λw)`. On contiguous arrays a plain loop over the slices: the small
 /// networks' steps spent a tenth of their time in `Zip`'s layout checks.
-pub fn sgd_update<T: Scalar>(mut w: ArrayViewMutD<'_, T>, g: ArrayViewD<'_, T>, rate: T, decay: T) {
+pub fn sgd_update<T: Scalar, D: Dimension>(mut w: ArrayViewMut<'_, T, D>, g: ArrayView<'_, T, D>, rate: T, decay: T) {
     let same = w.shape() == g.shape();
     if let (true, Some(w), Some(g)) = (same, w.as_slice_mut(), g.as_slice()) {
         for (w, &g) in w.iter_mut().zip(g) {

@@ -137,20 +137,19 @@ pub fn load<T: Scalar, const I: usize>(x: ArrayView2<'_, T>, start: usize, xt: &
             unit[n..].fill(T::ZERO);
         }
     }
-    let put = |xt: &mut [Lanes<T>; I], lane: usize, row: &[T; I]| {
-        for (unit, &value) in xt.iter_mut().zip(row) {
-            unit[lane] = value;
-        }
-    };
     match x.as_slice().map(<[T]>::as_chunks::<I>) {
         Some((rows, [])) if x.ncols() == I => {
             for (lane, row) in rows[start..start + n].iter().enumerate() {
-                put(xt, lane, row);
+                for (unit, &value) in xt.iter_mut().zip(row) {
+                    unit[lane] = value;
+                }
             }
         }
         _ => {
             for (lane, row) in x.rows().into_iter().skip(start).take(n).enumerate() {
-                put(xt, lane, &std::array::from_fn(|i| row[i]));
+                for (unit, &value) in xt.iter_mut().zip(row) {
+                    unit[lane] = value;
+                }
             }
         }
     }

@@ -43,7 +43,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
     // a_l: the input of layer l (a_0 the samples); d_l: its adjoint (l ≥ 1); z: the logits.
     let (a, d) = (names("a"), names("d"));
     let (wf, bf): (Vec<&Ident>, Vec<&Ident>) = layers.iter().map(|l| (field(l.weight), field(l.bias))).unzip();
-    let classes = chain.classes();
+    let (classes, inputs) = (chain.classes(), fan_in[0]);
     let hidden = 1..count;
     let (d_hidden, width_hidden) = (&d[hidden.clone()], &fan_in[hidden]);
     let views = quote! {
@@ -155,7 +155,8 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
             }
 
             let samples = x.nrows();
-            if samples == 0 || labels.len() != samples || labels.iter().any(|&label| label >= #classes) {
+            let valid = x.ncols() == #inputs && labels.len() == samples;
+            if samples == 0 || !valid || labels.iter().any(|&label| label >= #classes) {
                 return ::std::option::Option::None;
             }
             #views

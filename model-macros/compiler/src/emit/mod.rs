@@ -189,7 +189,7 @@ impl<'a> Emitter<'a> {
                 let field = &self.net.params[param].name;
                 quote! {
                     ::symgrad::__private::sgd_update(
-                        self.#field.view_mut().into_dyn(), grads.#field.view().into_dyn(), rate, decay);
+                        self.#field.view_mut(), grads.#field.view(), rate, decay);
                 }
             });
         quote! { #backward #( #updates )* }
@@ -326,7 +326,7 @@ pub fn emit(
             let updates = fields.iter().map(|field| {
                 quote! {
                     ::symgrad::__private::sgd_update(
-                        self.#field.view_mut().into_dyn(), grads.#field.view().into_dyn(), rate, decay);
+                        self.#field.view_mut(), grads.#field.view(), rate, decay);
                 }
             });
             (
