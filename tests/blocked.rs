@@ -144,3 +144,42 @@ fn a_label_out_of_range_is_an_error() {
         "{error}"
     );
 }
+
+/// In f32 (the vector code training runs) the blocked gradient is the f64 one rounded: each
+/// element sums at most 48 samples' products of a few factors, each rounded to a relative
+/// 6·10⁻⁸ (tanh and exp to about one ulp), so errors stay below 10⁻⁶ of the gradient's largest
+/// element; 10⁻⁵ of it is allowed.
+#[test]
+fn f32_is_f64_rounded() {
+    for (seed, rows) in [(1, 1), (2, 16), (3, 17), (4, 48)] {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let wide: Smooth<f64> = network(&mut rng);
+        let mut narrow = Smooth::<f32>::zeros();
+        for i in 0..wide.count() {
+            narrow.param_mut(i).assign(&wide.param(i).mapv(|v| v as f32));
+        }
+        let (x, y) = (random(&mut rng, rows, 5, 1.0), labels(&mut rng, rows, 4));
+        let (mut g64, mut g32) = (Smooth::<f64>::zeros(), Smooth::<f32>::zeros());
+        let l64 = wide
+            .__lanes_gradient(&mut wide.workspace(1), x.view(), &y, &mut g64)
+            .unwrap();
+        let x32 = x.mapv(|v| v as f32);
+        let l32 = narrow
+            .__lanes_gradient(&mut narrow.workspace(1), x32.view(), &y, &mut g32)
+            .unwrap();
+        assert!(
+            (f64::from(l32) - l64).abs() <= 1e-5 * l64.abs().max(1.0),
+            "loss {l32} vs {l64}"
+        );
+        for i in 0..g64.count() {
+            let largest = g64.param(i).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            for (&a, &b) in g32.param(i).iter().zip(g64.param(i).iter()) {
+                assert!(
+                    (f64::from(a) - b).abs() <= 1e-5 * largest,
+                    "{} with {rows} rows: {a} vs {b}",
+                    g64.name(i)
+                );
+            }
+        }
+    }
+}
