@@ -3,7 +3,9 @@
 //! Throughput is reported as FLOP/s (2·m·k·n per product). Thread count: one, or with
 //! `--features threading` one per core the process may use (pin with `taskset`; see
 //! `benches/README.md`); with the feature, `split` times each product of the benchmark
-//! networks on one thread and on two.
+//! networks on one thread and on two. `kernels` times each product of the benchmark
+//! networks' steps through `symgrad::gemm` (the runtime's AVX-512 kernel where the processor
+//! has it) beside the `gemm` crate called directly, on one thread.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::Array2;
@@ -68,8 +70,91 @@ fn split(c: &mut Criterion) {
     set_split_size(DEFAULT_SPLIT_SIZE);
 }
 
+/// `C ← α A B + β C` by the `gemm` crate on this thread, any strides (the crate names the
+/// factors the other way round: its `alpha` scales C).
+fn crate_gemm(
+    alpha: f32,
+    a: ndarray::ArrayView2<'_, f32>,
+    b: ndarray::ArrayView2<'_, f32>,
+    beta: f32,
+    mut c: ndarray::ArrayViewMut2<'_, f32>,
+) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let (sa, sb, sc) = (a.strides(), b.strides(), c.strides().to_vec());
+    // SAFETY: the views' own pointers, shapes and strides; `c` is a unique borrow.
+    unsafe {
+        ::gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            sc[1],
+            sc[0],
+            beta != 0.0,
+            a.as_ptr(),
+            sa[1],
+            sa[0],
+            b.as_ptr(),
+            sb[1],
+            sb[0],
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            ::gemm::Parallelism::None,
+        )
+    }
+}
+
+/// Each product of the benchmark networks' steps (forward `H·W`, weight gradient `Hᵀ·Z̄`, input
+/// gradient `Z̄·Wᵀ`) through `symgrad::gemm` and through the `gemm` crate, one thread.
+fn kernels(c: &mut Criterion) {
+    gemm::set_threads(1).unwrap();
+    let mut group = c.benchmark_group("kernels");
+    group.warm_up_time(std::time::Duration::from_millis(500));
+    group.measurement_time(std::time::Duration::from_secs(1));
+    // (batch, inputs, outputs) of a layer: 784-256-128-10 at 64 and 256, 784-1024-1024-10 at
+    // 128, the autoencoder's 256-64 and 256-784 layers at 64.
+    for (rows, inputs, outputs) in [
+        (64, 784, 256),
+        (64, 256, 128),
+        (64, 128, 10),
+        (256, 784, 256),
+        (256, 256, 128),
+        (256, 128, 10),
+        (128, 784, 1024),
+        (128, 1024, 1024),
+        (128, 1024, 10),
+        (64, 256, 64),
+        (64, 256, 784),
+    ] {
+        let h = Array2::from_shape_fn((rows, inputs), |(i, j)| ((i * 7 + j) % 13) as f32 * 0.1);
+        let w = Array2::from_shape_fn((inputs, outputs), |(i, j)| ((i + 3 * j) % 11) as f32 * 0.1);
+        let z = Array2::from_shape_fn((rows, outputs), |(i, j)| ((i + j) % 5) as f32 * 0.1);
+        let (mut out, mut w_grad, mut h_grad) = (z.clone(), w.clone(), h.clone());
+        // As a step calls them: the forward product onto the broadcast bias, the weight's
+        // gradient folded into its SGD update (α = −lr, β = 1), the input gradient written.
+        let products = [
+            ("forward", 1.0, h.view(), w.view(), 1.0, out.view_mut()),
+            ("weight", -1e-3, h.t(), z.view(), 1.0, w_grad.view_mut()),
+            ("input", 1.0, z.view(), w.t(), 0.0, h_grad.view_mut()),
+        ];
+        for (pass, alpha, a, b, beta, mut out) in products {
+            let name = |by: &str| format!("{rows}x{inputs}x{outputs}/{pass}/{by}");
+            group.bench_function(name("symgrad"), |bench| {
+                bench.iter(|| gemm(alpha, black_box(a), b, beta, out.view_mut()).unwrap())
+            });
+            group.bench_function(name("crate"), |bench| {
+                bench.iter(|| crate_gemm(alpha, black_box(a), b, beta, out.view_mut()))
+            });
+        }
+    }
+    group.finish();
+}
+
 #[cfg(feature = "threading")]
-criterion_group!(benches, gemm_f32, split);
+criterion_group!(benches, gemm_f32, split, kernels);
 #[cfg(not(feature = "threading"))]
-criterion_group!(benches, gemm_f32);
+criterion_group!(benches, gemm_f32, kernels);
 criterion_main!(benches);

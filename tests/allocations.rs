@@ -1,11 +1,13 @@
 //! Once a workspace exists, a training step (forward, backward, SGD update) allocates nothing:
 //! counted by a global allocator. Products above `symgrad::gemm::SMALL_GEMM` multiply-adds go
-//! to the `gemm` crate, which allocates one or two small vectors per call; that count is
-//! pinned too.
+//! to the runtime's own AVX-512 kernel where the processor has it (it allocates nothing once
+//! warm) and otherwise to the `gemm` crate, which allocates one or two small vectors per call;
+//! that count is pinned too.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+use symgrad::gemm::Kernel;
 use symgrad::ndarray::Array2;
 use symgrad::network;
 use symgrad::optim::Optim;
@@ -178,8 +180,35 @@ fn hessian_and_gauss_newton_products_allocate_nothing() {
     assert_eq!(allocations, 0);
 }
 
+network! {
+    struct Wide {
+        input x: [784];
+        target y: classes[10];
+        h1 = relu(dense(x, 1024));
+        h2 = relu(dense(h1, 1024));
+        z = dense(h2, 10);
+        output softmax(z);
+        loss cross_entropy(softmax(z), y);
+    }
+}
+
+/// Checks the allocations of ten steps of a network with `products` products per step, every
+/// one above `SMALL_GEMM` multiply-adds. The runtime's own kernel keeps its packing buffer per
+/// thread: nothing. The `gemm` crate allocates one vector per call, and a second for some
+/// shapes and layouts (its blocking follows the CPU's caches; for `Large` on an AVX2 machine,
+/// 13 per step): at most two per product, nothing else.
+fn assert_large_products_allocate(allocations: usize, products: usize) {
+    match symgrad::gemm::kernel() {
+        Kernel::Avx512 => assert_eq!(allocations, 0),
+        Kernel::GemmCrate => assert!(
+            (10 * products..=10 * 2 * products).contains(&allocations),
+            "{allocations} in ten steps of {products} products"
+        ),
+    }
+}
+
 #[test]
-fn large_products_allocate_only_inside_the_gemm_crate() {
+fn a_784_256_128_10_step_at_batch_64_allocates_nothing_in_the_own_kernel() {
     let mut rng = StdRng::seed_from_u64(0);
     let mut net = Large::<f32>::new(&mut rng);
     let mut grads = Large::zeros();
@@ -192,16 +221,23 @@ fn large_products_allocate_only_inside_the_gemm_crate() {
         net.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads).unwrap();
         sgd.step(&mut net, &grads, 0.01);
     });
-    // Every product here has more than SMALL_GEMM multiply-adds: 3 forward, 3 weight
-    // gradients, 2 input gradients (none for X). The gemm crate allocates one vector per call,
-    // and a second for some shapes and layouts (its blocking follows the CPU's caches): on
-    // this machine, 64×128×10 (X·W₃), the weight gradients 128×64×10 and 784×64×256 (a
-    // transposed left operand) and both input gradients (a transposed right operand), 13 per
-    // step. At most two per product, nothing else.
-    assert!(
-        (10 * 8..=10 * 2 * 8).contains(&allocations),
-        "{allocations} in ten steps"
-    );
+    // 3 forward, 3 weight gradients, 2 input gradients (none for X).
+    assert_large_products_allocate(allocations, 8);
+}
+
+#[test]
+fn a_784_1024_1024_10_step_at_batch_128_allocates_nothing_in_the_own_kernel() {
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut net = Wide::<f32>::new(&mut rng);
+    let mut grads = Wide::zeros();
+    let mut ws = net.workspace(128);
+    let x = Array2::from_shape_fn((128, 784), |(i, j)| ((i + 2 * j) % 5) as f32 * 0.2);
+    let y: Vec<usize> = (0..128).map(|i| i % 10).collect();
+    let allocations = allocations_in_ten_steps(|| {
+        let batch = WideBatch { x: x.view(), y: &y };
+        net.sgd_step(&mut ws, &batch, &mut rng, &mut grads, 0.01, 0.0).unwrap();
+    });
+    assert_large_products_allocate(allocations, 8);
 }
 
 network! {

@@ -3,11 +3,12 @@
 //! A transpose is a stride swap (`a.t()`), never a copy: every combination of transposed and
 //! plain operands, and any row or column strides ndarray can express, is multiplied in place.
 //!
-//! Large products go to the `gemm` crate's packed, blocked kernels (AVX-512 where the CPU has
-//! it, chosen at run time). Products of at most [`SMALL_GEMM`] multiply-adds, the norm for the
-//! small networks people study, run through direct loops instead: packing would cost more
-//! than it saves there, and the `gemm` crate allocates one or two small vectors on every call,
-//! while the direct loops allocate nothing.
+//! Large products go to a packed, blocked kernel: the runtime's own where the processor has
+//! AVX-512 (`gemm/avx512.rs`, `f32` and `f64`; its packing buffer is kept per thread, so a
+//! warm caller allocates nothing), else the `gemm` crate's (AVX2 or SSE, chosen at run time;
+//! it allocates one or two small vectors on every call). Products of at most [`SMALL_GEMM`]
+//! multiply-adds, the norm for the small networks people study, run through direct loops
+//! instead: packing would cost more than it saves there.
 //!
 //! With the `threading` feature a product of at least [`split_size`] multiply-adds is split
 //! across threads (helpers started once, on the first such product, and kept awake between
@@ -27,6 +28,9 @@ use ndarray::{ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 
 use crate::error::{Error, Result};
 use crate::scalar::Scalar;
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
 
 /// `C ← α A B + β C` for `A: m×k`, `B: k×n`, `C: m×n`.
 ///
@@ -80,7 +84,7 @@ pub fn gemm<T: Scalar>(
         small::gemm(alpha, a, b, beta, c);
         return Ok(());
     }
-    let path = if by_columns(&b, &c) {
+    let path = if !own_kernel() && by_columns(&b, &c) {
         Path::Columns
     } else {
         Path::Direct
@@ -105,6 +109,34 @@ fn parts(multiply_adds: usize) -> usize {
 #[cfg(feature = "threading")]
 fn thread_count() -> usize {
     threads().unwrap_or_else(crate::pool::cores)
+}
+
+/// The packed kernel that computes the products above [`SMALL_GEMM`] multiply-adds on this
+/// processor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// The runtime's own (`f32` and `f64`, on processors with AVX-512): its packing buffer is
+    /// kept per thread, so a warm caller allocates nothing.
+    Avx512,
+    /// The `gemm` crate's (AVX2 or SSE kernels, chosen at run time): it allocates one or two
+    /// small vectors on every call.
+    GemmCrate,
+}
+
+/// Which kernel computes the large products here (decided by the processor, once).
+pub fn kernel() -> Kernel {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        return Kernel::Avx512;
+    }
+    Kernel::GemmCrate
+}
+
+/// Whether large products go to the runtime's own kernel, which sums every element of C the
+/// same way wherever it lies (so any split keeps the result) and reads a transposed B without
+/// the column-major detour of [`Path::Columns`].
+fn own_kernel() -> bool {
+    kernel() == Kernel::Avx512
 }
 
 /// How the `gemm` crate computes a product: into C itself, or into a column-major scratch
@@ -154,7 +186,7 @@ fn packed<T: Scalar>(
         } else {
             [(m, at), (m, n - at)]
         };
-        if halves.iter().all(|&(rows, cols)| same_kernel(m, n, k, rows, cols)) {
+        if own_kernel() || halves.iter().all(|&(rows, cols)| same_kernel(m, n, k, rows, cols)) {
             let (c0, c1) = c.split_at(axis, at);
             let ((a0, a1), (b0, b1)) = if axis == Axis(0) {
                 (a.split_at(axis, at), (b, b))

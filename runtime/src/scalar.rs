@@ -42,7 +42,9 @@ pub trait Scalar:
         f(&mut vec![Self::ZERO; len])
     }
 
-    /// `C ← α A B + β C` through a packed, blocked kernel, on raw strided storage.
+    /// `C ← α A B + β C` through a packed, blocked kernel, on raw strided storage: for `f32` and
+    /// `f64` the runtime's own where the processor has AVX-512 (`gemm/avx512.rs`), else the
+    /// `gemm` crate's.
     ///
     /// # Safety
     /// The pointers must address `m×k`, `k×n` and `m×n` matrices with the given row and column
@@ -102,6 +104,37 @@ macro_rules! impl_scalar {
                 rsc: isize,
                 csc: isize,
             ) {
+                #[cfg(target_arch = "x86_64")]
+                if k > 0 && crate::gemm::avx512::available() {
+                    use crate::gemm::avx512::{Strided, gemm};
+                    let (a, b) = (
+                        Strided {
+                            ptr: a,
+                            rows: rsa,
+                            cols: csa,
+                        },
+                        Strided {
+                            ptr: b,
+                            rows: rsb,
+                            cols: csb,
+                        },
+                    );
+                    // SAFETY: AVX-512F is there; the caller guarantees the rest of the contract.
+                    return unsafe {
+                        gemm(
+                            (m, k, n),
+                            alpha,
+                            a,
+                            b,
+                            beta,
+                            Strided {
+                                ptr: c,
+                                rows: rsc,
+                                cols: csc,
+                            },
+                        )
+                    };
+                }
                 // The gemm crate computes `dst ← α·dst + β·lhs·rhs` (reading `dst` only if asked),
                 // with each operand's column stride before its row stride.
                 // SAFETY: the caller guarantees the shapes, strides and non-aliasing that

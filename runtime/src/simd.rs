@@ -1,4 +1,4 @@
-//! AVX-512 vectors for the hand-written kernels (the direct convolutions), over `f32` (16
+//! AVX-512 vectors for the hand-written kernels (the direct convolutions and the packed product), over `f32` (16
 //! lanes) and `f64` (8): one trait, so that each kernel is written once for both.
 //! Everything here needs a processor with AVX-512F, which the callers check at run time.
 
@@ -18,6 +18,7 @@ pub(crate) trait Lanes: Copy + Default + PartialEq + 'static {
     /// `a·b + c`, rounded once.
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// The lanes `at[l·step]` the mask selects (zero in the others).
     unsafe fn gather(mask: u32, at: *const Self, step: usize) -> Self::V;
     /// `self·a + b`, rounded once.
@@ -28,7 +29,7 @@ pub(crate) trait Lanes: Copy + Default + PartialEq + 'static {
 /// lane offsets of a gather as an expression of the step.
 macro_rules! lanes {
     ($t:ident, $v:ident, $mask:ident, $n:literal, $setzero:ident, $set1:ident, $load:ident, $store:ident,
-     $fmadd:ident, $add:ident, $gather:ident::<$scale:literal>, offsets($step:ident) = $offsets:expr) => {
+     $fmadd:ident, $add:ident, $mul:ident, $gather:ident::<$scale:literal>, offsets($step:ident) = $offsets:expr) => {
         impl Lanes for $t {
             type V = $v;
             const N: usize = $n;
@@ -67,6 +68,11 @@ macro_rules! lanes {
             }
             #[inline]
             #[target_feature(enable = "avx512f")]
+            unsafe fn mul(a: $v, b: $v) -> $v {
+                $mul(a, b)
+            }
+            #[inline]
+            #[target_feature(enable = "avx512f")]
             unsafe fn gather(mask: u32, at: *const $t, step: usize) -> $v {
                 let $step = step as i32;
                 // SAFETY: the caller's contract; masked-off lanes are not read.
@@ -90,6 +96,7 @@ lanes!(
     _mm512_mask_storeu_ps,
     _mm512_fmadd_ps,
     _mm512_add_ps,
+    _mm512_mul_ps,
     _mm512_mask_i32gather_ps::<4>,
     offsets(step) = _mm512_mullo_epi32(
         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -107,6 +114,7 @@ lanes!(
     _mm512_mask_storeu_pd,
     _mm512_fmadd_pd,
     _mm512_add_pd,
+    _mm512_mul_pd,
     _mm512_mask_i32gather_pd::<8>,
     offsets(step) = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(step))
 );

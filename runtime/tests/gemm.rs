@@ -90,9 +90,12 @@ fn check_identity<T: Scalar>(m: usize, k: usize, n: usize) {
 
 #[test]
 fn identities_hold_in_every_layout_f32() {
-    // Column counts around the small path's blocks of 16 and 8 and its single columns; the
-    // last, large and with k ≥ 4m and n ≥ 256, goes through a column-major C where B is
-    // column-major and C row-major.
+    // Column counts around the small path's blocks of 16 and 8 and its single columns; then
+    // large products: with k ≥ 4m and n ≥ 256 (for the `gemm` crate, a column-major C where B
+    // is column-major and C row-major), and, for the AVX-512 kernel, rows and columns that
+    // leave its tiles (6 × 64, or 24 × 16 for at most 16 columns) part-filled, k in three
+    // blocks (at most 256 each), n in two (at most 512), and a B stored by columns in blocks
+    // of 16 × 16 (transposed in registers) and the rest.
     for (m, k, n) in [
         (1, 1, 1),
         (3, 5, 2),
@@ -102,6 +105,9 @@ fn identities_hold_in_every_layout_f32() {
         (17, 33, 9),
         (67, 35, 129),
         (9, 40, 260),
+        (13, 600, 70),
+        (30, 40, 530),
+        (100, 400, 10),
     ] {
         check_identity::<f32>(m, k, n);
     }
@@ -109,7 +115,15 @@ fn identities_hold_in_every_layout_f32() {
 
 #[test]
 fn identities_hold_in_every_layout_f64() {
-    for (m, k, n) in [(1, 1, 1), (2, 7, 3), (13, 4, 31), (65, 70, 33), (9, 40, 260)] {
+    for (m, k, n) in [
+        (1, 1, 1),
+        (2, 7, 3),
+        (13, 4, 31),
+        (65, 70, 33),
+        (9, 40, 260),
+        (25, 300, 17),
+        (40, 300, 5),
+    ] {
         check_identity::<f64>(m, k, n);
     }
 }

@@ -1,0 +1,492 @@
+//! The packed product on processors with AVX-512, in `f32` and `f64`: `C ← α A B + β C` on
+//! any strides, allocating nothing once a thread's packing buffer has grown to fit.
+//!
+//! C is computed in tiles of 6 rows by 4 vectors of columns (64 in `f32`, 32 in `f64`), the
+//! 24 sums in registers while k runs: each step of k loads four vectors of a packed strip of B
+//! and broadcasts the tile's six values of A's column into each, 24 fused multiply-adds to 10
+//! loads,
+//!
+//! `acc[r][j] ← A[i + r, p] · B[p, j] + acc[r][j]`, then `C[i + r, j] ← β C[i + r, j] + α acc[r][j]`.
+//!
+//! A C of at most one vector of columns gets tiles of 24 rows by one vector instead. B is
+//! packed, [`KC`] rows of k by [`NC`] columns at a time, into strips one tile wide, so that a
+//! tile reads it contiguously and the columns past C's last are zeros: by vector copies where
+//! B's rows are contiguous, by blocks of 16 × 16 transposed in registers where its columns are
+//! (a layer's input gradient `Z̄·Wᵀ`). A is read where it lies when its rows are contiguous
+//! (a tile's rows over a block of k stay in the L1 cache while every strip of B passes them);
+//! otherwise, and for the last rows, a tile's rows are copied once per block of k, by masked
+//! vectors where A's columns are contiguous (`Hᵀ` of a weight's gradient: read in place, its
+//! columns 4 KiB apart in a 1024-wide layer would all fall in the same sets of the L1 cache). A column-major C is computed as
+//! `Cᵀ = BᵀAᵀ`, so that tiles are stored as vectors; so is a narrow C (a layer with ten
+//! outputs) whose A is stored by rows, which the narrow tiles would read from 24 rows at once.
+//!
+//! Before each tile's loop over k, the cache lines of its part of C are prefetched (a weight
+//! updated in place, `W ← W − lr · HᵀZ̄`, is megabytes out of every cache), and each step of k
+//! prefetches B's strip 16 rows ahead. A last strip of at most three vectors of columns (784 =
+//! 12 · 64 + 16) gets a tile with only as many vectors of sums.
+//!
+//! Against the `gemm` crate (0.19, its AVX-512 kernels) on the products of the benchmark
+//! networks' steps, with the step's α and β (`cargo bench --bench gemm -- kernels`, one core
+//! of a 2-vCPU AMD EPYC Zen 5 pinned, 2026-12-02), time over the crate's: 0.75–0.98 on the
+//! input gradients `Z̄·Wᵀ` (128 × 1024 × 1024: 2.14 against 2.83 ms), 0.93–1.07 on the forward
+//! products, 0.97–1.23 on the weight gradients (the worst: the short 64 × 256 × 64,
+//! 64 × 256 × 128 and 256 × 256 × 128, at 1.13–1.23), 0.89–1.12 on the products with ten columns. Whole steps of
+//! the 784-input networks took the same time with either kernel, within this machine's noise
+//! (±5 %).
+//!
+//! Every element of C goes through the same operations wherever it lies: fused multiply-adds
+//! in the order of k, in blocks of k that depend on k alone, then the update above (the
+//! product `a·b` is the same number as `b·a`, so the transposed form changes nothing). A split
+//! of C across threads therefore changes no result.
+
+use std::arch::x86_64::{
+    __m512, _MM_HINT_T0, _mm_prefetch, _mm512_loadu_ps, _mm512_shuffle_f32x4, _mm512_shuffle_ps, _mm512_storeu_ps,
+    _mm512_unpackhi_ps, _mm512_unpacklo_ps,
+};
+use std::cell::RefCell;
+
+use crate::scalar::Scalar;
+use crate::simd::{Lanes, lanes};
+
+/// The most rows of k packed at once: a tile's rows of A over them (6 or 24 rows, 6 or
+/// 24 KiB in `f32`) stay within a 48 KiB L1 cache while the tile's strip of B streams past. k
+/// is cut into equal blocks of at most this many.
+const KC: usize = 256;
+/// The most columns of B packed at once: `KC × NC` values, 512 KiB in `f32`, within a 1 MiB L2.
+const NC: usize = 512;
+/// The most values a tile holds (`R · V · LANES`), for its copy in memory.
+const TILE: usize = 24 * 16;
+
+/// Whether this processor runs the kernel (AVX-512 Foundation), checked once and cached by
+/// the standard library.
+pub(crate) fn available() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+}
+
+/// A matrix as a pointer and its row and column strides, in elements.
+#[derive(Clone, Copy)]
+pub(crate) struct Strided<P> {
+    pub(crate) ptr: P,
+    pub(crate) rows: isize,
+    pub(crate) cols: isize,
+}
+
+impl<P: Copy> Strided<P> {
+    /// The transpose: the strides swapped.
+    fn t(self) -> Self {
+        Strided {
+            ptr: self.ptr,
+            rows: self.cols,
+            cols: self.rows,
+        }
+    }
+
+    /// The offset of element `(row, col)`.
+    fn at(&self, row: usize, col: usize) -> isize {
+        row as isize * self.rows + col as isize * self.cols
+    }
+}
+
+thread_local! {
+    /// The packed strips of B and a copied strip of A, per thread, kept between products; as
+    /// vectors, so that every strip starts on a 64-byte boundary.
+    static PACK: RefCell<Vec<__m512>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `C ← α A B + β C` for `A: m×k`, `B: k×n`, `C: m×n`, with k ≥ 1; C is not read if `β = 0`.
+///
+/// # Safety
+/// The processor must have AVX-512F ([`available`]); the pointers and strides must address
+/// matrices of these shapes, and C must not alias A or B.
+pub(crate) unsafe fn gemm<T: Wide>(
+    (m, k, n): (usize, usize, usize),
+    alpha: T,
+    a: Strided<*const T>,
+    b: Strided<*const T>,
+    beta: T,
+    c: Strided<*mut T>,
+) {
+    let column_major = c.cols != 1 && c.rows == 1;
+    let narrow = n <= T::N && m > n && a.cols == 1;
+    let (m, n, a, b, c) = if column_major || narrow {
+        (n, m, b.t(), a.t(), c.t())
+    } else {
+        (m, n, a, b, c)
+    };
+    // SAFETY: the caller's contract, with the shapes and strides of one of the two forms.
+    unsafe {
+        if n <= T::N {
+            blocked::<T, 24, 1>((m, k, n), alpha, a, b, beta, c);
+        } else {
+            blocked::<T, 6, 4>((m, k, n), alpha, a, b, beta, c);
+        }
+    }
+}
+
+/// [`gemm`] in tiles of `R` rows by `V` vectors of columns.
+///
+/// # Safety
+/// As [`gemm`]; `R · V ≤ 24` (24 vector registers of sums), `R · V · LANES ≤ TILE`.
+#[target_feature(enable = "avx512f")]
+unsafe fn blocked<T: Wide, const R: usize, const V: usize>(
+    (m, k, n): (usize, usize, usize),
+    alpha: T,
+    a: Strided<*const T>,
+    b: Strided<*const T>,
+    beta: T,
+    c: Strided<*mut T>,
+) {
+    let nr = V * T::N;
+    let (blocks, columns) = (k.div_ceil(KC), NC.min(n).div_ceil(nr) * nr);
+    let depth = k.div_ceil(blocks);
+    let values = columns * depth + R * depth;
+    PACK.with_borrow_mut(|pack| {
+        let vectors = values.div_ceil(T::N);
+        if pack.len() < vectors {
+            // SAFETY: a vector of zero bits is a vector of zeros.
+            pack.resize(vectors, unsafe { std::mem::zeroed() });
+        }
+        let b_pack = pack.as_mut_ptr().cast::<T>();
+        let a_copy = b_pack.wrapping_add(columns * depth);
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            for pc in (0..k).step_by(depth) {
+                let kc = depth.min(k - pc);
+                let b_block = Strided {
+                    ptr: b.ptr.wrapping_offset(b.at(pc, jc)),
+                    ..b
+                };
+                // SAFETY: the caller's contract; `b_pack` holds `columns · depth` values.
+                unsafe { pack_b::<T, V>(kc, nc, b_block, b_pack) };
+                let beta = if pc == 0 { beta } else { T::ONE };
+                for ic in (0..m).step_by(R) {
+                    let mr = R.min(m - ic);
+                    let mut tile_a = Strided {
+                        ptr: a.ptr.wrapping_offset(a.at(ic, pc)),
+                        ..a
+                    };
+                    if mr < R || a.cols != 1 {
+                        // SAFETY: rows ic..ic + mr and columns pc..pc + kc of A are in bounds;
+                        // `a_copy` holds `R · depth` values.
+                        unsafe { copy_a::<T, R>(mr, kc, tile_a, a_copy) };
+                        tile_a = Strided {
+                            ptr: a_copy.cast_const(),
+                            rows: 1,
+                            cols: R as isize,
+                        };
+                    }
+                    for (s, jr) in (0..nc).step_by(nr).enumerate() {
+                        let tile_c = Strided {
+                            ptr: c.ptr.wrapping_offset(c.at(ic, jc + jr)),
+                            ..c
+                        };
+                        let strip = b_pack.wrapping_add(s * kc * nr).cast_const();
+                        let size = (mr, nr.min(nc - jr));
+                        let rows = tile_a.cols == 1;
+                        // SAFETY: `tile_a` addresses R rows (copied where fewer are left) and kc
+                        // columns; `strip` kc rows of `nr` packed values; `tile_c` the `size`
+                        // elements of C written.
+                        unsafe {
+                            match (R, V, rows) {
+                                (6, 4, _) if size.1 <= 3 * T::N => {
+                                    last_tile::<T>(rows, kc, tile_a, (strip, nr), alpha, beta, tile_c, size)
+                                }
+                                (_, _, true) => {
+                                    tile::<T, R, V, true>(kc, tile_a, (strip, nr), alpha, beta, tile_c, size)
+                                }
+                                (_, _, false) => {
+                                    tile::<T, R, V, false>(kc, tile_a, (strip, nr), alpha, beta, tile_c, size)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Packs the `kc × nc` values of `b` into strips of `V · LANES` columns, each `kc` rows of
+/// contiguous values, the columns past `nc` zeros: rows copied as vectors where B's rows are
+/// contiguous, blocks of `LANES × LANES` transposed in registers where its columns are.
+///
+/// # Safety
+/// AVX-512F; `b` addresses `kc × nc` values; `to` holds `kc · nc.div_ceil(V · LANES) · V · LANES`.
+#[target_feature(enable = "avx512f")]
+unsafe fn pack_b<T: Wide, const V: usize>(kc: usize, nc: usize, b: Strided<*const T>, to: *mut T) {
+    let (nr, lane_count) = (V * T::N, T::N);
+    for (s, jr) in (0..nc).step_by(nr).enumerate() {
+        let width = nr.min(nc - jr);
+        let strip = to.wrapping_add(s * kc * nr);
+        if b.cols == 1 {
+            let masks: [u32; V] = std::array::from_fn(|h| lanes(width.saturating_sub(h * lane_count)));
+            for p in 0..kc {
+                let row = b.ptr.wrapping_offset(b.at(p, jr));
+                for (h, &mask) in masks.iter().enumerate() {
+                    // SAFETY: the mask covers the row's values that exist; the strip holds
+                    // `kc · nr` values.
+                    unsafe {
+                        T::store(
+                            u32::MAX,
+                            strip.add(p * nr + h * lane_count),
+                            T::load(mask, row.wrapping_add(h * lane_count)),
+                        )
+                    };
+                }
+            }
+            continue;
+        }
+        for p0 in (0..kc).step_by(lane_count) {
+            for j0 in (0..nr).step_by(lane_count) {
+                let to = strip.wrapping_add(p0 * nr + j0);
+                if b.rows == 1 && p0 + lane_count <= kc && j0 + lane_count <= width {
+                    // SAFETY: B's columns jr + j0.. hold `lane_count` contiguous values from row p0.
+                    unsafe { T::transpose(b.ptr.offset(b.at(p0, jr + j0)), b.cols, to, nr) };
+                    continue;
+                }
+                for p in p0..(p0 + lane_count).min(kc) {
+                    for j in j0..j0 + lane_count {
+                        let value = if j < width {
+                            // SAFETY: (p, jr + j) is in bounds.
+                            unsafe { *b.ptr.offset(b.at(p, jr + j)) }
+                        } else {
+                            T::ZERO
+                        };
+                        // SAFETY: p < kc, j < nr.
+                        unsafe { strip.add(p * nr + j).write(value) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Copies `A[..mr, ..kc]` column by column, `R` values a column, the rows past `mr` zeros: by
+/// masked vectors where A's columns are contiguous, value by value otherwise.
+///
+/// # Safety
+/// AVX-512F; `from` addresses `mr × kc` values; `to` holds `R · kc`.
+#[target_feature(enable = "avx512f")]
+unsafe fn copy_a<T: Wide, const R: usize>(mr: usize, kc: usize, from: Strided<*const T>, to: *mut T) {
+    if from.rows == 1 {
+        for p in 0..kc {
+            for h in (0..R).step_by(T::N) {
+                let (read, write) = (lanes(mr.saturating_sub(h)), lanes(R - h));
+                // SAFETY: the masked lanes are in bounds; unmasked lanes read as zeros.
+                unsafe {
+                    let column = T::load(read, from.ptr.offset(from.at(h, p)));
+                    T::store(write, to.add(p * R + h), column);
+                }
+            }
+        }
+        return;
+    }
+    for p in 0..kc {
+        for r in 0..R {
+            let value = if r < mr {
+                // SAFETY: in bounds by the contract.
+                unsafe { *from.ptr.offset(from.at(r, p)) }
+            } else {
+                T::ZERO
+            };
+            // SAFETY: p · R + r < R · kc.
+            unsafe { to.add(p * R + r).write(value) };
+        }
+    }
+}
+
+/// One tile: `acc = A[..R, ..kc] · strip` in `R · V` registers, then `C ← α acc + β C` on the
+/// `(rows, cols)` elements that exist. `ROWS`: A's rows are contiguous (else its columns are).
+///
+/// # Safety
+/// AVX-512F; `a` addresses `R × kc` values with unit column stride if `ROWS`, else unit row
+/// stride; `strip` holds `kc` rows of `V · LANES` values, `stride` apart; `c` addresses `rows ×
+/// cols` values.
+#[target_feature(enable = "avx512f")]
+unsafe fn tile<T: Wide, const R: usize, const V: usize, const ROWS: bool>(
+    kc: usize,
+    a: Strided<*const T>,
+    (strip, stride): (*const T, usize),
+    alpha: T,
+    beta: T,
+    c: Strided<*mut T>,
+    (rows, cols): (usize, usize),
+) {
+    let (nr, lane_count) = (V * T::N, T::N);
+    if c.cols == 1 {
+        // C's tile is read (β ≠ 0) or written only after the loop over k: its cache lines are
+        // requested now, so that the loop hides their latency (a weight updated in place is
+        // several megabytes, out of every cache).
+        for r in 0..rows {
+            let row = c.ptr.wrapping_offset(r as isize * c.rows).cast::<i8>().cast_const();
+            for line in (0..cols * size_of::<T>()).step_by(64) {
+                _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(line));
+            }
+        }
+    }
+    // SAFETY (this and every block below): AVX-512F and the bounds of the contract.
+    let mut acc = [[unsafe { <T as Lanes>::zero() }; V]; R];
+    let starts: [*const T; R] = std::array::from_fn(|r| a.ptr.wrapping_offset(r as isize * a.rows));
+    for p in 0..kc {
+        unsafe {
+            for h in 0..V {
+                _mm_prefetch::<_MM_HINT_T0>(strip.wrapping_add((p + 16) * stride + h * lane_count).cast::<i8>());
+            }
+            let b: [T::V; V] = std::array::from_fn(|h| T::load(u32::MAX, strip.add(p * stride + h * lane_count)));
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let x = T::splat(if ROWS {
+                    starts[r].add(p)
+                } else {
+                    a.ptr.offset(p as isize * a.cols + r as isize)
+                });
+                for (acc, &b) in acc.iter_mut().zip(&b) {
+                    *acc = T::fma(x, b, *acc);
+                }
+            }
+        }
+    }
+    let (alpha_v, beta_v) = unsafe { (T::splat(&alpha), T::splat(&beta)) };
+    if c.cols == 1 {
+        let masks: [u32; V] = std::array::from_fn(|h| lanes(cols.saturating_sub(h * lane_count)));
+        for (r, acc) in acc.iter().enumerate().take(rows) {
+            for (h, (&mask, &acc)) in masks.iter().zip(acc).enumerate() {
+                unsafe {
+                    let to = c.ptr.wrapping_offset(c.at(r, h * lane_count));
+                    let mut v = <T as Lanes>::mul(alpha_v, acc);
+                    if beta != T::ZERO {
+                        v = T::fma(beta_v, T::load(mask, to), v);
+                    }
+                    T::store(mask, to, v);
+                }
+            }
+        }
+    } else {
+        let mut sums = [T::ZERO; TILE];
+        for (r, acc) in acc.iter().enumerate() {
+            for (h, &acc) in acc.iter().enumerate() {
+                unsafe { T::store(u32::MAX, sums.as_mut_ptr().add(r * nr + h * lane_count), acc) };
+            }
+        }
+        for r in 0..rows {
+            for j in 0..cols {
+                unsafe {
+                    let to = c.ptr.offset(c.at(r, j));
+                    let v = alpha * sums[r * nr + j];
+                    *to = if beta != T::ZERO { beta.fused(*to, v) } else { v };
+                }
+            }
+        }
+    }
+}
+
+/// [`tile`] of 6 rows for a last strip of at most three vectors of columns, with only as many
+/// vectors of sums as it has columns (a C of 784 columns ends in a strip of one vector of four).
+///
+/// # Safety
+/// As [`tile`] with `R = 6`; `cols ≤ 3 · LANES`.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f")]
+unsafe fn last_tile<T: Wide>(
+    rows: bool,
+    kc: usize,
+    a: Strided<*const T>,
+    strip: (*const T, usize),
+    alpha: T,
+    beta: T,
+    c: Strided<*mut T>,
+    size: (usize, usize),
+) {
+    // SAFETY: the caller's.
+    unsafe {
+        match (size.1.div_ceil(T::N), rows) {
+            (1, true) => tile::<T, 6, 1, true>(kc, a, strip, alpha, beta, c, size),
+            (1, false) => tile::<T, 6, 1, false>(kc, a, strip, alpha, beta, c, size),
+            (2, true) => tile::<T, 6, 2, true>(kc, a, strip, alpha, beta, c, size),
+            (2, false) => tile::<T, 6, 2, false>(kc, a, strip, alpha, beta, c, size),
+            (_, true) => tile::<T, 6, 3, true>(kc, a, strip, alpha, beta, c, size),
+            (_, false) => tile::<T, 6, 3, false>(kc, a, strip, alpha, beta, c, size),
+        }
+    }
+}
+
+/// What the kernel needs of an element type beyond [`Lanes`]: the transpose of a block of
+/// `N × N` values, for packing a B stored by columns.
+pub(crate) trait Wide: Scalar + Lanes {
+    /// Writes the transpose of an `N × N` block: row `i` of `from` (at `i · stride`, `N`
+    /// contiguous values) becomes column `i` of `to` (rows at `j · to_stride`). Value by value
+    /// unless the type has a faster way.
+    ///
+    /// # Safety
+    /// AVX-512F; both blocks in bounds.
+    #[inline(always)]
+    unsafe fn transpose(from: *const Self, stride: isize, to: *mut Self, to_stride: usize) {
+        for i in 0..Self::N {
+            for j in 0..Self::N {
+                // SAFETY: the caller's.
+                unsafe {
+                    to.add(j * to_stride + i)
+                        .write(*from.offset(i as isize * stride + j as isize))
+                };
+            }
+        }
+    }
+}
+
+impl Wide for f32 {
+    #[inline(always)]
+    unsafe fn transpose(from: *const f32, stride: isize, to: *mut f32, to_stride: usize) {
+        // SAFETY: the caller's.
+        unsafe { transpose16(from, stride, to, to_stride) }
+    }
+}
+
+impl Wide for f64 {}
+
+/// [`Wide::transpose`] for `f32` in registers: sixteen rows loaded, interleaved by pairs of
+/// values (`unpack`), by pairs of pairs (`shuffle`), then by 128-bit quarters (`shuffle_f32x4`,
+/// twice), sixteen columns stored.
+///
+/// # Safety
+/// AVX-512F; `from` addresses 16 rows of 16 values at `stride`, `to` 16 rows at `to_stride`.
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose16(from: *const f32, stride: isize, to: *mut f32, to_stride: usize) {
+    // SAFETY: in bounds by the contract.
+    let rows: [__m512; 16] = std::array::from_fn(|i| unsafe { _mm512_loadu_ps(from.offset(i as isize * stride)) });
+    // Within each 128-bit quarter: [a0 b0 a1 b1] and [a2 b2 a3 b3] for rows a, b = 2i, 2i + 1.
+    let pairs: [__m512; 16] = std::array::from_fn(|i| {
+        let (a, b) = (rows[i & !1], rows[i | 1]);
+        if i % 2 == 0 {
+            _mm512_unpacklo_ps(a, b)
+        } else {
+            _mm512_unpackhi_ps(a, b)
+        }
+    });
+    // Quads, for rows a, b, c, d = 4g..4g + 4: quad 4g + q holds in quarter l the values of
+    // column 4l + q of those rows.
+    let quads: [__m512; 16] = std::array::from_fn(|i| {
+        let (g, q) = (i / 4, i % 4);
+        let (ab, cd) = (pairs[4 * g + q / 2], pairs[4 * g + 2 + q / 2]);
+        if q % 2 == 0 {
+            _mm512_shuffle_ps::<0x44>(ab, cd)
+        } else {
+            _mm512_shuffle_ps::<0xEE>(ab, cd)
+        }
+    });
+    // Column 4l + q gathers quarter l of quads q, 4 + q, 8 + q, 12 + q.
+    for q in 0..4 {
+        let even = _mm512_shuffle_f32x4::<0x88>(quads[q], quads[4 + q]);
+        let odd = _mm512_shuffle_f32x4::<0xDD>(quads[q], quads[4 + q]);
+        let even2 = _mm512_shuffle_f32x4::<0x88>(quads[8 + q], quads[12 + q]);
+        let odd2 = _mm512_shuffle_f32x4::<0xDD>(quads[8 + q], quads[12 + q]);
+        let columns = [
+            (q, _mm512_shuffle_f32x4::<0x88>(even, even2)),
+            (4 + q, _mm512_shuffle_f32x4::<0x88>(odd, odd2)),
+            (8 + q, _mm512_shuffle_f32x4::<0xDD>(even, even2)),
+            (12 + q, _mm512_shuffle_f32x4::<0xDD>(odd, odd2)),
+        ];
+        for (j, column) in columns {
+            // SAFETY: in bounds by the contract.
+            unsafe { _mm512_storeu_ps(to.add(j * to_stride), column) };
+        }
+    }
+}
