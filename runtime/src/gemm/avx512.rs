@@ -31,8 +31,8 @@
 //! input gradients `Z̄·Wᵀ` (128 × 1024 × 1024: 2.14 against 2.83 ms), 0.93–1.07 on the forward
 //! products, 0.97–1.23 on the weight gradients (the worst: the short 64 × 256 × 64,
 //! 64 × 256 × 128 and 256 × 256 × 128, at 1.13–1.23), 0.89–1.12 on the products with ten columns. Whole steps of
-//! the 784-input networks took the same time with either kernel, within this machine's noise
-//! (±5 %).
+//! 784-256-128-10 and 784-1024-1024-10 took the same time with either kernel within this
+//! machine's noise, the autoencoder's 0–8 % longer (`benches/README.md`).
 //!
 //! Every element of C goes through the same operations wherever it lies: fused multiply-adds
 //! in the order of k, in blocks of k that depend on k alone, then the update above (the
