@@ -42,6 +42,14 @@ pub trait Scalar:
         f(&mut vec![Self::ZERO; len])
     }
 
+    /// `self · a + b`, rounded once where the type has a fused multiply-add (`f32`, `f64`).
+    /// Fast only in code compiled for a processor with FMA instructions; elsewhere it is a
+    /// library call.
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        self * a + b
+    }
+
     /// `C ← α A B + β C` through a packed, blocked kernel, on raw strided storage: for `f32` and
     /// `f64` the runtime's own where the processor has AVX-512 (`gemm/avx512.rs`), else the
     /// `gemm` crate's.
@@ -85,6 +93,11 @@ macro_rules! impl_scalar {
                     }
                     f(&mut scratch[..len])
                 })
+            }
+
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                $t::mul_add(self, a, b)
             }
 
             #[inline]

@@ -29,44 +29,89 @@ pub const LANES: usize = 16;
 /// One unit's values for the samples of a block.
 pub type Lanes<T> = [T; LANES];
 
+/// The vector unit a block loop is compiled for: how wide its registers are, how many there
+/// are, and whether it multiplies and adds in one instruction. The kernels below take it as
+/// an argument so that each compiled copy of a loop keeps as many sums going as its unit has
+/// room for.
+pub trait Isa: Copy {
+    /// Bytes in one vector register.
+    const VECTOR_BYTES: usize;
+    /// Vector registers.
+    const REGISTERS: usize;
+    /// Whether `a·b + c` is one instruction ([`Scalar::mul_add`]); without it, it is a library
+    /// call, so the loops multiply and add apart.
+    const FMA: bool;
+}
+
+/// AVX-512F: 32 registers of 64 bytes, with FMA.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx512;
+
+/// AVX2 with FMA: 16 registers of 32 bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2;
+
+/// What every x86-64 (SSE2) or other processor the build targets has: taken as 16 registers
+/// of 16 bytes, no FMA.
+#[derive(Clone, Copy, Debug)]
+pub struct Baseline;
+
+impl Isa for Avx512 {
+    const VECTOR_BYTES: usize = 64;
+    const REGISTERS: usize = 32;
+    const FMA: bool = true;
+}
+
+impl Isa for Avx2 {
+    const VECTOR_BYTES: usize = 32;
+    const REGISTERS: usize = 16;
+    const FMA: bool = true;
+}
+
+impl Isa for Baseline {
+    const VECTOR_BYTES: usize = 16;
+    const REGISTERS: usize = 16;
+    const FMA: bool = false;
+}
+
 /// The loop over a batch's blocks, which `network!` emits for each chain.
 pub trait Blocks {
     /// What the loop returns (the loss).
     type Output;
-    /// Runs the loop; implementations are `#[inline(always)]`, so that
-    /// [`with_wide_vectors`] compiles it into its own body.
-    fn run(self) -> Self::Output;
+    /// Runs the loop, handing `isa` to the kernels; implementations are `#[inline(always)]`,
+    /// so that [`with_wide_vectors`] compiles it into its own body.
+    fn run<I: Isa>(self, isa: I) -> Self::Output;
 }
 
-/// `blocks.run()`, compiled for the widest vectors the processor has: AVX-512 (one `f32`
-/// block per register), else AVX2, else the build's own (the loop is inlined into a function
-/// built with the feature, so that it is vectorised for it).
+/// `blocks.run(isa)`, compiled for the widest vectors the processor has: AVX-512 (one `f32`
+/// block per register), else AVX2 with FMA, else the build's own (the loop is inlined into a
+/// function built with the feature, so that it is vectorised for it).
 #[inline(always)]
 pub fn with_wide_vectors<B: Blocks>(blocks: B) -> B::Output {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the processor has AVX-512F.
+            // SAFETY: the processor has AVX-512F (which implies FMA).
             return unsafe { avx512(blocks) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor has AVX2.
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the processor has AVX2 and FMA.
             return unsafe { avx2(blocks) };
         }
     }
-    blocks.run()
+    blocks.run(Baseline)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn avx512<B: Blocks>(blocks: B) -> B::Output {
-    blocks.run()
+    blocks.run(Avx512)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn avx2<B: Blocks>(blocks: B) -> B::Output {
-    blocks.run()
+    blocks.run(Avx2)
 }
 
 /// A parameter matrix `[I, O]` as fixed-size rows, if it has that shape and is stored
@@ -112,11 +157,11 @@ pub fn units<T: Scalar, const N: usize>(scratch: &mut [T]) -> Option<(&mut [Lane
     carve::<T, N, LANES>(scratch)
 }
 
-/// The first `LANES·O` values of `scratch` as `LANES` samples of `O` values (the scratch of
+/// The first `LANES·P` values of `scratch` as `LANES` samples of `P` values (the scratch of
 /// [`weight_adjoint`]), and the rest.
 #[inline]
-pub fn sample_rows<T: Scalar, const O: usize>(scratch: &mut [T]) -> Option<(&mut [[T; O]; LANES], &mut [T])> {
-    carve::<T, LANES, O>(scratch)
+pub fn sample_rows<T: Scalar, const P: usize>(scratch: &mut [T]) -> Option<(&mut [[T; P]; LANES], &mut [T])> {
+    carve::<T, LANES, P>(scratch)
 }
 
 fn carve<T: Scalar, const N: usize, const M: usize>(scratch: &mut [T]) -> Option<(&mut [[T; M]; N], &mut [T])> {
@@ -159,12 +204,13 @@ pub fn load<T: Scalar, const I: usize>(x: ArrayView2<'_, T>, start: usize, xt: &
 /// `zᵀ[o] = b[o] + Σᵢ W[i][o] hᵀ[i]`: the forward product of one layer.
 #[inline(always)]
 pub fn affine<T: Scalar, const I: usize, const O: usize>(
+    isa: impl Isa,
     h: &[Lanes<T>; I],
     w: &[[T; O]; I],
     b: &[T; O],
     z: &mut [Lanes<T>; O],
 ) {
-    sums(z, h, |o, _| [b[o]; LANES], |i, o| w[i][o]);
+    sums(isa, z, h, |o, _| [b[o]; LANES], |i, o| w[i][o], |zo, sum| *zo = sum);
 }
 
 /// `h = f(z)` in place.
@@ -187,98 +233,126 @@ pub fn activation_adjoint<T: Scalar, const N: usize>(f: Activation, h: &[Lanes<T
 /// `h̄ᵀ[i] = Σₒ W[i][o] z̄ᵀ[o]`: the adjoint of a layer's input, `h̄ = z̄ Wᵀ`.
 #[inline(always)]
 pub fn input_adjoint<T: Scalar, const I: usize, const O: usize>(
+    isa: impl Isa,
     z: &[Lanes<T>; O],
     w: &[[T; O]; I],
     h: &mut [Lanes<T>; I],
 ) {
-    sums(h, z, |_, _| [T::ZERO; LANES], |o, i| w[i][o]);
+    sums(isa, h, z, |_, _| [T::ZERO; LANES], |o, i| w[i][o], |hi, sum| *hi = sum);
 }
 
 /// `W̄[i][o] += Σ_r h[r][i] z̄[r][o]` and `b̄[o] += Σ_r z̄[r][o]` over the first `n` lanes: a
 /// layer's parameter adjoints `W̄ = hᵀ z̄`, `b̄ = 1ᵀ z̄`, accumulated over the blocks. `z̄` is
-/// first put back sample by sample into `rows` (scratch), so that the sums run along `o`,
-/// the contiguous axis of `W̄`.
+/// first put back sample by sample into `rows` (scratch), each row padded with zeros to `P ≥ O`
+/// values (a whole number of vectors, so that the sums along `o`, the contiguous axis of `W̄`,
+/// run on whole vectors; the padding's sums are dropped).
 #[inline(always)]
-pub fn weight_adjoint<T: Scalar, const I: usize, const O: usize>(
+pub fn weight_adjoint<T: Scalar, const I: usize, const O: usize, const P: usize>(
+    isa: impl Isa,
     h: &[Lanes<T>; I],
     z: &[Lanes<T>; O],
     n: usize,
-    rows: &mut [[T; O]; LANES],
+    rows: &mut [[T; P]; LANES],
     w: &mut [[T; O]; I],
     b: &mut [T; O],
 ) {
-    for (o, zo) in z.iter().enumerate() {
-        for (row, &g) in rows.iter_mut().zip(zo) {
-            row[o] = g;
+    const { assert!(P >= O, "rows narrower than the layer") };
+    for (r, row) in rows.iter_mut().enumerate() {
+        for (o, value) in row.iter_mut().enumerate() {
+            *value = if o < O { z[o][r] } else { T::ZERO };
         }
     }
     let rows = &rows[..n];
-    sums(w, rows, |_, current| *current, |r, i| h[i][r]);
+    let padded = |values: &[T; O]| std::array::from_fn(|o| if o < O { values[o] } else { T::ZERO });
+    sums(
+        isa,
+        w,
+        rows,
+        |_, wi| padded(wi),
+        |r, i| h[i][r],
+        |wi, sum: [T; P]| {
+            wi.copy_from_slice(&sum[..O]);
+        },
+    );
+    let mut bias: [T; P] = padded(b);
     for row in rows {
-        for (s, &g) in b.iter_mut().zip(row) {
+        for (s, &g) in bias.iter_mut().zip(row) {
             *s += g;
         }
     }
+    b.copy_from_slice(&bias[..O]);
 }
 
-/// `targets[t] = init(t, targets[t]) + Σⱼ coefficient(j, t) · vectors[j]` for every
-/// target, a few targets at a time: a sum alone waits on its previous addition (3–4 cycles) at
-/// every `j`, while independent sums fill those cycles. How many: as many as keep about eight
-/// vector registers of AVX2 busy (more spill to the stack).
+/// `store(target, init(t, target) + Σⱼ coefficient(j, t) · vectors[j])` for each target `t`, a group
+/// of targets at a time: a sum alone waits on its previous addition (3–4 cycles) at every
+/// `j`, while independent sums fill those cycles. The group is as large as keeps half of the
+/// unit's registers holding sums (more spill to the stack), and at most 8: with 12 or 16
+/// targets a group LLVM kept the sums in memory and the 64-32-10 step took 4x as long.
 #[inline(always)]
-fn sums<T: Scalar, const W: usize>(
-    targets: &mut [[T; W]],
+fn sums<T: Scalar, I: Isa, X, const W: usize>(
+    isa: I,
+    targets: &mut [X],
     vectors: &[[T; W]],
-    init: impl Fn(usize, &[T; W]) -> [T; W],
+    init: impl Fn(usize, &X) -> [T; W],
     coefficient: impl Fn(usize, usize) -> T,
+    store: impl Fn(&mut X, [T; W]),
 ) {
-    let bytes = W * std::mem::size_of::<T>();
-    if bytes <= 64 {
-        sums_by::<T, W, 4>(targets, vectors, &init, &coefficient);
-    } else if bytes <= 128 {
-        sums_by::<T, W, 2>(targets, vectors, &init, &coefficient);
-    } else {
-        sums_by::<T, W, 1>(targets, vectors, &init, &coefficient);
+    let registers = (W * std::mem::size_of::<T>()).div_ceil(I::VECTOR_BYTES);
+    let group = I::REGISTERS / 2 / registers;
+    let kernel = (init, coefficient, store);
+    match group {
+        8.. => sums_by::<T, I, X, W, 8>(isa, targets, vectors, kernel),
+        4.. => sums_by::<T, I, X, W, 4>(isa, targets, vectors, kernel),
+        2.. => sums_by::<T, I, X, W, 2>(isa, targets, vectors, kernel),
+        _ => sums_by::<T, I, X, W, 1>(isa, targets, vectors, kernel),
     }
 }
 
 /// [`sums`], `G` targets at a time.
 #[inline(always)]
-fn sums_by<T: Scalar, const W: usize, const G: usize>(
-    targets: &mut [[T; W]],
+fn sums_by<T: Scalar, I: Isa, X, const W: usize, const G: usize>(
+    _isa: I,
+    targets: &mut [X],
     vectors: &[[T; W]],
-    init: &impl Fn(usize, &[T; W]) -> [T; W],
-    coefficient: &impl Fn(usize, usize) -> T,
+    (init, coefficient, store): (
+        impl Fn(usize, &X) -> [T; W],
+        impl Fn(usize, usize) -> T,
+        impl Fn(&mut X, [T; W]),
+    ),
 ) {
     let (groups, rest) = targets.as_chunks_mut::<G>();
     for (g, group) in groups.iter_mut().enumerate() {
-        sum_group(group, g * G, vectors, init, coefficient);
+        let first = g * G;
+        let sums = sum_group::<T, I, W, G>(first, vectors, |k| init(first + k, &group[k]), &coefficient);
+        for (target, sum) in group.iter_mut().zip(sums) {
+            store(target, sum);
+        }
     }
     let first = groups.len() * G;
     for (t, target) in rest.iter_mut().enumerate() {
-        sum_group(std::array::from_mut(target), first + t, vectors, init, coefficient);
+        let [sum] = sum_group::<T, I, W, 1>(first + t, vectors, |_| init(first + t, target), &coefficient);
+        store(target, sum);
     }
 }
 
-/// [`sums`] for the `G` targets from `first` on.
+/// The sums of the `G` targets from `first` on, `init(g)` the start of target `first + g`'s.
 #[inline(always)]
-fn sum_group<T: Scalar, const W: usize, const G: usize>(
-    group: &mut [[T; W]; G],
+fn sum_group<T: Scalar, I: Isa, const W: usize, const G: usize>(
     first: usize,
     vectors: &[[T; W]],
-    init: &impl Fn(usize, &[T; W]) -> [T; W],
+    init: impl Fn(usize) -> [T; W],
     coefficient: &impl Fn(usize, usize) -> T,
-) {
-    let mut acc: [[T; W]; G] = std::array::from_fn(|g| init(first + g, &group[g]));
+) -> [[T; W]; G] {
+    let mut acc: [[T; W]; G] = std::array::from_fn(init);
     for (j, v) in vectors.iter().enumerate() {
         for (g, a) in acc.iter_mut().enumerate() {
             let c = coefficient(j, first + g);
             for (s, &x) in a.iter_mut().zip(v) {
-                *s += c * x;
+                *s = if I::FMA { c.mul_add(x, *s) } else { *s + c * x };
             }
         }
     }
-    *group = acc;
+    acc
 }
 
 /// The softmax cross-entropy of the first `labels.len()` lanes of the logits `zᵀ`, replaced
@@ -334,6 +408,49 @@ mod tests {
         let (three, rest) = units::<f32, 3>(&mut scratch).unwrap();
         assert_eq!((three.len(), rest.len()), (3, 1));
         assert!(units::<f32, 4>(&mut scratch).is_none());
+    }
+
+    /// The three products against plain loops, for every vector unit's grouping (the units'
+    /// constants alone choose the groups, so each runs here whatever the processor), with
+    /// widths that leave a remainder after the groups and a partial last block.
+    #[test]
+    fn the_products_agree_with_plain_loops_for_every_unit() {
+        fn check<U: Isa>(isa: U) {
+            const I: usize = 13;
+            const O: usize = 10;
+            let value = |k: usize| ((k * 37 % 101) as f64 - 50.0) / 25.0;
+            let h: [Lanes<f64>; I] = std::array::from_fn(|i| std::array::from_fn(|r| value(i * LANES + r)));
+            let zbar: [Lanes<f64>; O] = std::array::from_fn(|o| std::array::from_fn(|r| value(o * LANES + r + 7)));
+            let w: [[f64; O]; I] = std::array::from_fn(|i| std::array::from_fn(|o| value(i * O + o + 3)));
+            let b: [f64; O] = std::array::from_fn(|o| value(o + 11));
+            // Sums of at most 16 products of values below 2 in magnitude: fused and separate
+            // roundings differ by a few ulps of 64, far below 1e-12.
+            let close = |a: f64, e: f64| assert!((a - e).abs() <= 1e-12, "{a} against {e}");
+
+            let mut z = [[0.0; LANES]; O];
+            affine(isa, &h, &w, &b, &mut z);
+            for (o, r) in (0..O).flat_map(|o| (0..LANES).map(move |r| (o, r))) {
+                close(z[o][r], b[o] + (0..I).map(|i| w[i][o] * h[i][r]).sum::<f64>());
+            }
+            let mut hbar = [[0.0; LANES]; I];
+            input_adjoint(isa, &zbar, &w, &mut hbar);
+            for (i, r) in (0..I).flat_map(|i| (0..LANES).map(move |r| (i, r))) {
+                close(hbar[i][r], (0..O).map(|o| w[i][o] * zbar[o][r]).sum::<f64>());
+            }
+            let n = 11;
+            let (mut gw, mut gb) = (w, b);
+            let mut rows = [[f64::NAN; 16]; LANES];
+            weight_adjoint(isa, &h, &zbar, n, &mut rows, &mut gw, &mut gb);
+            for o in 0..O {
+                close(gb[o], b[o] + (0..n).map(|r| zbar[o][r]).sum::<f64>());
+                for i in 0..I {
+                    close(gw[i][o], w[i][o] + (0..n).map(|r| h[i][r] * zbar[o][r]).sum::<f64>());
+                }
+            }
+        }
+        check(Avx512);
+        check(Avx2);
+        check(Baseline);
     }
 
     #[test]

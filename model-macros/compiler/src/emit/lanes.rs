@@ -12,10 +12,16 @@ use crate::lower::Lowered;
 
 const LANES: usize = 16;
 
+/// The width of a layer's output adjoint sample by sample (`lanes::weight_adjoint`): its
+/// width padded to whole blocks of lanes, so that its sums run on whole vectors.
+fn padded(fan_out: usize) -> usize {
+    fan_out.next_multiple_of(LANES)
+}
+
 /// The scratch the loop needs in the workspace: a block's values and adjoints, and each
-/// layer's output adjoint sample by sample (`lanes::weight_adjoint`).
+/// layer's output adjoint sample by sample.
 pub(super) fn scratch_len(chain: &Chain) -> usize {
-    (chain.units() + chain.layers.iter().map(|l| l.fan_out).sum::<usize>()) * LANES
+    (chain.units() + chain.layers.iter().map(|l| padded(l.fan_out)).sum::<usize>()) * LANES
 }
 
 /// `if let Some(loss) = <the chain's gradient into grads> { then; return Ok(loss) }`.
@@ -38,6 +44,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
     let count = layers.len();
     let field = |p: usize| &net.params[p].name;
     let (fan_in, fan_out): (Vec<usize>, Vec<usize>) = layers.iter().map(|l| (l.fan_in, l.fan_out)).unzip();
+    let row_width: Vec<usize> = fan_out.iter().map(|&o| padded(o)).collect();
     let names = |prefix: &str| (0..count).map(|l| format_ident!("{}{}", prefix, l)).collect::<Vec<_>>();
     let (w, b, gw, gb, rows) = (names("w"), names("b"), names("gw"), names("gb"), names("rows"));
     // a_l: the input of layer l (a_0 the samples); d_l: its adjoint (l ≥ 1); z: the logits.
@@ -55,12 +62,12 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
         #( let (#a, scratch) = lanes::units::<T, #fan_in>(scratch)?; )*
         let (z, scratch) = lanes::units::<T, #classes>(scratch)?;
         #( let (#d_hidden, scratch) = lanes::units::<T, #width_hidden>(scratch)?; )*
-        #( let (#rows, scratch) = lanes::sample_rows::<T, #fan_out>(scratch)?; )*
+        #( let (#rows, scratch) = lanes::sample_rows::<T, #row_width>(scratch)?; )*
     };
     let lanes_of = |width: usize| quote!(&'s mut [[T; ::symgrad::__private::kernels::lanes::LANES]; #width]);
     let field_types: Vec<(Ident, TokenStream)> = (0..count)
         .flat_map(|l| {
-            let (i, o) = (fan_in[l], fan_out[l]);
+            let (i, o, p) = (fan_in[l], fan_out[l], row_width[l]);
             [
                 (w[l].clone(), quote!(&'s [[T; #o]; #i])),
                 (b[l].clone(), quote!(&'s [T; #o])),
@@ -69,7 +76,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
                 (a[l].clone(), lanes_of(i)),
                 (
                     rows[l].clone(),
-                    quote!(&'s mut [[T; #o]; ::symgrad::__private::kernels::lanes::LANES]),
+                    quote!(&'s mut [[T; #p]; ::symgrad::__private::kernels::lanes::LANES]),
                 ),
             ]
         })
@@ -83,11 +90,11 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
             Some(&f) => {
                 let (output, f) = (&a[l + 1], super::act_tokens(f));
                 quote! {
-                    lanes::affine(#input, #wl, #bl, #output);
+                    lanes::affine(isa, #input, #wl, #bl, #output);
                     lanes::activate(#f, #output);
                 }
             }
-            None => quote! { lanes::affine(#input, #wl, #bl, z); },
+            None => quote! { lanes::affine(isa, #input, #wl, #bl, z); },
         }
     });
     let backward = (0..count).rev().map(|l| {
@@ -97,7 +104,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
             d[l + 1].to_token_stream()
         };
         let (input, rl, gwl, gbl) = (&a[l], &rows[l], &gw[l], &gb[l]);
-        let weight = quote! { lanes::weight_adjoint(#input, #adjoint, n, #rl, #gwl, #gbl); };
+        let weight = quote! { lanes::weight_adjoint(isa, #input, #adjoint, n, #rl, #gwl, #gbl); };
         if l == 0 {
             return weight;
         }
@@ -106,7 +113,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
         let f = super::act_tokens(chain.activations[l - 1]);
         quote! {
             #weight
-            lanes::input_adjoint(#adjoint, #wl, #dl);
+            lanes::input_adjoint(isa, #adjoint, #wl, #dl);
             lanes::activation_adjoint(#f, #input, #dl);
         }
     });
@@ -135,7 +142,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
                 type Output = T;
 
                 #[inline(always)]
-                fn run(self) -> T {
+                fn run<I: lanes::Isa>(self, isa: I) -> T {
                     let Blocks { x, labels, #( #block_fields, )* } = self;
                     let samples = x.nrows();
                     let scale = T::ONE / T::from_usize(samples);
