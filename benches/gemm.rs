@@ -5,7 +5,8 @@
 //! `benches/README.md`); with the feature, `split` times each product of the benchmark
 //! networks on one thread and on two. `kernels` times each product of the benchmark
 //! networks' steps through `symgrad::gemm` (the runtime's AVX-512 kernel where the processor
-//! has it) beside the `gemm` crate called directly, on one thread.
+//! has it) beside the `gemm` crate called directly and the runtime's kernel compiled for AVX2
+//! (`own_avx2`, where the processor has AVX2 and it is not the default), on one thread.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::Array2;
@@ -148,6 +149,14 @@ fn kernels(c: &mut Criterion) {
             group.bench_function(name("crate"), |bench| {
                 bench.iter(|| crate_gemm(alpha, black_box(a), b, beta, out.view_mut()))
             });
+            // The own kernel compiled for AVX2, where it is not the default.
+            let default = gemm::kernel();
+            if default != gemm::Kernel::Avx2 && gemm::set_kernel(gemm::Kernel::Avx2).is_ok() {
+                group.bench_function(name("own_avx2"), |bench| {
+                    bench.iter(|| gemm(alpha, black_box(a), b, beta, out.view_mut()).unwrap())
+                });
+                gemm::set_kernel(default).unwrap();
+            }
         }
     }
     group.finish();

@@ -3,10 +3,11 @@
 //! A transpose is a stride swap (`a.t()`), never a copy: every combination of transposed and
 //! plain operands, and any row or column strides ndarray can express, is multiplied in place.
 //!
-//! Large products go to a packed, blocked kernel: the runtime's own where the processor has
-//! AVX-512 (`gemm/avx512.rs`, `f32` and `f64`; its packing buffer is kept per thread, so a
-//! warm caller allocates nothing), else the `gemm` crate's (AVX2 or SSE, chosen at run time;
-//! it allocates one or two small vectors on every call). Products of at most [`SMALL_GEMM`]
+//! Large products go to a packed, blocked kernel ([`kernel`], [`set_kernel`]): the runtime's own
+//! where the processor has AVX-512 (`gemm/packed.rs`, `f32` and `f64`; its packing buffer is
+//! kept per thread, so a warm caller allocates nothing), else the `gemm` crate's (AVX2 or SSE,
+//! chosen at run time; it allocates one or two small vectors on every call). The own kernel
+//! compiled for AVX2 is there to be chosen where allocations matter more than time. Products of at most [`SMALL_GEMM`]
 //! multiply-adds, the norm for the small networks people study, run through direct loops
 //! instead: packing would cost more than it saves there.
 //!
@@ -30,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::scalar::Scalar;
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) mod avx512;
+pub(crate) mod packed;
 
 /// `C ← α A B + β C` for `A: m×k`, `B: k×n`, `C: m×n`.
 ///
@@ -111,32 +112,86 @@ fn thread_count() -> usize {
     threads().unwrap_or_else(crate::pool::cores)
 }
 
-/// The packed kernel that computes the products above [`SMALL_GEMM`] multiply-adds on this
-/// processor.
+/// The packed kernel that computes the products above [`SMALL_GEMM`] multiply-adds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
-    /// The runtime's own (`f32` and `f64`, on processors with AVX-512): its packing buffer is
-    /// kept per thread, so a warm caller allocates nothing.
+    /// The runtime's own (`f32` and `f64`) compiled for AVX-512, the default where the
+    /// processor has AVX-512F: its packing buffer is kept per thread, so a warm caller
+    /// allocates nothing.
     Avx512,
-    /// The `gemm` crate's (AVX2 or SSE kernels, chosen at run time): it allocates one or two
-    /// small vectors on every call.
+    /// The runtime's own compiled for AVX2 with FMA: allocation-free as well, and on the one
+    /// AVX2 processor measured 0–30 % slower per product than the `gemm` crate's kernels
+    /// (2026-12-02, `benches/README.md`), so chosen only by [`set_kernel`].
+    Avx2,
+    /// The `gemm` crate's (AVX2 or SSE kernels, chosen at run time), the default without
+    /// AVX-512: it allocates one or two small vectors on every call.
     GemmCrate,
 }
 
-/// Which kernel computes the large products here (decided by the processor, once).
+/// The kernel [`set_kernel`] chose: 0 for none (the processor's default), else 1 + its index.
+static CHOSEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Which kernel computes the large products: the one [`set_kernel`] chose, else the default
+/// for this processor (the own kernel where it has AVX-512F, else the `gemm` crate's).
 pub fn kernel() -> Kernel {
-    #[cfg(target_arch = "x86_64")]
-    if avx512::available() {
-        return Kernel::Avx512;
+    match CHOSEN.load(Ordering::Relaxed) {
+        1 => Kernel::Avx512,
+        2 => Kernel::Avx2,
+        3 => Kernel::GemmCrate,
+        _ => {
+            #[cfg(target_arch = "x86_64")]
+            if packed::unit() == Some(packed::Unit::Avx512) {
+                return Kernel::Avx512;
+            }
+            Kernel::GemmCrate
+        }
     }
-    Kernel::GemmCrate
+}
+
+/// Chooses the kernel of the large products for the whole process (an [`Error::Config`]
+/// where this processor cannot run it, and nothing changes then). Only the time, the
+/// allocations and the rounding of the products change (each kernel sums in its own order);
+/// [`Kernel::Avx2`] makes the steps of an AVX2 processor allocation-free.
+pub fn set_kernel(kernel: Kernel) -> Result<()> {
+    #[cfg(target_arch = "x86_64")]
+    let runs = match kernel {
+        Kernel::Avx512 => packed::unit() == Some(packed::Unit::Avx512),
+        // Every processor with AVX-512F has AVX2 and FMA.
+        Kernel::Avx2 => packed::unit().is_some(),
+        Kernel::GemmCrate => true,
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let runs = kernel == Kernel::GemmCrate;
+    if !runs {
+        return Err(Error::Config {
+            setting: "gemm::set_kernel".into(),
+            message: format!("this processor cannot run the {kernel:?} kernel"),
+        });
+    }
+    let index = match kernel {
+        Kernel::Avx512 => 1,
+        Kernel::Avx2 => 2,
+        Kernel::GemmCrate => 3,
+    };
+    CHOSEN.store(index, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The vector unit of the own kernel, if [`kernel`] is one of its forms.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn own_unit() -> Option<packed::Unit> {
+    match kernel() {
+        Kernel::Avx512 => Some(packed::Unit::Avx512),
+        Kernel::Avx2 => Some(packed::Unit::Avx2),
+        Kernel::GemmCrate => None,
+    }
 }
 
 /// Whether large products go to the runtime's own kernel, which sums every element of C the
 /// same way wherever it lies (so any split keeps the result) and reads a transposed B without
 /// the column-major detour of [`Path::Columns`].
 fn own_kernel() -> bool {
-    kernel() == Kernel::Avx512
+    kernel() != Kernel::GemmCrate
 }
 
 /// How the `gemm` crate computes a product: into C itself, or into a column-major scratch

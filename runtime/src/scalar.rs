@@ -51,8 +51,8 @@ pub trait Scalar:
     }
 
     /// `C ← α A B + β C` through a packed, blocked kernel, on raw strided storage: for `f32` and
-    /// `f64` the runtime's own where the processor has AVX-512 (`gemm/avx512.rs`), else the
-    /// `gemm` crate's.
+    /// `f64` the runtime's own (`gemm/packed.rs`) where [`crate::gemm::kernel`] says so, else
+    /// the `gemm` crate's.
     ///
     /// # Safety
     /// The pointers must address `m×k`, `k×n` and `m×n` matrices with the given row and column
@@ -118,8 +118,8 @@ macro_rules! impl_scalar {
                 csc: isize,
             ) {
                 #[cfg(target_arch = "x86_64")]
-                if k > 0 && crate::gemm::avx512::available() {
-                    use crate::gemm::avx512::{Strided, gemm};
+                if let Some(unit) = crate::gemm::own_unit().filter(|_| k > 0) {
+                    use crate::gemm::packed::{Strided, gemm};
                     let (a, b) = (
                         Strided {
                             ptr: a,
@@ -132,9 +132,10 @@ macro_rules! impl_scalar {
                             cols: csb,
                         },
                     );
-                    // SAFETY: AVX-512F is there; the caller guarantees the rest of the contract.
+                    // SAFETY: the unit is there; the caller guarantees the rest of the contract.
                     return unsafe {
                         gemm(
+                            unit,
                             (m, k, n),
                             alpha,
                             a,

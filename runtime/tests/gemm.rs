@@ -3,6 +3,7 @@
 //! to prove that `β = 0` never reads it.
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, ShapeBuilder, s};
+use symgrad_runtime::gemm::{Kernel, set_kernel};
 use symgrad_runtime::{Error, Scalar, gemm};
 
 #[derive(Clone, Copy, Debug)]
@@ -92,10 +93,10 @@ fn check_identity<T: Scalar>(m: usize, k: usize, n: usize) {
 fn identities_hold_in_every_layout_f32() {
     // Column counts around the small path's blocks of 16 and 8 and its single columns; then
     // large products: with k ≥ 4m and n ≥ 256 (for the `gemm` crate, a column-major C where B
-    // is column-major and C row-major), and, for the AVX-512 kernel, rows and columns that
-    // leave its tiles (6 × 64, or 24 × 16 for at most 16 columns) part-filled, k in three
-    // blocks (at most 256 each), n in two (at most 512), and a B stored by columns in blocks
-    // of 16 × 16 (transposed in registers) and the rest.
+    // is column-major and C row-major), and, for the own kernel, rows and columns that leave
+    // its tiles part-filled (AVX-512: 6 × 64, or 24 × 16 for at most 16 columns; AVX2: 6 × 16,
+    // or 12 × 8 for at most 8), k in three blocks (at most 256 each), n in two (at most 512),
+    // and a B stored by columns in blocks of 16 × 16 (transposed in registers) and the rest.
     for (m, k, n) in [
         (1, 1, 1),
         (3, 5, 2),
@@ -108,8 +109,27 @@ fn identities_hold_in_every_layout_f32() {
         (13, 600, 70),
         (30, 40, 530),
         (100, 400, 10),
+        (100, 400, 7),
     ] {
         check_identity::<f32>(m, k, n);
+    }
+}
+
+/// Every kernel this processor runs, chosen in turn (the other tests of this file may run
+/// meanwhile under any of them: each computes these exact sums exactly).
+#[test]
+fn identities_hold_under_every_kernel_here() {
+    for kernel in [Kernel::Avx512, Kernel::Avx2, Kernel::GemmCrate] {
+        if set_kernel(kernel).is_err() {
+            eprintln!("{kernel:?}: not on this processor");
+            continue;
+        }
+        for (m, k, n) in [(67, 35, 129), (9, 40, 260), (100, 400, 7), (30, 40, 530)] {
+            check_identity::<f32>(m, k, n);
+        }
+        for (m, k, n) in [(65, 70, 33), (40, 300, 3)] {
+            check_identity::<f64>(m, k, n);
+        }
     }
 }
 
@@ -123,6 +143,7 @@ fn identities_hold_in_every_layout_f64() {
         (9, 40, 260),
         (25, 300, 17),
         (40, 300, 5),
+        (40, 300, 3),
     ] {
         check_identity::<f64>(m, k, n);
     }

@@ -1,18 +1,21 @@
-//! The packed product on processors with AVX-512, in `f32` and `f64`: `C ← α A B + β C` on
-//! any strides, allocating nothing once a thread's packing buffer has grown to fit.
+//! The packed product on processors with AVX-512, or with AVX2 and FMA, in `f32` and `f64`:
+//! `C ← α A B + β C` on any strides, allocating nothing once a thread's packing buffer has
+//! grown to fit. One kernel, generic over the vector unit ([`Vector`]), compiled once for each.
 //!
-//! C is computed in tiles of 6 rows by 4 vectors of columns (64 in `f32`, 32 in `f64`), the
-//! 24 sums in registers while k runs: each step of k loads four vectors of a packed strip of B
-//! and broadcasts the tile's six values of A's column into each, 24 fused multiply-adds to 10
-//! loads,
+//! With AVX-512, C is computed in tiles of 6 rows by 4 vectors of columns (64 in `f32`, 32 in
+//! `f64`), the 24 sums in registers while k runs: each step of k loads four vectors of a packed
+//! strip of B and broadcasts the tile's six values of A's column into each, 24 fused
+//! multiply-adds to 10 loads,
 //!
 //! `acc[r][j] ← A[i + r, p] · B[p, j] + acc[r][j]`, then `C[i + r, j] ← β C[i + r, j] + α acc[r][j]`.
 //!
-//! A C of at most one vector of columns gets tiles of 24 rows by one vector instead. B is
+//! A C of at most one vector of columns gets tiles of 24 rows by one vector instead. AVX2 has
+//! half the registers, each half as wide: tiles of 6 rows by 2 vectors (16 `f32` columns, 12
+//! sums), and of 12 rows by one vector for a narrow C. B is
 //! packed, [`KC`] rows of k by [`NC`] columns at a time, into strips one tile wide, so that a
 //! tile reads it contiguously and the columns past C's last are zeros: by vector copies where
 //! B's rows are contiguous, by blocks of 16 × 16 transposed in registers where its columns are
-//! (a layer's input gradient `Z̄·Wᵀ`). A is read where it lies when its rows are contiguous
+//! (a layer's input gradient `Z̄·Wᵀ`; value by value with AVX2). A is read where it lies when its rows are contiguous
 //! (a tile's rows over a block of k stay in the L1 cache while every strip of B passes them);
 //! otherwise, and for the last rows, a tile's rows are copied once per block of k, by masked
 //! vectors where A's columns are contiguous (`Hᵀ` of a weight's gradient: read in place, its
@@ -22,8 +25,8 @@
 //!
 //! Before each tile's loop over k, the cache lines of its part of C are prefetched (a weight
 //! updated in place, `W ← W − lr · HᵀZ̄`, is megabytes out of every cache), and each step of k
-//! prefetches B's strip 16 rows ahead. A last strip of at most three vectors of columns (784 =
-//! 12 · 64 + 16) gets a tile with only as many vectors of sums.
+//! prefetches B's strip 16 rows ahead. A last strip narrower than a tile (784 = 12 · 64 + 16)
+//! gets a tile with only as many vectors of sums as it needs.
 //!
 //! Against the `gemm` crate (0.19, its AVX-512 kernels) on the products of the benchmark
 //! networks' steps, with the step's α and β (`cargo bench --bench gemm -- kernels`, one core
@@ -40,13 +43,15 @@
 //! of C across threads therefore changes no result.
 
 use std::arch::x86_64::{
-    __m512, _MM_HINT_T0, _mm_prefetch, _mm512_loadu_ps, _mm512_shuffle_f32x4, _mm512_shuffle_ps, _mm512_storeu_ps,
-    _mm512_unpackhi_ps, _mm512_unpacklo_ps,
+    __m256, __m512, _MM_HINT_T0, _mm_prefetch, _mm256_loadu_ps, _mm256_permute2f128_ps, _mm256_shuffle_ps,
+    _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps, _mm512_loadu_ps, _mm512_shuffle_f32x4, _mm512_shuffle_ps,
+    _mm512_storeu_ps, _mm512_unpackhi_ps, _mm512_unpacklo_ps,
 };
 use std::cell::RefCell;
 
+use crate::kernels::lanes::Isa;
 use crate::scalar::Scalar;
-use crate::simd::{Lanes, lanes};
+use crate::simd::{Avx2, Avx512, Vector, lanes};
 
 /// The most rows of k packed at once: a tile's rows of A over them (6 or 24 rows, 6 or
 /// 24 KiB in `f32`) stay within a 48 KiB L1 cache while the tile's strip of B streams past. k
@@ -57,10 +62,25 @@ const NC: usize = 512;
 /// The most values a tile holds (`R · V · LANES`), for its copy in memory.
 const TILE: usize = 24 * 16;
 
-/// Whether this processor runs the kernel (AVX-512 Foundation), checked once and cached by
-/// the standard library.
-pub(crate) fn available() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
+/// The vector units the kernel is compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unit {
+    /// AVX-512 Foundation.
+    Avx512,
+    /// AVX2 with FMA.
+    Avx2,
+}
+
+/// The widest unit this processor has, if it has one of them (checked once and cached by the
+/// standard library).
+pub(crate) fn unit() -> Option<Unit> {
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        Some(Unit::Avx512)
+    } else if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        Some(Unit::Avx2)
+    } else {
+        None
+    }
 }
 
 /// A matrix as a pointer and its row and column strides, in elements.
@@ -96,9 +116,10 @@ thread_local! {
 /// `C ← α A B + β C` for `A: m×k`, `B: k×n`, `C: m×n`, with k ≥ 1; C is not read if `β = 0`.
 ///
 /// # Safety
-/// The processor must have AVX-512F ([`available`]); the pointers and strides must address
+/// The processor must have `unit` ([`unit`]); the pointers and strides must address
 /// matrices of these shapes, and C must not alias A or B.
-pub(crate) unsafe fn gemm<T: Wide>(
+pub(crate) unsafe fn gemm<T: Wide<Avx512> + Wide<Avx2>>(
+    unit: Unit,
     (m, k, n): (usize, usize, usize),
     alpha: T,
     a: Strided<*const T>,
@@ -106,104 +127,136 @@ pub(crate) unsafe fn gemm<T: Wide>(
     beta: T,
     c: Strided<*mut T>,
 ) {
+    let lanes = match unit {
+        Unit::Avx512 => <T as Vector<Avx512>>::N,
+        Unit::Avx2 => <T as Vector<Avx2>>::N,
+    };
     let column_major = c.cols != 1 && c.rows == 1;
-    let narrow = n <= T::N && m > n && a.cols == 1;
+    // At most 64 bytes of columns: one AVX-512 vector, two of AVX2.
+    let narrow = n * size_of::<T>() <= 64 && m > n && a.cols == 1;
     let (m, n, a, b, c) = if column_major || narrow {
         (n, m, b.t(), a.t(), c.t())
     } else {
         (m, n, a, b, c)
     };
+    let args = ((m, k, n), alpha, a, b, beta, c);
     // SAFETY: the caller's contract, with the shapes and strides of one of the two forms.
     unsafe {
-        if n <= T::N {
-            blocked::<T, 24, 1>((m, k, n), alpha, a, b, beta, c);
-        } else {
-            blocked::<T, 6, 4>((m, k, n), alpha, a, b, beta, c);
+        match (unit, n.div_ceil(lanes)) {
+            (Unit::Avx512, 1) => avx512::<T, 24, 1>(args),
+            (Unit::Avx512, _) => avx512::<T, 6, 4>(args),
+            (Unit::Avx2, 1) => avx2::<T, 12, 1>(args),
+            (Unit::Avx2, 2) => avx2::<T, 6, 2>(args),
+            (Unit::Avx2, _) => avx2::<T, 4, 3>(args),
         }
     }
 }
 
-/// [`gemm`] in tiles of `R` rows by `V` vectors of columns.
+/// What [`blocked`] takes: the shape `(m, k, n)`, α, A, B, β and C.
+type Args<T> = (
+    (usize, usize, usize),
+    T,
+    Strided<*const T>,
+    Strided<*const T>,
+    T,
+    Strided<*mut T>,
+);
+
+/// [`blocked`] compiled for AVX-512.
 ///
 /// # Safety
-/// As [`gemm`]; `R · V ≤ 24` (24 vector registers of sums), `R · V · LANES ≤ TILE`.
+/// As [`blocked`], on a processor with AVX-512F.
 #[target_feature(enable = "avx512f")]
-unsafe fn blocked<T: Wide, const R: usize, const V: usize>(
-    (m, k, n): (usize, usize, usize),
-    alpha: T,
-    a: Strided<*const T>,
-    b: Strided<*const T>,
-    beta: T,
-    c: Strided<*mut T>,
-) {
-    let nr = V * T::N;
+unsafe fn avx512<T: Wide<Avx512>, const R: usize, const V: usize>(args: Args<T>) {
+    // SAFETY: the caller's.
+    unsafe { blocked::<T, Avx512, R, V>(args) }
+}
+
+/// [`blocked`] compiled for AVX2 with FMA.
+///
+/// # Safety
+/// As [`blocked`], on a processor with AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2<T: Wide<Avx2>, const R: usize, const V: usize>(args: Args<T>) {
+    // SAFETY: the caller's.
+    unsafe { blocked::<T, Avx2, R, V>(args) }
+}
+
+/// [`gemm`] in tiles of `R` rows by `V` vectors of `U`. Inlined, with everything it calls, into
+/// the function compiled for `U` that calls it.
+///
+/// # Safety
+/// As [`gemm`], on a processor with `U`; `R · V` at most 24 with AVX-512, 12 with AVX2 (the
+/// vector registers left for sums), `R · V · LANES ≤ TILE`.
+#[inline(always)]
+unsafe fn blocked<T: Wide<U>, U: Isa, const R: usize, const V: usize>(((m, k, n), alpha, a, b, beta, c): Args<T>) {
+    let lane_count = <T as Vector<U>>::N;
+    let nr = V * lane_count;
     let (blocks, columns) = (k.div_ceil(KC), NC.min(n).div_ceil(nr) * nr);
     let depth = k.div_ceil(blocks);
     let values = columns * depth + R * depth;
-    PACK.with_borrow_mut(|pack| {
-        let vectors = values.div_ceil(T::N);
-        if pack.len() < vectors {
-            // SAFETY: a vector of zero bits is a vector of zeros.
-            pack.resize(vectors, unsafe { std::mem::zeroed() });
-        }
-        let b_pack = pack.as_mut_ptr().cast::<T>();
-        let a_copy = b_pack.wrapping_add(columns * depth);
-        for jc in (0..n).step_by(NC) {
-            let nc = NC.min(n - jc);
-            for pc in (0..k).step_by(depth) {
-                let kc = depth.min(k - pc);
-                let b_block = Strided {
-                    ptr: b.ptr.wrapping_offset(b.at(pc, jc)),
-                    ..b
+    // Taken out of the thread's slot for the product and put back after, rather than
+    // borrowed in a closure: a closure is compiled without the unit's features.
+    let mut pack = PACK.take();
+    let vectors = values.div_ceil(size_of::<__m512>() / size_of::<T>());
+    if pack.len() < vectors {
+        // SAFETY: a vector of zero bits is a vector of zeros.
+        pack.resize(vectors, unsafe { std::mem::zeroed() });
+    }
+    let b_pack = pack.as_mut_ptr().cast::<T>();
+    let a_copy = b_pack.wrapping_add(columns * depth);
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        for pc in (0..k).step_by(depth) {
+            let kc = depth.min(k - pc);
+            let b_block = Strided {
+                ptr: b.ptr.wrapping_offset(b.at(pc, jc)),
+                ..b
+            };
+            // SAFETY: the caller's contract; `b_pack` holds `columns · depth` values.
+            unsafe { pack_b::<T, U, V>(kc, nc, b_block, b_pack) };
+            let beta = if pc == 0 { beta } else { T::ONE };
+            for ic in (0..m).step_by(R) {
+                let mr = R.min(m - ic);
+                let mut tile_a = Strided {
+                    ptr: a.ptr.wrapping_offset(a.at(ic, pc)),
+                    ..a
                 };
-                // SAFETY: the caller's contract; `b_pack` holds `columns · depth` values.
-                unsafe { pack_b::<T, V>(kc, nc, b_block, b_pack) };
-                let beta = if pc == 0 { beta } else { T::ONE };
-                for ic in (0..m).step_by(R) {
-                    let mr = R.min(m - ic);
-                    let mut tile_a = Strided {
-                        ptr: a.ptr.wrapping_offset(a.at(ic, pc)),
-                        ..a
+                if mr < R || a.cols != 1 || U::REGISTERS < 32 {
+                    // SAFETY: rows ic..ic + mr and columns pc..pc + kc of A are in bounds;
+                    // `a_copy` holds `R · depth` values.
+                    unsafe { copy_a::<T, U, R>(mr, kc, tile_a, a_copy) };
+                    tile_a = Strided {
+                        ptr: a_copy.cast_const(),
+                        rows: 1,
+                        cols: R as isize,
                     };
-                    if mr < R || a.cols != 1 {
-                        // SAFETY: rows ic..ic + mr and columns pc..pc + kc of A are in bounds;
-                        // `a_copy` holds `R · depth` values.
-                        unsafe { copy_a::<T, R>(mr, kc, tile_a, a_copy) };
-                        tile_a = Strided {
-                            ptr: a_copy.cast_const(),
-                            rows: 1,
-                            cols: R as isize,
-                        };
-                    }
-                    for (s, jr) in (0..nc).step_by(nr).enumerate() {
-                        let tile_c = Strided {
-                            ptr: c.ptr.wrapping_offset(c.at(ic, jc + jr)),
-                            ..c
-                        };
-                        let strip = b_pack.wrapping_add(s * kc * nr).cast_const();
-                        let size = (mr, nr.min(nc - jr));
-                        let rows = tile_a.cols == 1;
-                        // SAFETY: `tile_a` addresses R rows (copied where fewer are left) and kc
-                        // columns; `strip` kc rows of `nr` packed values; `tile_c` the `size`
-                        // elements of C written.
-                        unsafe {
-                            match (R, V, rows) {
-                                (6, 4, _) if size.1 <= 3 * T::N => {
-                                    last_tile::<T>(rows, kc, tile_a, (strip, nr), alpha, beta, tile_c, size)
-                                }
-                                (_, _, true) => {
-                                    tile::<T, R, V, true>(kc, tile_a, (strip, nr), alpha, beta, tile_c, size)
-                                }
-                                (_, _, false) => {
-                                    tile::<T, R, V, false>(kc, tile_a, (strip, nr), alpha, beta, tile_c, size)
-                                }
+                }
+                for (s, jr) in (0..nc).step_by(nr).enumerate() {
+                    let tile_c = Strided {
+                        ptr: c.ptr.wrapping_offset(c.at(ic, jc + jr)),
+                        ..c
+                    };
+                    let strip = b_pack.wrapping_add(s * kc * nr).cast_const();
+                    let size = (mr, nr.min(nc - jr));
+                    let rows = tile_a.cols == 1;
+                    // SAFETY: `tile_a` addresses R rows (copied where fewer are left) and kc
+                    // columns; `strip` kc rows of `nr` packed values; `tile_c` the `size`
+                    // elements of C written.
+                    unsafe {
+                        match rows {
+                            _ if V > 1 && size.1 <= (V - 1) * lane_count => {
+                                last_tile::<T, U, R, V>(rows, kc, tile_a, (strip, nr), alpha, beta, tile_c, size)
                             }
+                            true => tile::<T, U, R, V, true>(kc, tile_a, (strip, nr), alpha, beta, tile_c, size),
+                            false => tile::<T, U, R, V, false>(kc, tile_a, (strip, nr), alpha, beta, tile_c, size),
                         }
                     }
                 }
             }
         }
-    });
+    }
+    PACK.set(pack);
 }
 
 /// Packs the `kc × nc` values of `b` into strips of `V · LANES` columns, each `kc` rows of
@@ -211,10 +264,11 @@ unsafe fn blocked<T: Wide, const R: usize, const V: usize>(
 /// contiguous, blocks of `LANES × LANES` transposed in registers where its columns are.
 ///
 /// # Safety
-/// AVX-512F; `b` addresses `kc × nc` values; `to` holds `kc · nc.div_ceil(V · LANES) · V · LANES`.
-#[target_feature(enable = "avx512f")]
-unsafe fn pack_b<T: Wide, const V: usize>(kc: usize, nc: usize, b: Strided<*const T>, to: *mut T) {
-    let (nr, lane_count) = (V * T::N, T::N);
+/// `U`'s features; `b` addresses `kc × nc` values; `to` holds `kc · nc.div_ceil(V · LANES) · V · LANES`.
+#[inline(always)]
+unsafe fn pack_b<T: Wide<U>, U, const V: usize>(kc: usize, nc: usize, b: Strided<*const T>, to: *mut T) {
+    let lane_count = <T as Vector<U>>::N;
+    let nr = V * lane_count;
     for (s, jr) in (0..nc).step_by(nr).enumerate() {
         let width = nr.min(nc - jr);
         let strip = to.wrapping_add(s * kc * nr);
@@ -226,10 +280,10 @@ unsafe fn pack_b<T: Wide, const V: usize>(kc: usize, nc: usize, b: Strided<*cons
                     // SAFETY: the mask covers the row's values that exist; the strip holds
                     // `kc · nr` values.
                     unsafe {
-                        T::store(
+                        <T as Vector<U>>::store(
                             u32::MAX,
                             strip.add(p * nr + h * lane_count),
-                            T::load(mask, row.wrapping_add(h * lane_count)),
+                            <T as Vector<U>>::load(mask, row.wrapping_add(h * lane_count)),
                         )
                     };
                 }
@@ -241,7 +295,7 @@ unsafe fn pack_b<T: Wide, const V: usize>(kc: usize, nc: usize, b: Strided<*cons
                 let to = strip.wrapping_add(p0 * nr + j0);
                 if b.rows == 1 && p0 + lane_count <= kc && j0 + lane_count <= width {
                     // SAFETY: B's columns jr + j0.. hold `lane_count` contiguous values from row p0.
-                    unsafe { T::transpose(b.ptr.offset(b.at(p0, jr + j0)), b.cols, to, nr) };
+                    unsafe { <T as Wide<U>>::transpose(b.ptr.offset(b.at(p0, jr + j0)), b.cols, to, nr) };
                     continue;
                 }
                 for p in p0..(p0 + lane_count).min(kc) {
@@ -265,17 +319,17 @@ unsafe fn pack_b<T: Wide, const V: usize>(kc: usize, nc: usize, b: Strided<*cons
 /// masked vectors where A's columns are contiguous, value by value otherwise.
 ///
 /// # Safety
-/// AVX-512F; `from` addresses `mr × kc` values; `to` holds `R · kc`.
-#[target_feature(enable = "avx512f")]
-unsafe fn copy_a<T: Wide, const R: usize>(mr: usize, kc: usize, from: Strided<*const T>, to: *mut T) {
+/// `U`'s features; `from` addresses `mr × kc` values; `to` holds `R · kc`.
+#[inline(always)]
+unsafe fn copy_a<T: Wide<U>, U, const R: usize>(mr: usize, kc: usize, from: Strided<*const T>, to: *mut T) {
     if from.rows == 1 {
         for p in 0..kc {
-            for h in (0..R).step_by(T::N) {
+            for h in (0..R).step_by(<T as Vector<U>>::N) {
                 let (read, write) = (lanes(mr.saturating_sub(h)), lanes(R - h));
                 // SAFETY: the masked lanes are in bounds; unmasked lanes read as zeros.
                 unsafe {
-                    let column = T::load(read, from.ptr.offset(from.at(h, p)));
-                    T::store(write, to.add(p * R + h), column);
+                    let column = <T as Vector<U>>::load(read, from.ptr.offset(from.at(h, p)));
+                    <T as Vector<U>>::store(write, to.add(p * R + h), column);
                 }
             }
         }
@@ -299,11 +353,11 @@ unsafe fn copy_a<T: Wide, const R: usize>(mr: usize, kc: usize, from: Strided<*c
 /// `(rows, cols)` elements that exist. `ROWS`: A's rows are contiguous (else its columns are).
 ///
 /// # Safety
-/// AVX-512F; `a` addresses `R × kc` values with unit column stride if `ROWS`, else unit row
-/// stride; `strip` holds `kc` rows of `V · LANES` values, `stride` apart; `c` addresses `rows ×
-/// cols` values.
-#[target_feature(enable = "avx512f")]
-unsafe fn tile<T: Wide, const R: usize, const V: usize, const ROWS: bool>(
+/// `U`'s features; `a` addresses `R × kc` values with unit column stride if `ROWS`, else unit
+/// row stride; `strip` holds `kc` rows of `V · LANES` values, `stride` apart; `c` addresses
+/// `rows × cols` values.
+#[inline(always)]
+unsafe fn tile<T: Wide<U>, U, const R: usize, const V: usize, const ROWS: bool>(
     kc: usize,
     a: Strided<*const T>,
     (strip, stride): (*const T, usize),
@@ -312,7 +366,8 @@ unsafe fn tile<T: Wide, const R: usize, const V: usize, const ROWS: bool>(
     c: Strided<*mut T>,
     (rows, cols): (usize, usize),
 ) {
-    let (nr, lane_count) = (V * T::N, T::N);
+    let lane_count = <T as Vector<U>>::N;
+    let nr = V * lane_count;
     if c.cols == 1 {
         // C's tile is read (β ≠ 0) or written only after the loop over k: its cache lines are
         // requested now, so that the loop hides their latency (a weight updated in place is
@@ -320,43 +375,45 @@ unsafe fn tile<T: Wide, const R: usize, const V: usize, const ROWS: bool>(
         for r in 0..rows {
             let row = c.ptr.wrapping_offset(r as isize * c.rows).cast::<i8>().cast_const();
             for line in (0..cols * size_of::<T>()).step_by(64) {
-                _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(line));
+                // SAFETY: a prefetch reads nothing (SSE, part of every x86-64).
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(line)) };
             }
         }
     }
-    // SAFETY (this and every block below): AVX-512F and the bounds of the contract.
-    let mut acc = [[unsafe { <T as Lanes>::zero() }; V]; R];
+    // SAFETY (this and every block below): `U`'s features and the bounds of the contract.
+    let mut acc = [[unsafe { <T as Vector<U>>::zero() }; V]; R];
     let starts: [*const T; R] = std::array::from_fn(|r| a.ptr.wrapping_offset(r as isize * a.rows));
     for p in 0..kc {
         unsafe {
             for h in 0..V {
                 _mm_prefetch::<_MM_HINT_T0>(strip.wrapping_add((p + 16) * stride + h * lane_count).cast::<i8>());
             }
-            let b: [T::V; V] = std::array::from_fn(|h| T::load(u32::MAX, strip.add(p * stride + h * lane_count)));
+            let b: [<T as Vector<U>>::V; V] =
+                std::array::from_fn(|h| <T as Vector<U>>::load(u32::MAX, strip.add(p * stride + h * lane_count)));
             for (r, acc) in acc.iter_mut().enumerate() {
-                let x = T::splat(if ROWS {
+                let x = <T as Vector<U>>::splat(if ROWS {
                     starts[r].add(p)
                 } else {
                     a.ptr.offset(p as isize * a.cols + r as isize)
                 });
                 for (acc, &b) in acc.iter_mut().zip(&b) {
-                    *acc = T::fma(x, b, *acc);
+                    *acc = <T as Vector<U>>::fma(x, b, *acc);
                 }
             }
         }
     }
-    let (alpha_v, beta_v) = unsafe { (T::splat(&alpha), T::splat(&beta)) };
+    let (alpha_v, beta_v) = unsafe { (<T as Vector<U>>::splat(&alpha), <T as Vector<U>>::splat(&beta)) };
     if c.cols == 1 {
         let masks: [u32; V] = std::array::from_fn(|h| lanes(cols.saturating_sub(h * lane_count)));
         for (r, acc) in acc.iter().enumerate().take(rows) {
             for (h, (&mask, &acc)) in masks.iter().zip(acc).enumerate() {
                 unsafe {
                     let to = c.ptr.wrapping_offset(c.at(r, h * lane_count));
-                    let mut v = <T as Lanes>::mul(alpha_v, acc);
+                    let mut v = <T as Vector<U>>::mul(alpha_v, acc);
                     if beta != T::ZERO {
-                        v = T::fma(beta_v, T::load(mask, to), v);
+                        v = <T as Vector<U>>::fma(beta_v, <T as Vector<U>>::load(mask, to), v);
                     }
-                    T::store(mask, to, v);
+                    <T as Vector<U>>::store(mask, to, v);
                 }
             }
         }
@@ -364,7 +421,7 @@ unsafe fn tile<T: Wide, const R: usize, const V: usize, const ROWS: bool>(
         let mut sums = [T::ZERO; TILE];
         for (r, acc) in acc.iter().enumerate() {
             for (h, &acc) in acc.iter().enumerate() {
-                unsafe { T::store(u32::MAX, sums.as_mut_ptr().add(r * nr + h * lane_count), acc) };
+                unsafe { <T as Vector<U>>::store(u32::MAX, sums.as_mut_ptr().add(r * nr + h * lane_count), acc) };
             }
         }
         for r in 0..rows {
@@ -372,21 +429,22 @@ unsafe fn tile<T: Wide, const R: usize, const V: usize, const ROWS: bool>(
                 unsafe {
                     let to = c.ptr.offset(c.at(r, j));
                     let v = alpha * sums[r * nr + j];
-                    *to = if beta != T::ZERO { beta.fused(*to, v) } else { v };
+                    *to = if beta != T::ZERO { beta.mul_add(*to, v) } else { v };
                 }
             }
         }
     }
 }
 
-/// [`tile`] of 6 rows for a last strip of at most three vectors of columns, with only as many
-/// vectors of sums as it has columns (a C of 784 columns ends in a strip of one vector of four).
+/// [`tile`] of 6 rows for a last strip of fewer than `V` vectors of columns, with only as many
+/// vectors of sums as it has columns (with AVX-512, a C of 784 columns ends in a strip of one
+/// vector of four).
 ///
 /// # Safety
-/// As [`tile`] with `R = 6`; `cols ≤ 3 · LANES`.
+/// As [`tile`] with `R = 6`; `cols ≤ (V − 1) · LANES`, `V ≤ 4`.
 #[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx512f")]
-unsafe fn last_tile<T: Wide>(
+#[inline(always)]
+unsafe fn last_tile<T: Wide<U>, U, const R: usize, const V: usize>(
     rows: bool,
     kc: usize,
     a: Strided<*const T>,
@@ -398,30 +456,31 @@ unsafe fn last_tile<T: Wide>(
 ) {
     // SAFETY: the caller's.
     unsafe {
-        match (size.1.div_ceil(T::N), rows) {
-            (1, true) => tile::<T, 6, 1, true>(kc, a, strip, alpha, beta, c, size),
-            (1, false) => tile::<T, 6, 1, false>(kc, a, strip, alpha, beta, c, size),
-            (2, true) => tile::<T, 6, 2, true>(kc, a, strip, alpha, beta, c, size),
-            (2, false) => tile::<T, 6, 2, false>(kc, a, strip, alpha, beta, c, size),
-            (_, true) => tile::<T, 6, 3, true>(kc, a, strip, alpha, beta, c, size),
-            (_, false) => tile::<T, 6, 3, false>(kc, a, strip, alpha, beta, c, size),
+        match (size.1.div_ceil(<T as Vector<U>>::N), rows) {
+            (1, true) => tile::<T, U, R, 1, true>(kc, a, strip, alpha, beta, c, size),
+            (1, false) => tile::<T, U, R, 1, false>(kc, a, strip, alpha, beta, c, size),
+            (2, true) if V > 2 => tile::<T, U, R, 2, true>(kc, a, strip, alpha, beta, c, size),
+            (2, false) if V > 2 => tile::<T, U, R, 2, false>(kc, a, strip, alpha, beta, c, size),
+            (_, true) if V > 3 => tile::<T, U, R, 3, true>(kc, a, strip, alpha, beta, c, size),
+            (_, false) if V > 3 => tile::<T, U, R, 3, false>(kc, a, strip, alpha, beta, c, size),
+            _ => unreachable!("a last strip of {} columns in tiles of {V} vectors", size.1),
         }
     }
 }
 
-/// What the kernel needs of an element type beyond [`Lanes`]: the transpose of a block of
+/// What the kernel needs of an element type beyond [`Vector`]: the transpose of a block of
 /// `N × N` values, for packing a B stored by columns.
-pub(crate) trait Wide: Scalar + Lanes {
+pub(crate) trait Wide<U>: Scalar + Vector<U> {
     /// Writes the transpose of an `N × N` block: row `i` of `from` (at `i · stride`, `N`
     /// contiguous values) becomes column `i` of `to` (rows at `j · to_stride`). Value by value
     /// unless the type has a faster way.
     ///
     /// # Safety
-    /// AVX-512F; both blocks in bounds.
+    /// `U`'s features; both blocks in bounds.
     #[inline(always)]
     unsafe fn transpose(from: *const Self, stride: isize, to: *mut Self, to_stride: usize) {
-        for i in 0..Self::N {
-            for j in 0..Self::N {
+        for i in 0..<Self as Vector<U>>::N {
+            for j in 0..<Self as Vector<U>>::N {
                 // SAFETY: the caller's.
                 unsafe {
                     to.add(j * to_stride + i)
@@ -432,7 +491,7 @@ pub(crate) trait Wide: Scalar + Lanes {
     }
 }
 
-impl Wide for f32 {
+impl Wide<Avx512> for f32 {
     #[inline(always)]
     unsafe fn transpose(from: *const f32, stride: isize, to: *mut f32, to_stride: usize) {
         // SAFETY: the caller's.
@@ -440,7 +499,16 @@ impl Wide for f32 {
     }
 }
 
-impl Wide for f64 {}
+impl Wide<Avx512> for f64 {}
+impl Wide<Avx2> for f32 {
+    #[inline(always)]
+    unsafe fn transpose(from: *const f32, stride: isize, to: *mut f32, to_stride: usize) {
+        // SAFETY: the caller's.
+        unsafe { transpose8(from, stride, to, to_stride) }
+    }
+}
+
+impl Wide<Avx2> for f64 {}
 
 /// [`Wide::transpose`] for `f32` in registers: sixteen rows loaded, interleaved by pairs of
 /// values (`unpack`), by pairs of pairs (`shuffle`), then by 128-bit quarters (`shuffle_f32x4`,
@@ -487,6 +555,45 @@ unsafe fn transpose16(from: *const f32, stride: isize, to: *mut f32, to_stride: 
         for (j, column) in columns {
             // SAFETY: in bounds by the contract.
             unsafe { _mm512_storeu_ps(to.add(j * to_stride), column) };
+        }
+    }
+}
+
+/// [`Wide::transpose`] for `f32` with AVX: eight rows loaded, interleaved by pairs of values
+/// (`unpack`), by pairs of pairs (`shuffle`: columns `j` and `j + 4` of four rows in the two
+/// 128-bit halves), then the halves of rows 0–3 and 4–7 joined (`permute2f128`).
+///
+/// # Safety
+/// AVX; `from` addresses 8 rows of 8 values at `stride`, `to` 8 rows at `to_stride`.
+#[target_feature(enable = "avx")]
+unsafe fn transpose8(from: *const f32, stride: isize, to: *mut f32, to_stride: usize) {
+    // SAFETY: in bounds by the contract.
+    let rows: [__m256; 8] = std::array::from_fn(|i| unsafe { _mm256_loadu_ps(from.offset(i as isize * stride)) });
+    // For rows a, b = 2i, 2i + 1: [a0 b0 a1 b1 | a4 b4 a5 b5] and [a2 b2 a3 b3 | a6 b6 a7 b7].
+    let pairs: [__m256; 8] = std::array::from_fn(|i| {
+        let (a, b) = (rows[i & !1], rows[i | 1]);
+        if i % 2 == 0 {
+            _mm256_unpacklo_ps(a, b)
+        } else {
+            _mm256_unpackhi_ps(a, b)
+        }
+    });
+    // For rows 4g..4g + 4: quad 4g + q holds column q of them in its low half, q + 4 in its high.
+    let quads: [__m256; 8] = std::array::from_fn(|i| {
+        let (g, q) = (i / 4, i % 4);
+        let (ab, cd) = (pairs[4 * g + q / 2], pairs[4 * g + 2 + q / 2]);
+        if q % 2 == 0 {
+            _mm256_shuffle_ps::<0x44>(ab, cd)
+        } else {
+            _mm256_shuffle_ps::<0xEE>(ab, cd)
+        }
+    });
+    for q in 0..4 {
+        let (low, high) = (quads[q], quads[4 + q]);
+        // SAFETY: in bounds by the contract.
+        unsafe {
+            _mm256_storeu_ps(to.add(q * to_stride), _mm256_permute2f128_ps::<0x20>(low, high));
+            _mm256_storeu_ps(to.add((q + 4) * to_stride), _mm256_permute2f128_ps::<0x31>(low, high));
         }
     }
 }
