@@ -119,9 +119,11 @@ pub enum Kernel {
     /// processor has AVX-512F: its packing buffer is kept per thread, so a warm caller
     /// allocates nothing.
     Avx512,
-    /// The runtime's own compiled for AVX2 with FMA: allocation-free as well, and on the one
-    /// AVX2 processor measured 0–30 % slower per product than the `gemm` crate's kernels
-    /// (2026-12-02, `benches/README.md`), so chosen only by [`set_kernel`].
+    /// The runtime's own compiled for AVX2 with FMA: allocation-free as well, but on the one
+    /// AVX2 processor measured (an AMD EPYC Zen 3, 2026-12-02, `cargo bench --bench
+    /// kernel_pairs`) it took 1.02–1.42× the `gemm` crate's time on the benchmark networks'
+    /// products with 64 columns or more and 1.26–1.92× on those with ten, so it is chosen only
+    /// by [`set_kernel`].
     Avx2,
     /// The `gemm` crate's (AVX2 or SSE kernels, chosen at run time), the default without
     /// AVX-512: it allocates one or two small vectors on every call.
