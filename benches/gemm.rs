@@ -13,6 +13,9 @@ use ndarray::Array2;
 use std::hint::black_box;
 use symgrad::gemm;
 
+#[path = "support/step_products.rs"]
+mod step_products;
+
 fn gemm_f32(c: &mut Criterion) {
     // Without the feature gemm is single-threaded; with it, large products use every core.
     let threads = gemm::threads().map_or("all".to_owned(), |n| n.to_string());
@@ -115,33 +118,10 @@ fn kernels(c: &mut Criterion) {
     let mut group = c.benchmark_group("kernels");
     group.warm_up_time(std::time::Duration::from_millis(500));
     group.measurement_time(std::time::Duration::from_secs(1));
-    // (batch, inputs, outputs) of a layer: 784-256-128-10 at 64 and 256, 784-1024-1024-10 at
-    // 128, the autoencoder's 256-64 and 256-784 layers at 64.
-    for (rows, inputs, outputs) in [
-        (64, 784, 256),
-        (64, 256, 128),
-        (64, 128, 10),
-        (256, 784, 256),
-        (256, 256, 128),
-        (256, 128, 10),
-        (128, 784, 1024),
-        (128, 1024, 1024),
-        (128, 1024, 10),
-        (64, 256, 64),
-        (64, 256, 784),
-    ] {
-        let h = Array2::from_shape_fn((rows, inputs), |(i, j)| ((i * 7 + j) % 13) as f32 * 0.1);
-        let w = Array2::from_shape_fn((inputs, outputs), |(i, j)| ((i + 3 * j) % 11) as f32 * 0.1);
-        let z = Array2::from_shape_fn((rows, outputs), |(i, j)| ((i + j) % 5) as f32 * 0.1);
-        let (mut out, mut w_grad, mut h_grad) = (z.clone(), w.clone(), h.clone());
-        // As a step calls them: the forward product onto the broadcast bias, the weight's
-        // gradient folded into its SGD update (α = −lr, β = 1), the input gradient written.
-        let products = [
-            ("forward", 1.0, h.view(), w.view(), 1.0, out.view_mut()),
-            ("weight", -1e-3, h.t(), z.view(), 1.0, w_grad.view_mut()),
-            ("input", 1.0, z.view(), w.t(), 0.0, h_grad.view_mut()),
-        ];
-        for (pass, alpha, a, b, beta, mut out) in products {
+    for shape in step_products::LAYERS {
+        let (rows, inputs, outputs) = shape;
+        let mut layer = step_products::Layer::new(shape);
+        for (pass, alpha, a, b, beta, mut out) in layer.products() {
             let name = |by: &str| format!("{rows}x{inputs}x{outputs}/{pass}/{by}");
             group.bench_function(name("symgrad"), |bench| {
                 bench.iter(|| gemm(alpha, black_box(a), b, beta, out.view_mut()).unwrap())

@@ -10,8 +10,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use ndarray::Array2;
 use symgrad::gemm::{self, Kernel};
+
+#[path = "support/step_products.rs"]
+mod step_products;
 
 fn main() {
     gemm::set_threads(1).unwrap();
@@ -27,30 +29,10 @@ fn main() {
         .find(|a| !a.starts_with("--"))
         .unwrap_or_default();
     println!("µs, {default:?} (default) against Avx2, one call of each in turn");
-    for (rows, inputs, outputs) in [
-        (64, 784, 256),
-        (64, 256, 128),
-        (64, 128, 10),
-        (256, 784, 256),
-        (256, 256, 128),
-        (256, 128, 10),
-        (128, 784, 1024),
-        (128, 1024, 1024),
-        (128, 1024, 10),
-        (64, 256, 64),
-        (64, 256, 784),
-    ] {
-        let h = Array2::from_shape_fn((rows, inputs), |(i, j)| ((i * 7 + j) % 13) as f32 * 0.1);
-        let w = Array2::from_shape_fn((inputs, outputs), |(i, j)| ((i + 3 * j) % 11) as f32 * 0.1);
-        let z = Array2::from_shape_fn((rows, outputs), |(i, j)| ((i + j) % 5) as f32 * 0.1);
-        let (mut out, mut w_grad, mut h_grad) = (z.clone(), w.clone(), h.clone());
-        // As a step calls them (see `benches/gemm.rs`).
-        let products = [
-            ("forward", 1.0, h.view(), w.view(), 1.0, out.view_mut()),
-            ("weight", -1e-3, h.t(), z.view(), 1.0, w_grad.view_mut()),
-            ("input", 1.0, z.view(), w.t(), 0.0, h_grad.view_mut()),
-        ];
-        for (pass, alpha, a, b, beta, mut out) in products {
+    for shape in step_products::LAYERS {
+        let (rows, inputs, outputs) = shape;
+        let mut layer = step_products::Layer::new(shape);
+        for (pass, alpha, a, b, beta, mut out) in layer.products() {
             let name = format!("{rows}x{inputs}x{outputs}/{pass}");
             if !name.contains(&filter) {
                 continue;
