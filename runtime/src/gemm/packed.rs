@@ -10,12 +10,13 @@
 //! `acc[r][j] ← A[i + r, p] · B[p, j] + acc[r][j]`, then `C[i + r, j] ← β C[i + r, j] + α acc[r][j]`.
 //!
 //! A C of at most one vector of columns gets tiles of 24 rows by one vector instead. AVX2 has
-//! half the registers, each half as wide: tiles of 6 rows by 2 vectors (16 `f32` columns, 12
-//! sums), and of 12 rows by one vector for a narrow C. B is
+//! half the registers, each half as wide: tiles of 4 rows by 3 vectors (24 `f32` columns, 12
+//! sums), 6 by 2 for a C of two vectors of columns, 12 by 1 for one; A is always copied into a
+//! strip there (six rows read in place spilled their pointers). B is
 //! packed, [`KC`] rows of k by [`NC`] columns at a time, into strips one tile wide, so that a
 //! tile reads it contiguously and the columns past C's last are zeros: by vector copies where
 //! B's rows are contiguous, by blocks of 16 × 16 transposed in registers where its columns are
-//! (a layer's input gradient `Z̄·Wᵀ`; value by value with AVX2). A is read where it lies when its rows are contiguous
+//! (8 × 8 with AVX2; a layer's input gradient `Z̄·Wᵀ`). A is read where it lies when its rows are contiguous
 //! (a tile's rows over a block of k stay in the L1 cache while every strip of B passes them);
 //! otherwise, and for the last rows, a tile's rows are copied once per block of k, by masked
 //! vectors where A's columns are contiguous (`Hᵀ` of a weight's gradient: read in place, its
@@ -436,12 +437,12 @@ unsafe fn tile<T: Wide<U>, U, const R: usize, const V: usize, const ROWS: bool>(
     }
 }
 
-/// [`tile`] of 6 rows for a last strip of fewer than `V` vectors of columns, with only as many
+/// [`tile`] of `R` rows for a last strip of fewer than `V` vectors of columns, with only as many
 /// vectors of sums as it has columns (with AVX-512, a C of 784 columns ends in a strip of one
 /// vector of four).
 ///
 /// # Safety
-/// As [`tile`] with `R = 6`; `cols ≤ (V − 1) · LANES`, `V ≤ 4`.
+/// As [`tile`]; `cols ≤ (V − 1) · LANES`, `V ≤ 4`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn last_tile<T: Wide<U>, U, const R: usize, const V: usize>(
