@@ -1,4 +1,4 @@
-//! The blocked training step of small dense chains (`symgrad::kernels::lanes`), in f64: it is
+//! The blocked training step of small dense chains (`symgrad::kernels::rows`), in f64: it is
 //! the step `loss_and_grad` and `sgd_step` take for these networks, and it passes every check
 //! the batch-wide step passes (`common::check`: the tape twin, finite differences, the hook,
 //! `sgd_step`), on batches that fill blocks of 16 samples exactly, leave the last one
@@ -57,7 +57,7 @@ macro_rules! blocked_and_checked {
         let (net, batch): (&mut $net<f64>, _) = $batch;
         let mut ws = net.workspace(1);
         let (mut blocked, mut grads) = ($net::<f64>::zeros(), $net::<f64>::zeros());
-        let loss = net.__lanes_gradient(&mut ws, batch.x, batch.y, &mut blocked);
+        let loss = net.__blocked_gradient(&mut ws, batch.x, batch.y, &mut blocked);
         prop_assert!(loss.is_some(), "the blocked step declined");
         let mut rng = StdRng::seed_from_u64($seed);
         prop_assert_eq!(
@@ -107,8 +107,8 @@ proptest! {
         let contiguous = strided.to_owned();
         let mut ws = net.workspace(1);
         let (mut a, mut b) = (Smooth::<f64>::zeros(), Smooth::<f64>::zeros());
-        let la = net.__lanes_gradient(&mut ws, strided, &y, &mut a);
-        let lb = net.__lanes_gradient(&mut ws, contiguous.view(), &y, &mut b);
+        let la = net.__blocked_gradient(&mut ws, strided, &y, &mut a);
+        let lb = net.__blocked_gradient(&mut ws, contiguous.view(), &y, &mut b);
         prop_assert!(la.is_some());
         prop_assert_eq!(la, lb);
         prop_assert_eq!(a, b);
@@ -127,7 +127,7 @@ fn a_label_out_of_range_is_an_error() {
     let mut ws = net.workspace(1);
     let mut grads = Logistic::<f64>::zeros();
     grads.z_b.fill(7.0);
-    assert_eq!(net.__lanes_gradient(&mut ws, x.view(), &y, &mut grads), None);
+    assert_eq!(net.__blocked_gradient(&mut ws, x.view(), &y, &mut grads), None);
     assert!(grads.z_b.iter().all(|&g| g == 7.0));
     let batch = LogisticBatch { x: x.view(), y: &y };
     let error = net.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads).unwrap_err();
@@ -161,11 +161,11 @@ fn f32_is_f64_rounded() {
         let (x, y) = (random(&mut rng, rows, 5, 1.0), labels(&mut rng, rows, 4));
         let (mut g64, mut g32) = (Smooth::<f64>::zeros(), Smooth::<f32>::zeros());
         let l64 = wide
-            .__lanes_gradient(&mut wide.workspace(1), x.view(), &y, &mut g64)
+            .__blocked_gradient(&mut wide.workspace(1), x.view(), &y, &mut g64)
             .unwrap();
         let x32 = x.mapv(|v| v as f32);
         let l32 = narrow
-            .__lanes_gradient(&mut narrow.workspace(1), x32.view(), &y, &mut g32)
+            .__blocked_gradient(&mut narrow.workspace(1), x32.view(), &y, &mut g32)
             .unwrap();
         assert!(
             (f64::from(l32) - l64).abs() <= 1e-5 * l64.abs().max(1.0),

@@ -6,7 +6,7 @@
 
 use std::arch::x86_64::*;
 
-pub(crate) use crate::kernels::lanes::{Avx2, Avx512};
+pub(crate) use crate::kernels::rows::{Avx2, Avx512};
 
 /// A vector of `U`'s lanes of `Self` and the operations the kernels use. Masks hold one bit per
 /// lane, lowest lane first.

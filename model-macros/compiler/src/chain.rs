@@ -1,7 +1,7 @@
 //! Recognising a small dense chain, `hₗ = fₗ(hₗ₋₁ Wₗ + bₗ)` from one input to a softmax
 //! cross-entropy on class labels, whose training step is emitted a second way: one loop over
-//! blocks of samples with every width fixed (`emit::lanes`, on the runtime's
-//! `kernels::lanes`). Anything else (dropout, shared or extra parameters, other ops, other
+//! blocks of samples with every width fixed (`emit::rows`, on the runtime's
+//! `kernels::rows`). Anything else (dropout, shared or extra parameters, other ops, other
 //! losses, wide layers) keeps the batch-wide step alone.
 
 use crate::graph::{Graph, NodeId};
@@ -37,14 +37,6 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// The values a block needs: each layer's input and output, and the hidden layers'
-    /// adjoints, in units of a block's lanes.
-    pub fn units(&self) -> usize {
-        let values: usize = self.layers.iter().map(|l| l.fan_in).sum::<usize>() + self.classes();
-        let adjoints: usize = self.layers[1..].iter().map(|l| l.fan_in).sum();
-        values + adjoints
-    }
-
     pub fn classes(&self) -> usize {
         self.layers.last().map_or(0, |l| l.fan_out)
     }

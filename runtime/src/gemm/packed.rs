@@ -50,7 +50,7 @@ use std::arch::x86_64::{
 };
 use std::cell::RefCell;
 
-use crate::kernels::lanes::Isa;
+use crate::kernels::rows::Isa;
 use crate::scalar::Scalar;
 use crate::simd::{Avx2, Avx512, Vector, lanes};
 

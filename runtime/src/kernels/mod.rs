@@ -5,9 +5,9 @@ pub mod activation;
 pub mod binary;
 pub mod conv;
 pub mod dropout;
-pub mod lanes;
 pub mod loss;
 pub mod reduce;
+pub mod rows;
 pub mod softmax;
 
 pub use activation::{Activation, ActivationKernel, Saved};

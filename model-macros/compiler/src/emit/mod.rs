@@ -20,7 +20,7 @@ use crate::schedule::Schedule;
 mod batch;
 mod hvp;
 mod kernels;
-mod lanes;
+mod rows;
 mod spatial;
 mod twin;
 mod views;
@@ -220,7 +220,7 @@ impl<'a> Emitter<'a> {
 /// The items of the network: everything of its `first` pass (forward, loss and gradient, and
 /// `graph_dot` returning `dot`), `hvp` from its `hessian` pass and `gnvp` from its
 /// `gauss_newton` pass; with `chain`, the training step also as a loop over blocks of samples
-/// (`lanes`).
+/// (`rows`).
 pub fn emit(
     net: &Lowered,
     first: &Pass<'_>,
@@ -231,7 +231,7 @@ pub fn emit(
 ) -> TokenStream {
     let mut e = Emitter::new(net, first);
     if let Some(chain) = chain {
-        e.scratch = e.scratch.max(lanes::scratch_len(chain));
+        e.scratch = e.scratch.max(rows::scratch_len(chain));
     }
     let (plan, derivation) = (first.plan, first.derivation);
     let hvp = hvp::second_order_items(
@@ -320,7 +320,7 @@ pub fn emit(
             quote! { ::symgrad::__private::check_batch_matrix(#label, inputs.#n.dim(), rows, #w)?; }
         })
         .collect();
-    let (lanes_gradient, lanes_hooked, lanes_sgd) = match chain {
+    let (blocked_gradient, blocked_hooked, blocked_sgd) = match chain {
         Some(chain) => {
             let hooks = (0..count).map(kernels::on_final);
             let updates = fields.iter().map(|field| {
@@ -330,9 +330,9 @@ pub fn emit(
                 }
             });
             (
-                lanes::method(net, chain, &ws_name),
-                lanes::shortcut(net, chain, quote!(#( #hooks )*)),
-                lanes::shortcut(net, chain, quote!(#( #updates )*)),
+                rows::method(net, chain, &ws_name),
+                rows::shortcut(net, chain, quote!(#( #hooks )*)),
+                rows::shortcut(net, chain, quote!(#( #updates )*)),
             )
         }
         None => Default::default(),
@@ -493,7 +493,7 @@ pub fn emit(
                 mut on_final: F,
             ) -> ::symgrad::__private::Result<T> {
                 #prelude
-                #lanes_hooked
+                #blocked_hooked
                 self.__forward(ws, &inputs, Some(batch), Some(rng), false)?;
                 #backward_pass
                 Ok(#loss_value)
@@ -516,7 +516,7 @@ pub fn emit(
                 decay: T,
             ) -> ::symgrad::__private::Result<T> {
                 #prelude
-                #lanes_sgd
+                #blocked_sgd
                 self.__forward(ws, &inputs, Some(batch), Some(rng), false)?;
                 #sgd_pass
                 Ok(#loss_value)
@@ -524,7 +524,7 @@ pub fn emit(
 
             #twin
 
-            #lanes_gradient
+            #blocked_gradient
 
             /// The backward pass as chain-rule equations (Markdown with LaTeX math).
             pub fn derivation() -> &'static str {

@@ -1,0 +1,583 @@
+//! Small dense chains a block of samples at a time, each sample a row of constant width.
+//!
+//! For a chain `hₗ = fₗ(hₗ₋₁ Wₗ + bₗ)` whose widths are all small, the batch-wide kernels spend
+//! most of a step calling ~30 kernels on a few hundred values each. Here `network!` emits
+//! the whole step of such a chain as one loop over blocks of [`BLOCK`] samples, every width a
+//! constant: a sample's values at a layer are one row, its width rounded up with zeros to
+//! whole [`ROW`]s (a vector register or two), and every product below is a sum of rows scaled
+//! by scalars, so that the vectoriser turns each row into whole registers and no value is ever
+//! transposed. The weights are padded once per step (and, for the input adjoints, transposed);
+//! no value leaves the block's buffers between the layers. With `Wₗ` of shape `[I, O]`,
+//! `z = hW + b` and sample rows `r`:
+//!
+//! - forward, [`affine`]: `z[r] = b + Σᵢ h[r][i] W[i]`, then [`activate`];
+//! - the loss, [`softmax_cross_entropy`]: `z̄ = (softmax(z) − onehot(y)) / B`, row by row;
+//! - the chain rule through the activation, [`activation_adjoint`]: `z̄ = h̄ ⊙ f′(h)`;
+//! - the input's adjoint, [`input_adjoint`]: `h̄[r] = Σₒ z̄[r][o] Wᵀ[o]` (`h̄ = z̄ Wᵀ`);
+//! - the parameters' adjoints, [`weight_adjoint`]: `W̄[i] += Σ_r h[r][i] z̄[r]` (`W̄ = hᵀ z̄`)
+//!   and `b̄ += Σ_r z̄[r]`, summed over the block's samples.
+//!
+//! The last block of a batch is padded: its unused rows compute on zeros, and their adjoints
+//! are zero and left out of the sums. Padding columns stay zero through every product (the
+//! padded weights and biases are zero there) and are dropped when the gradient is written.
+
+use ndarray::{Array1, Array2, ArrayView2};
+
+use crate::kernels::Activation;
+use crate::scalar::Scalar;
+
+/// Samples per block.
+pub const BLOCK: usize = 16;
+
+/// What a row's width is rounded up to a multiple of: 16 values, one vector of `f32` with
+/// AVX-512 (two of `f64`), two with AVX2.
+pub const ROW: usize = 16;
+
+/// A block's rows of `P` values.
+pub type Block<T, const P: usize> = [[T; P]; BLOCK];
+
+/// The vector unit a block loop is compiled for: how wide its registers are, how many there
+/// are, and whether it multiplies and adds in one instruction. The kernels below take it as
+/// an argument so that each compiled copy of a loop keeps as many sums going as its unit has
+/// room for.
+pub trait Isa: Copy {
+    /// Bytes in one vector register.
+    const VECTOR_BYTES: usize;
+    /// Vector registers.
+    const REGISTERS: usize;
+    /// Whether `a·b + c` is one instruction ([`Scalar::mul_add`]); without it, it is a library
+    /// call, so the loops multiply and add apart.
+    const FMA: bool;
+}
+
+/// AVX-512F: 32 registers of 64 bytes, with FMA.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx512;
+
+/// AVX2 with FMA: 16 registers of 32 bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2;
+
+/// What every x86-64 (SSE2) or other processor the build targets has: taken as 16 registers
+/// of 16 bytes, no FMA.
+#[derive(Clone, Copy, Debug)]
+pub struct Baseline;
+
+impl Isa for Avx512 {
+    const VECTOR_BYTES: usize = 64;
+    const REGISTERS: usize = 32;
+    const FMA: bool = true;
+}
+
+impl Isa for Avx2 {
+    const VECTOR_BYTES: usize = 32;
+    const REGISTERS: usize = 16;
+    const FMA: bool = true;
+}
+
+impl Isa for Baseline {
+    const VECTOR_BYTES: usize = 16;
+    const REGISTERS: usize = 16;
+    const FMA: bool = false;
+}
+
+/// The loop over a batch's blocks, which `network!` emits for each chain.
+pub trait Blocks {
+    /// What the loop returns (the loss).
+    type Output;
+    /// Runs the loop, handing `isa` to the kernels; implementations are `#[inline(always)]`,
+    /// so that [`with_wide_vectors`] compiles it into its own body.
+    fn run<I: Isa>(self, isa: I) -> Self::Output;
+}
+
+/// `blocks.run(isa)`, compiled for the widest vectors the processor has: AVX-512 (one `f32`
+/// block per register), else AVX2 with FMA, else the build's own (the loop is inlined into a
+/// function built with the feature, so that it is vectorised for it).
+#[inline(always)]
+pub fn with_wide_vectors<B: Blocks>(blocks: B) -> B::Output {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the processor has AVX-512F (which implies FMA).
+            return unsafe { avx512(blocks) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the processor has AVX2 and FMA.
+            return unsafe { avx2(blocks) };
+        }
+    }
+    blocks.run(Baseline)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn avx512<B: Blocks>(blocks: B) -> B::Output {
+    blocks.run(Avx512)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn avx2<B: Blocks>(blocks: B) -> B::Output {
+    blocks.run(Avx2)
+}
+
+/// A parameter matrix `[I, O]` as fixed-size rows, if it has that shape and is stored
+/// contiguously row by row.
+#[inline]
+pub fn matrix<T: Scalar, const I: usize, const O: usize>(a: &Array2<T>) -> Option<&[[T; O]; I]> {
+    if a.dim() != (I, O) {
+        return None;
+    }
+    let (rows, []) = a.as_slice()?.as_chunks::<O>() else {
+        return None;
+    };
+    rows.try_into().ok()
+}
+
+/// [`matrix`], writable.
+#[inline]
+pub fn matrix_mut<T: Scalar, const I: usize, const O: usize>(a: &mut Array2<T>) -> Option<&mut [[T; O]; I]> {
+    if a.dim() != (I, O) {
+        return None;
+    }
+    let (rows, []) = a.as_slice_mut()?.as_chunks_mut::<O>() else {
+        return None;
+    };
+    rows.try_into().ok()
+}
+
+/// A parameter vector `[O]` as a one-row matrix, if it is contiguous.
+#[inline]
+pub fn vector<T: Scalar, const O: usize>(a: &Array1<T>) -> Option<&[[T; O]; 1]> {
+    let row: &[T; O] = a.as_slice()?.try_into().ok()?;
+    Some(std::array::from_ref(row))
+}
+
+/// [`vector`], writable.
+#[inline]
+pub fn vector_mut<T: Scalar, const O: usize>(a: &mut Array1<T>) -> Option<&mut [[T; O]; 1]> {
+    let row: &mut [T; O] = a.as_slice_mut()?.try_into().ok()?;
+    Some(std::array::from_mut(row))
+}
+
+/// `scratch` from its first value aligned to 64 bytes (a cache line, and a vector of AVX-512),
+/// which is at most [`ROW`] values in.
+#[inline]
+pub fn aligned<T: Scalar>(scratch: &mut [T]) -> &mut [T] {
+    let skip = scratch.as_ptr().align_offset(64).min(scratch.len());
+    &mut scratch[skip..]
+}
+
+/// The first `N·M` values of `scratch` as `N` arrays of `M`, and the rest.
+#[inline]
+pub fn carve<T: Scalar, const N: usize, const M: usize>(scratch: &mut [T]) -> Option<(&mut [[T; M]; N], &mut [T])> {
+    let (head, rest) = scratch.split_at_mut_checked(N * M)?;
+    let (arrays, []) = head.as_chunks_mut::<M>() else {
+        return None;
+    };
+    Some((arrays.try_into().ok()?, rest))
+}
+
+/// `W`'s rows, each padded with zeros to `P ≥ O` values.
+#[inline(always)]
+pub fn pad<T: Scalar, const I: usize, const O: usize, const P: usize>(w: &[[T; O]; I], padded: &mut [[T; P]; I]) {
+    const { assert!(P >= O, "padded rows narrower than the matrix") };
+    for (row, wi) in padded.iter_mut().zip(w) {
+        *row = std::array::from_fn(|o| if o < O { wi[o] } else { T::ZERO });
+    }
+}
+
+/// `Wᵀ`'s rows, each padded with zeros to `P ≥ I` values.
+#[inline(always)]
+pub fn pad_transposed<T: Scalar, const I: usize, const O: usize, const P: usize>(
+    w: &[[T; O]; I],
+    padded: &mut [[T; P]; O],
+) {
+    const { assert!(P >= I, "padded rows narrower than the matrix") };
+    for (o, row) in padded.iter_mut().enumerate() {
+        *row = std::array::from_fn(|i| if i < I { w[i][o] } else { T::ZERO });
+    }
+}
+
+/// The first `O` values of each of `padded`'s rows into `w`: [`pad`] undone.
+#[inline(always)]
+pub fn unpad<T: Scalar, const I: usize, const O: usize, const P: usize>(padded: &[[T; P]; I], w: &mut [[T; O]; I]) {
+    const { assert!(P >= O, "padded rows narrower than the matrix") };
+    for (wi, row) in w.iter_mut().zip(padded) {
+        wi.copy_from_slice(&row[..O]);
+    }
+}
+
+/// The block of `x`'s rows from `start` (at most [`BLOCK`] of them, `n`), and `n`: read in
+/// place where `x` is stored row by row and the block is whole, else copied into `scratch`,
+/// the rows past `n` zero.
+#[inline(always)]
+pub fn block<'a, T: Scalar, const I: usize>(
+    x: &'a ArrayView2<'_, T>,
+    start: usize,
+    scratch: &'a mut Block<T, I>,
+) -> (&'a Block<T, I>, usize) {
+    let n = x.nrows().saturating_sub(start).min(BLOCK);
+    if let Some((rows, [])) = x.as_slice().map(<[T]>::as_chunks::<I>)
+        && x.ncols() == I
+        && let Some(Ok(whole)) = rows.get(start..start + BLOCK).map(<&Block<T, I>>::try_from)
+    {
+        return (whole, n);
+    }
+    for (r, row) in scratch.iter_mut().enumerate() {
+        *row = [T::ZERO; I];
+        if r < n {
+            for (value, &v) in row.iter_mut().zip(x.row(start + r)) {
+                *value = v;
+            }
+        }
+    }
+    (scratch, n)
+}
+
+/// `z[r] = b + Σᵢ h[r][i] W[i]` for every row of the block: the forward product of one
+/// layer, `z = hW + b`, with `W`'s rows and `b` padded to `P` values (`h`'s rows may be wider
+/// than `I`: their padding is not read).
+#[inline(always)]
+pub fn affine<T: Scalar, const H: usize, const I: usize, const P: usize>(
+    isa: impl Isa,
+    h: &Block<T, H>,
+    w: &[[T; P]; I],
+    b: &[T; P],
+    z: &mut Block<T, P>,
+) {
+    const { assert!(I <= H, "input rows narrower than the layer") };
+    sums(isa, z, w, |_, _| *b, |i, r| h[r][i], |zr, sum| *zr = sum);
+}
+
+/// `h = f(z)` in place.
+#[inline(always)]
+pub fn activate<T: Scalar, const P: usize>(f: Activation, z: &mut Block<T, P>) {
+    for values in interleaved(z.as_flattened_mut()) {
+        for v in values {
+            *v = f.value(*v);
+        }
+    }
+}
+
+/// `z̄ = h̄ ⊙ f′(h)` in place of `h̄`, for an activation whose derivative is written in its
+/// output `h` (or needs nothing: `Saved::Output` and `Saved::Nothing`).
+#[inline(always)]
+pub fn activation_adjoint<T: Scalar, const P: usize>(f: Activation, h: &Block<T, P>, adjoint: &mut Block<T, P>) {
+    for (g, &y) in adjoint.as_flattened_mut().iter_mut().zip(h.as_flattened()) {
+        *g *= f.derivative(y);
+    }
+}
+
+/// A block's values four rows' worth ([`ROW`] values each) at a time: an activation such as
+/// tanh is a chain of some forty dependent operations, and one vector at a time the
+/// processor could overlap only two or three chains; four vectors in one step of the loop
+/// are four independent chains. (A block is [`BLOCK`] rows of whole [`ROW`]s, so nothing is
+/// left over.)
+#[inline(always)]
+fn interleaved<T: Scalar>(values: &mut [T]) -> impl Iterator<Item = &mut [T; 4 * ROW]> {
+    values.as_chunks_mut::<{ 4 * ROW }>().0.iter_mut()
+}
+
+/// `h̄[r] = Σₒ z̄[r][o] Wᵀ[o]`: the adjoint of a layer's input, `h̄ = z̄ Wᵀ`, from `Wᵀ` with
+/// its rows padded to `H` values (the padding of `h̄` is zero).
+#[inline(always)]
+pub fn input_adjoint<T: Scalar, const P: usize, const O: usize, const H: usize>(
+    isa: impl Isa,
+    z: &Block<T, P>,
+    wt: &[[T; H]; O],
+    h: &mut Block<T, H>,
+) {
+    const { assert!(O <= P, "adjoint rows narrower than the layer") };
+    sums(isa, h, wt, |_, _| [T::ZERO; H], |o, r| z[r][o], |hr, sum| *hr = sum);
+}
+
+/// `W̄[i] += Σ_r h[r][i] z̄[r]` and `b̄ += Σ_r z̄[r]` over the block's first `n` rows: a
+/// layer's parameter adjoints `W̄ = hᵀ z̄`, `b̄ = 1ᵀ z̄`, accumulated over the blocks, with
+/// `W̄`'s rows and `b̄` padded to `P` values as `z̄`'s are.
+#[inline(always)]
+pub fn weight_adjoint<T: Scalar, const H: usize, const I: usize, const P: usize>(
+    isa: impl Isa,
+    h: &Block<T, H>,
+    z: &Block<T, P>,
+    n: usize,
+    w: &mut [[T; P]; I],
+    b: &mut [T; P],
+) {
+    const { assert!(I <= H, "input rows narrower than the layer") };
+    let z = &z[..n];
+    sums(isa, w, z, |_, wi| *wi, |r, i| h[r][i], |wi, sum| *wi = sum);
+    // As one more sum with every coefficient 1: a plain loop over the rows was compiled to
+    // one scalar addition per value.
+    sums(
+        isa,
+        std::array::from_mut(b),
+        z,
+        |_, b| *b,
+        |_, _| T::ONE,
+        |b, sum| *b = sum,
+    );
+}
+
+/// `store(target, init(t, target) + Σⱼ coefficient(j, t) · vectors[j])` for each target `t`, a group
+/// of targets at a time: a sum alone waits on its previous addition (3–4 cycles) at every
+/// `j`, while independent sums fill those cycles. The group is as large as keeps half of the
+/// unit's registers holding sums (more spill to the stack), and at most 8: with 12 or 16
+/// targets a group LLVM kept the sums in memory and the 64-32-10 step took 4x as long.
+#[inline(always)]
+fn sums<T: Scalar, I: Isa, X, const W: usize>(
+    isa: I,
+    targets: &mut [X],
+    vectors: &[[T; W]],
+    init: impl Fn(usize, &X) -> [T; W],
+    coefficient: impl Fn(usize, usize) -> T,
+    store: impl Fn(&mut X, [T; W]),
+) {
+    let registers = (W * std::mem::size_of::<T>()).div_ceil(I::VECTOR_BYTES);
+    let group = I::REGISTERS / 2 / registers;
+    let kernel = (init, coefficient, store);
+    match group {
+        8.. => sums_by::<T, I, X, W, 8>(isa, targets, vectors, kernel),
+        4.. => sums_by::<T, I, X, W, 4>(isa, targets, vectors, kernel),
+        2.. => sums_by::<T, I, X, W, 2>(isa, targets, vectors, kernel),
+        _ => sums_by::<T, I, X, W, 1>(isa, targets, vectors, kernel),
+    }
+}
+
+/// [`sums`], `G` targets at a time.
+#[inline(always)]
+fn sums_by<T: Scalar, I: Isa, X, const W: usize, const G: usize>(
+    _isa: I,
+    targets: &mut [X],
+    vectors: &[[T; W]],
+    (init, coefficient, store): (
+        impl Fn(usize, &X) -> [T; W],
+        impl Fn(usize, usize) -> T,
+        impl Fn(&mut X, [T; W]),
+    ),
+) {
+    let (groups, rest) = targets.as_chunks_mut::<G>();
+    for (g, group) in groups.iter_mut().enumerate() {
+        let first = g * G;
+        let sums = sum_group::<T, I, W, G>(first, vectors, |k| init(first + k, &group[k]), &coefficient);
+        for (target, sum) in group.iter_mut().zip(sums) {
+            store(target, sum);
+        }
+    }
+    let first = groups.len() * G;
+    for (t, target) in rest.iter_mut().enumerate() {
+        let [sum] = sum_group::<T, I, W, 1>(first + t, vectors, |_| init(first + t, target), &coefficient);
+        store(target, sum);
+    }
+}
+
+/// The sums of the `G` targets from `first` on, `init(g)` the start of target `first + g`'s.
+#[inline(always)]
+fn sum_group<T: Scalar, I: Isa, const W: usize, const G: usize>(
+    first: usize,
+    vectors: &[[T; W]],
+    init: impl Fn(usize) -> [T; W],
+    coefficient: &impl Fn(usize, usize) -> T,
+) -> [[T; W]; G] {
+    let mut acc: [[T; W]; G] = std::array::from_fn(init);
+    for (j, v) in vectors.iter().enumerate() {
+        for (g, a) in acc.iter_mut().enumerate() {
+            let c = coefficient(j, first + g);
+            for (s, &x) in a.iter_mut().zip(v) {
+                *s = if I::FMA { c.mul_add(x, *s) } else { *s + c * x };
+            }
+        }
+    }
+    acc
+}
+
+/// The softmax cross-entropy of the first `labels.len()` rows of the logits `z` (their first
+/// `C` values), each replaced by its adjoint `z̄ = scale · (softmax(z) − onehot(y))` (the
+/// other rows, and every row's padding, by zero); returns the sum of the rows' losses
+/// `ln Σⱼ e^{zⱼ−m} − (z_y − m)`, `m = maxⱼ zⱼ` (the stable form). Every label must be below
+/// `C`. The `C` logits of the block are first transposed, one vector of [`BLOCK`] samples per
+/// class, so that the maxima, exponentials and sums run on every sample at once rather than
+/// along rows of mostly padding; the adjoint is transposed back.
+#[inline(always)]
+pub fn softmax_cross_entropy<T: Scalar, const C: usize, const P: usize>(
+    z: &mut Block<T, P>,
+    labels: &[usize],
+    scale: T,
+) -> T {
+    const { assert!(0 < C && C <= P, "logit rows narrower than the classes") };
+    let mut t: [[T; BLOCK]; C] = std::array::from_fn(|j| std::array::from_fn(|r| z[r][j]));
+    let mut max = t[0];
+    for tj in &t[1..] {
+        for (m, &v) in max.iter_mut().zip(tj) {
+            *m = m.max(v);
+        }
+    }
+    let (mut sum, mut picked) = ([T::ZERO; BLOCK], [T::ZERO; BLOCK]);
+    for (j, tj) in t.iter_mut().enumerate() {
+        for (r, v) in tj.iter_mut().enumerate() {
+            let shifted = *v - max[r];
+            if labels.get(r) == Some(&j) {
+                picked[r] = shifted;
+            }
+            *v = shifted.exp();
+            sum[r] += *v;
+        }
+    }
+    for (j, tj) in t.iter_mut().enumerate() {
+        for (r, v) in tj.iter_mut().enumerate() {
+            *v = match labels.get(r) {
+                Some(&label) => (*v / sum[r] - if label == j { T::ONE } else { T::ZERO }) * scale,
+                None => T::ZERO,
+            };
+        }
+    }
+    for (r, row) in z.iter_mut().enumerate() {
+        *row = std::array::from_fn(|j| if j < C { t[j][r] } else { T::ZERO });
+    }
+    (0..labels.len())
+        .map(|r| sum[r].ln() - picked[r])
+        .fold(T::ZERO, |a, b| a + b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_need_contiguous_storage_of_the_right_size() {
+        let a = Array2::from_shape_fn((3, 2), |(i, j)| (i * 2 + j) as f64);
+        assert_eq!(matrix::<f64, 3, 2>(&a), Some(&[[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]));
+        assert_eq!(matrix::<f64, 2, 3>(&a), None);
+        assert_eq!(
+            matrix::<f64, 2, 3>(&a.t().as_standard_layout().into_owned()).map(|m| m[0]),
+            Some([0.0, 2.0, 4.0])
+        );
+        let mut t = a.clone().reversed_axes();
+        assert!(matrix_mut::<f64, 2, 3>(&mut t).is_none());
+        let mut scratch = vec![0.0f32; 3 * ROW + 1];
+        let (three, rest) = carve::<f32, 3, ROW>(&mut scratch).unwrap();
+        assert_eq!((three.len(), rest.len()), (3, 1));
+        assert!(carve::<f32, 4, ROW>(&mut scratch).is_none());
+        let aligned = aligned(&mut scratch);
+        assert!(aligned.as_ptr().addr().is_multiple_of(64) && aligned.len() + ROW > 3 * ROW);
+    }
+
+    /// The three products against plain loops, for every vector unit's grouping (the units'
+    /// constants alone choose the groups, so each runs here whatever the processor), with
+    /// widths that leave a remainder after the groups and padding, and a partial block.
+    #[test]
+    fn the_products_agree_with_plain_loops_for_every_unit() {
+        fn check<U: Isa>(isa: U) {
+            const I: usize = 13;
+            const O: usize = 10;
+            const P: usize = 16;
+            let value = |k: usize| ((k * 37 % 101) as f64 - 50.0) / 25.0;
+            // Input rows wider than the layer: their padding must not be read.
+            let h: Block<f64, P> =
+                std::array::from_fn(|r| std::array::from_fn(|i| if i < I { value(r * I + i) } else { 9.0 }));
+            let zbar: Block<f64, P> =
+                std::array::from_fn(|r| std::array::from_fn(|o| if o < O { value(r * O + o + 7) } else { 0.0 }));
+            let w: [[f64; O]; I] = std::array::from_fn(|i| std::array::from_fn(|o| value(i * O + o + 3)));
+            let b: [f64; O] = std::array::from_fn(|o| value(o + 11));
+            let (mut wp, mut bp, mut wt) = ([[f64::NAN; P]; I], [[f64::NAN; P]; 1], [[f64::NAN; P]; O]);
+            pad(&w, &mut wp);
+            pad(std::array::from_ref(&b), &mut bp);
+            pad_transposed(&w, &mut wt);
+            // Sums of at most 16 products of values below 2 in magnitude: fused and separate
+            // roundings differ by a few ulps of 64, far below 1e-12.
+            let close = |a: f64, e: f64| assert!((a - e).abs() <= 1e-12, "{a} against {e}");
+
+            let mut z = [[f64::NAN; P]; BLOCK];
+            affine(isa, &h, &wp, &bp[0], &mut z);
+            for (r, o) in (0..BLOCK).flat_map(|r| (0..P).map(move |o| (r, o))) {
+                let expected = if o < O {
+                    b[o] + (0..I).map(|i| h[r][i] * w[i][o]).sum::<f64>()
+                } else {
+                    0.0
+                };
+                close(z[r][o], expected);
+            }
+            let mut hbar = [[f64::NAN; P]; BLOCK];
+            input_adjoint(isa, &zbar, &wt, &mut hbar);
+            for (r, i) in (0..BLOCK).flat_map(|r| (0..P).map(move |i| (r, i))) {
+                let expected = if i < I {
+                    (0..O).map(|o| w[i][o] * zbar[r][o]).sum::<f64>()
+                } else {
+                    0.0
+                };
+                close(hbar[r][i], expected);
+            }
+            let n = 11;
+            let (mut gw, mut gb) = (wp, bp);
+            weight_adjoint(isa, &h, &zbar, n, &mut gw, &mut gb[0]);
+            let (mut gw_out, mut gb_out) = ([[f64::NAN; O]; I], [[f64::NAN; O]; 1]);
+            unpad(&gw, &mut gw_out);
+            unpad(&gb, &mut gb_out);
+            for o in 0..O {
+                close(gb_out[0][o], b[o] + (0..n).map(|r| zbar[r][o]).sum::<f64>());
+                for i in 0..I {
+                    close(
+                        gw_out[i][o],
+                        w[i][o] + (0..n).map(|r| h[r][i] * zbar[r][o]).sum::<f64>(),
+                    );
+                }
+            }
+            assert!(gw.iter().all(|row| row[O..].iter().all(|&v| v == 0.0)), "padding of W̄");
+        }
+        check(Avx512);
+        check(Avx2);
+        check(Baseline);
+    }
+
+    /// The loss and adjoint of each row against the textbook formula (in f64, where the two
+    /// orders of summation agree to 1e-15), rows past the labels zero.
+    #[test]
+    fn softmax_cross_entropy_row_by_row() {
+        const C: usize = 5;
+        let mut z = [[0.0f64; ROW]; BLOCK];
+        for (r, row) in z.iter_mut().enumerate() {
+            for (j, v) in row[..C].iter_mut().enumerate() {
+                *v = ((r * 7 + j * 3) % 11) as f64 - 5.0 + if r == 2 { 700.0 } else { 0.0 };
+            }
+        }
+        let logits = z;
+        let labels = [0, 4, 2, 1, 3, 3];
+        let scale = 0.25;
+        let loss = softmax_cross_entropy::<f64, C, ROW>(&mut z, &labels, scale);
+        let mut expected_loss = 0.0;
+        for (r, &label) in labels.iter().enumerate() {
+            let max = logits[r][..C].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let sum: f64 = logits[r][..C].iter().map(|&v| (v - max).exp()).sum();
+            expected_loss += sum.ln() + max - logits[r][label];
+            for j in 0..ROW {
+                let p = if j < C { (logits[r][j] - max).exp() / sum } else { 0.0 };
+                let expected = scale * (p - if j == label { 1.0 } else { 0.0 });
+                assert!(
+                    (z[r][j] - expected).abs() <= 1e-15,
+                    "row {r}, class {j}: {} against {expected}",
+                    z[r][j]
+                );
+            }
+        }
+        assert!(
+            (loss - expected_loss).abs() <= 1e-12 * expected_loss,
+            "{loss} against {expected_loss}"
+        );
+        assert!(z[labels.len()..].iter().all(|row| row.iter().all(|&v| v == 0.0)));
+    }
+
+    #[test]
+    fn a_partial_block_is_copied_and_padded_with_zeros() {
+        let x = Array2::from_shape_fn((20, 3), |(i, j)| (i * 3 + j + 1) as f32);
+        let (view, mut scratch) = (x.view(), [[f32::NAN; 3]; BLOCK]);
+        let (whole, n) = block(&view, 0, &mut scratch);
+        assert_eq!((whole[15], n), ([46.0, 47.0, 48.0], 16));
+        assert!(scratch[0][0].is_nan(), "a whole contiguous block is read in place");
+        let (last, n) = block(&view, 16, &mut scratch);
+        assert_eq!((last[1], last[4], n), ([52.0, 53.0, 54.0], [0.0; 3], 4));
+        // Strided rows read the same values.
+        let xs = x.slice(ndarray::s![..;2, ..]);
+        let (strided, n) = block(&xs, 0, &mut scratch);
+        assert_eq!((strided[1], strided[10], n), ([7.0, 8.0, 9.0], [0.0; 3], 10));
+    }
+}
