@@ -397,7 +397,9 @@ fn sum_group<T: Scalar, I: Isa, const W: usize, const G: usize>(
 /// `ln Σⱼ e^{zⱼ−m} − (z_y − m)`, `m = maxⱼ zⱼ` (the stable form). Every label must be below
 /// `C`. The `C` logits of the block are first transposed, one vector of [`BLOCK`] samples per
 /// class, so that the maxima, exponentials and sums run on every sample at once rather than
-/// along rows of mostly padding; the adjoint is transposed back.
+/// along rows of mostly padding; the adjoint is transposed back. The label's value (`z_y`,
+/// and the `−scale` of the one-hot) is read and written row by row, so that the loops over
+/// the classes hold no test of the label.
 #[inline(always)]
 pub fn softmax_cross_entropy<T: Scalar, const C: usize, const P: usize>(
     z: &mut Block<T, P>,
@@ -405,6 +407,7 @@ pub fn softmax_cross_entropy<T: Scalar, const C: usize, const P: usize>(
     scale: T,
 ) -> T {
     const { assert!(0 < C && C <= P, "logit rows narrower than the classes") };
+    let n = labels.len();
     let mut t: [[T; BLOCK]; C] = std::array::from_fn(|j| std::array::from_fn(|r| z[r][j]));
     let mut max = t[0];
     for tj in &t[1..] {
@@ -412,31 +415,25 @@ pub fn softmax_cross_entropy<T: Scalar, const C: usize, const P: usize>(
             *m = m.max(v);
         }
     }
-    let (mut sum, mut picked) = ([T::ZERO; BLOCK], [T::ZERO; BLOCK]);
-    for (j, tj) in t.iter_mut().enumerate() {
-        for (r, v) in tj.iter_mut().enumerate() {
-            let shifted = *v - max[r];
-            if labels.get(r) == Some(&j) {
-                picked[r] = shifted;
-            }
-            *v = shifted.exp();
-            sum[r] += *v;
+    let picked: [T; BLOCK] = std::array::from_fn(|r| labels.get(r).map_or(T::ZERO, |&label| z[r][label] - max[r]));
+    let mut sum = [T::ZERO; BLOCK];
+    for tj in &mut t {
+        for ((v, &m), s) in tj.iter_mut().zip(&max).zip(&mut sum) {
+            *v = (*v - m).exp();
+            *s += *v;
         }
     }
-    for (j, tj) in t.iter_mut().enumerate() {
-        for (r, v) in tj.iter_mut().enumerate() {
-            *v = match labels.get(r) {
-                Some(&label) => (*v / sum[r] - if label == j { T::ONE } else { T::ZERO }) * scale,
-                None => T::ZERO,
-            };
-        }
-    }
+    let share: [T; BLOCK] = std::array::from_fn(|r| scale / sum[r]);
     for (r, row) in z.iter_mut().enumerate() {
-        *row = std::array::from_fn(|j| if j < C { t[j][r] } else { T::ZERO });
+        *row = std::array::from_fn(|j| if j < C { t[j][r] * share[r] } else { T::ZERO });
     }
-    (0..labels.len())
-        .map(|r| sum[r].ln() - picked[r])
-        .fold(T::ZERO, |a, b| a + b)
+    for (row, &label) in z.iter_mut().zip(labels) {
+        row[label] -= scale;
+    }
+    for row in &mut z[n..] {
+        *row = [T::ZERO; P];
+    }
+    (0..n).map(|r| sum[r].ln() - picked[r]).fold(T::ZERO, |a, b| a + b)
 }
 
 #[cfg(test)]
