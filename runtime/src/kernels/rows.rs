@@ -253,10 +253,8 @@ pub fn affine<T: Scalar, const H: usize, const I: usize, const P: usize>(
 /// `h = f(z)` in place.
 #[inline(always)]
 pub fn activate<T: Scalar, const P: usize>(f: Activation, z: &mut Block<T, P>) {
-    for values in interleaved(z.as_flattened_mut()) {
-        for v in values {
-            *v = f.value(*v);
-        }
+    for v in z.as_flattened_mut() {
+        *v = f.value(*v);
     }
 }
 
@@ -267,16 +265,6 @@ pub fn activation_adjoint<T: Scalar, const P: usize>(f: Activation, h: &Block<T,
     for (g, &y) in adjoint.as_flattened_mut().iter_mut().zip(h.as_flattened()) {
         *g *= f.derivative(y);
     }
-}
-
-/// A block's values four rows' worth ([`ROW`] values each) at a time: an activation such as
-/// tanh is a chain of some forty dependent operations, and one vector at a time the
-/// processor could overlap only two or three chains; four vectors in one step of the loop
-/// are four independent chains. (A block is [`BLOCK`] rows of whole [`ROW`]s, so nothing is
-/// left over.)
-#[inline(always)]
-fn interleaved<T: Scalar>(values: &mut [T]) -> impl Iterator<Item = &mut [T; 4 * ROW]> {
-    values.as_chunks_mut::<{ 4 * ROW }>().0.iter_mut()
 }
 
 /// `h̄[r] = Σₒ z̄[r][o] Wᵀ[o]`: the adjoint of a layer's input, `h̄ = z̄ Wᵀ`, from `Wᵀ` with
