@@ -64,15 +64,14 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
     let d = names("d");
     let (wf, bf): (Vec<&Ident>, Vec<&Ident>) = layers.iter().map(|l| (field(l.weight), field(l.bias))).unzip();
     let (classes, inputs) = (chain.classes(), fan_in[0]);
-    // The stored width of a block's rows at the input of layer l (the samples' own width at 0).
+    // The stored width of a block's rows at the input of layer l (the samples' own width at 0;
+    // at `count`, the logits).
     let row_width = |l: usize| if l == 0 { inputs } else { width[l - 1] };
     let hidden = 1..count;
     let (wt_hidden, d_hidden) = (&wt[hidden.clone()], &d[hidden.clone()]);
     let (w_hidden, out_hidden) = (&w[hidden.clone()], &fan_out[hidden.clone()]);
     let width_hidden: Vec<usize> = hidden.clone().map(row_width).collect();
-    let block_widths: Vec<usize> = (0..=count)
-        .map(|l| if l == count { width[count - 1] } else { row_width(l) })
-        .collect();
+    let block_widths: Vec<usize> = (0..=count).map(row_width).collect();
     let views = quote! {
         #( let #w = rows::matrix::<T, #fan_in, #fan_out>(&self.#wf)?; )*
         #( let #b = rows::vector::<T, #fan_out>(&self.#bf)?; )*
