@@ -22,7 +22,14 @@
 //! vectors where A's columns are contiguous (`Hᵀ` of a weight's gradient: read in place, its
 //! columns 4 KiB apart in a 1024-wide layer would all fall in the same sets of the L1 cache). A column-major C is computed as
 //! `Cᵀ = BᵀAᵀ`, so that tiles are stored as vectors; so is a narrow C (a layer with ten
-//! outputs) whose A is stored by rows, which the narrow tiles would read from 24 rows at once.
+//! outputs) with more rows than columns, which then runs in the wide tiles: a narrow tile
+//! broadcasts a value of A for every multiply-add, and on a Zen 4 (whose AVX-512 runs as two
+//! 256-bit halves) it completed them at 40 % of the wide tiles' rate. The weight gradients
+//! `Hᵀ·Z̄` of a ten-output layer (A stored by columns), which had kept the narrow tiles, took
+//! 0.32–0.44 of their time transposed (`taskset -c 1 cargo bench --bench kernel_pairs -- x10/`,
+//! 2026-12-02, medians: 64 × 128 × 10 10.4 → 3.7 µs, 256 × 128 × 10 34.7 → 11.2 µs,
+//! 128 × 1024 × 10 113.5 → 50.5 µs; the `gemm` crate, run alongside, took 0.36–0.78 of the
+//! own kernel's time on them before and 1.17–1.63 after; the AVX2 form 0.59–0.86).
 //!
 //! Before each tile's loop over k, the cache lines of its part of C are prefetched (a weight
 //! updated in place, `W ← W − lr · HᵀZ̄`, is megabytes out of every cache), and each step of k
@@ -134,7 +141,7 @@ pub(crate) unsafe fn gemm<T: Wide<Avx512> + Wide<Avx2>>(
     };
     let column_major = c.cols != 1 && c.rows == 1;
     // At most 64 bytes of columns: one AVX-512 vector, two of AVX2.
-    let narrow = n * size_of::<T>() <= 64 && m > n && a.cols == 1;
+    let narrow = n * size_of::<T>() <= 64 && m > n;
     let (m, n, a, b, c) = if column_major || narrow {
         (n, m, b.t(), a.t(), c.t())
     } else {
