@@ -24,9 +24,12 @@
 //! `Cᵀ = BᵀAᵀ`, so that tiles are stored as vectors; so is a narrow C (a layer with ten
 //! outputs) with more rows than columns, which then runs in the wide tiles: a narrow tile
 //! broadcasts a value of A for every multiply-add, and on a Zen 4 (whose AVX-512 runs as two
-//! 256-bit halves) it completed them at 40 % of the wide tiles' rate. The weight gradients
-//! `Hᵀ·Z̄` of a ten-output layer (A stored by columns), which had kept the narrow tiles, took
-//! 0.32–0.44 of their time transposed (`taskset -c 1 cargo bench --bench kernel_pairs -- x10/`,
+//! 256-bit halves) it completed them at 40 % of the wide tiles' rate. Where A is stored by
+//! columns, only from 64 rows of C on: the transposed form packs A's rows as B, in strips of
+//! a wide tile's 64 columns, and a 5 × 5 convolution's kernel gradient (25 rows, six
+//! columns, k of 50,176) took 1.7× as long packing strips that were mostly padding. The
+//! weight gradients `Hᵀ·Z̄` of a ten-output layer (A stored by columns), which had kept the
+//! narrow tiles, took 0.32–0.44 of their time transposed (`taskset -c 1 cargo bench --bench kernel_pairs -- x10/`,
 //! 2026-12-02, medians: 64 × 128 × 10 10.4 → 3.7 µs, 256 × 128 × 10 34.7 → 11.2 µs,
 //! 128 × 1024 × 10 113.5 → 50.5 µs; the `gemm` crate, run alongside, took 0.36–0.78 of the
 //! own kernel's time on them before and 1.17–1.63 after; the AVX2 form 0.59–0.86).
@@ -141,7 +144,7 @@ pub(crate) unsafe fn gemm<T: Wide<Avx512> + Wide<Avx2>>(
     };
     let column_major = c.cols != 1 && c.rows == 1;
     // At most 64 bytes of columns: one AVX-512 vector, two of AVX2.
-    let narrow = n * size_of::<T>() <= 64 && m > n;
+    let narrow = n * size_of::<T>() <= 64 && m > n && (a.cols == 1 || m >= 64);
     let (m, n, a, b, c) = if column_major || narrow {
         (n, m, b.t(), a.t(), c.t())
     } else {
