@@ -147,18 +147,15 @@ pub fn erf(x: f64) -> f64 {
 
 /// `tanh x` in f32 without a library call, one formula for every `x`, so that loops over it
 /// vectorise: `tanh |x| = −m/(2 + m)` with `m = e^y − 1`, `y = −2|x|`, and the sign of `x`.
-/// `m` comes from the reduction of [`exp_f32`]: `y = n ln 2 + r`, `eʳ − 1 = r + p(r) r²` (no
+/// `m` comes from the reduction of [`exp_f32`] ([`exp_reduction`]): `y = n ln 2 + r`, `eʳ − 1 = r + p(r) r²` (no
 /// 1 added, so nothing cancels where `n = 0`, `|x| < 0.17`), `m = 2ⁿ(eʳ − 1) + (2ⁿ − 1)`,
 /// where for `n ≤ −1` the second term is at most −½ and `|m| ≥ 0.29`. `y` stops at −20, where
 /// `tanh` is 1 to f32's precision.
 #[inline(always)]
 fn tanh_f32(x: f32) -> f32 {
-    let y = (-2.0 * x.abs()).max(-20.0);
-    let rounded = y * LOG2E + ROUND;
-    let n = rounded - ROUND;
-    let r = y - n * LN2_HI - n * LN2_LO;
+    let (n, r) = exp_reduction((-2.0 * x.abs()).max(-20.0));
     let q = exp_polynomial(r) * r * r + r;
-    let two_n = f32::from_bits(((rounded.to_bits() as i32 - ROUND.to_bits() as i32 + 127) as u32) << 23);
+    let two_n = f32::from_bits(((n + 127) as u32) << 23);
     let m = two_n * q + (two_n - 1.0);
     let t = (-m / (2.0 + m)).copysign(x);
     if x.is_nan() { x } else { t }
@@ -171,6 +168,19 @@ const LN2_HI: f32 = 0.693_359_4;
 const LN2_LO: f32 = -2.121_944_4e-4;
 /// Adding and subtracting 1.5·2²³ rounds to the nearest integer without a rounding instruction.
 const ROUND: f32 = 12_582_912.0;
+
+/// `x = n ln 2 + r` with `n` an integer and `|r| ≤ ln 2 / 2`, for `x` within f32's exponent
+/// range. The integer n is in the low bits of `x log₂ e + 1.5·2²³`, so no conversion (which
+/// would saturate lane by lane) is needed.
+#[inline(always)]
+fn exp_reduction(x: f32) -> (i32, f32) {
+    let rounded = x * LOG2E + ROUND;
+    let n = rounded - ROUND;
+    (
+        rounded.to_bits() as i32 - ROUND.to_bits() as i32,
+        x - n * LN2_HI - n * LN2_LO,
+    )
+}
 
 /// `p(r)` with `eʳ ≈ 1 + r + p(r) r²` for `|r| ≤ ln 2 / 2`: the degree-5 polynomial of Cephes'
 /// `expf` (relative error of `eʳ` about 2·10⁻⁷, near one ulp).
@@ -190,15 +200,9 @@ fn exp_polynomial(r: f32) -> f32 {
 /// −87.33 the result is 0 and above 88.72 it is ∞, as IEEE arithmetic gives; NaN stays NaN.
 #[inline(always)]
 fn exp_f32(x: f32) -> f32 {
-    let clamped = x.clamp(-87.336_54, 88.722_83);
-    let rounded = clamped * LOG2E + ROUND;
-    let n = rounded - ROUND;
-    let r = clamped - n * LN2_HI - n * LN2_LO;
+    let (n, r) = exp_reduction(x.clamp(-87.336_54, 88.722_83));
     let er = exp_polynomial(r) * r * r + r + 1.0;
     // 2ⁿ as 2^⌊n/2⌋ · 2^(n − ⌊n/2⌋): n reaches 128 (and −126), beyond one exponent field.
-    // The integer n is in the low bits of `rounded` (1.5·2²³ + n), so no conversion (which
-    // would saturate lane by lane) is needed.
-    let n = rounded.to_bits() as i32 - ROUND.to_bits() as i32;
     let half = n >> 1;
     let power = |k: i32| f32::from_bits(((k + 127) as u32) << 23);
     let y = er * power(half) * power(n - half);
