@@ -177,7 +177,7 @@ pub use symgrad_runtime::*;
 ///   DOT, fused kernels and parameter gradients marked (`dot -Tsvg` draws it);
 /// - `NetHvpWorkspace<T>`, `hvp_workspace(capacity)` and `hvp(ws, batch, rng, v, out)`: the
 ///   Hessian-vector product `H·v` of the training loss, derived by differentiating the
-///   gradient's own graph (forward over reverse) and planned like it, and
+///   gradient's own graph (reverse over reverse) and planned like it, and
 ///   `Net::hvp_derivation()`, its equations; `tape_hvp(batch, rng, v, out)`, the same product
 ///   from the tape twin run on dual numbers (an oracle); `NetGnvpWorkspace<T>`,
 ///   `gnvp_workspace`, `gnvp` and `Net::gnvp_derivation()`: the Gauss-Newton product

@@ -50,25 +50,34 @@ impl Derivative {
 
 /// Differentiates `loss` with respect to `params`; `labels` names the class-label targets.
 pub fn differentiate(graph: &mut Graph, loss: NodeId, params: &[NodeId], labels: &[String]) -> Derivative {
-    differentiate_through(graph, loss, params, labels, |_, _, _| true)
+    let one = graph.constant(1.0);
+    differentiate_through(graph, &[(loss, one, "1".to_owned())], params, labels, |_, _, _| true)
 }
 
-/// [`differentiate`], keeping only the chain-rule terms from a node to an input that `keep`
-/// accepts (`keep(graph, node, input)`): the others are held constant. The Gauss-Newton
-/// product is the Hessian's with some dependencies so held.
+/// The reverse pass from `seeds`, each a node, its adjoint and that adjoint in LaTeX (for a
+/// scalar loss `L`: `L̄ = 1`; for a scalar `⟨g, v⟩` of values `g`: `ḡ = v`, so that the
+/// pass starts at the values rather than forming the scalar and broadcasting its adjoint back
+/// to them), keeping only the chain-rule terms from a node to an input that `keep` accepts
+/// (`keep(graph, node, input)`): the others are held constant. The Gauss-Newton product is the
+/// Hessian's with some dependencies so held. A seed on a value that no parameter reaches is
+/// dropped, as a chain-rule term into it would be.
 pub fn differentiate_through(
     graph: &mut Graph,
-    loss: NodeId,
+    seeds: &[(NodeId, NodeId, String)],
     params: &[NodeId],
     labels: &[String],
     keep: impl Fn(&Graph, NodeId, NodeId) -> bool,
 ) -> Derivative {
     let mut contributions: BTreeMap<NodeId, Vec<(NodeId, String)>> = BTreeMap::new();
-    let one = graph.constant(1.0);
-    contributions.insert(loss, vec![(one, "1".to_owned())]);
+    for (node, seed, latex) in seeds {
+        if graph.nodes[*node].tracked {
+            contributions.entry(*node).or_default().push((*seed, latex.clone()));
+        }
+    }
     let mut adjoint: BTreeMap<NodeId, NodeId> = BTreeMap::new();
     let (mut equations, mut adjoints) = (Vec::new(), Vec::new());
-    for id in (0..=loss).rev() {
+    let last = contributions.keys().next_back().copied();
+    for id in (0..=last.unwrap_or(0)).rev() {
         let Some(terms) = contributions.remove(&id) else {
             continue;
         };

@@ -88,7 +88,7 @@ fn product(net: &Lowered, e: &Emitter<'_>, curvature: Curvature, derivation: &st
             "Hessian-vector products",
             "`H·v`, the Hessian of the training-mode loss with respect to every parameter times the \
              direction `v` (a value of the parameters' shapes), written into `out`; returns the loss. \
-             Derived at compile time by differentiating the gradient's own graph (forward over \
+             Derived at compile time by differentiating the gradient's own graph (reverse over \
              reverse; see `hvp_derivation`), exact up to rounding.",
         ),
         Curvature::GaussNewton => (
