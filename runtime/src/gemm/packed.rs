@@ -272,7 +272,12 @@ unsafe fn blocked<T: Wide<U>, U: Isa, const R: usize, const V: usize>(((m, k, n)
 
 /// Packs the `kc × nc` values of `b` into strips of `V · LANES` columns, each `kc` rows of
 /// contiguous values, the columns past `nc` zeros: rows copied as vectors where B's rows are
-/// contiguous, blocks of `LANES × LANES` transposed in registers where its columns are.
+/// contiguous, blocks of `LANES × LANES` transposed in registers where its columns are. Those
+/// blocks go down k one band of `LANES` columns at a time, so that the columns are read as
+/// `LANES` streams of contiguous values rather than a strip's `V · LANES`: the processor's
+/// prefetchers follow the fewer streams, and packing `Wᵀ` for a layer's input gradient took
+/// 3.0 % of 784-1024-1024-10's step in a profile instead of 4.8–5.1 % (and 2.0 % of the
+/// autoencoder's instead of 2.7–2.8 %), its loads of `W` the time.
 ///
 /// # Safety
 /// `U`'s features; `b` addresses `kc × nc` values; `to` holds `kc · nc.div_ceil(V · LANES) · V · LANES`.
@@ -301,8 +306,8 @@ unsafe fn pack_b<T: Wide<U>, U, const V: usize>(kc: usize, nc: usize, b: Strided
             }
             continue;
         }
-        for p0 in (0..kc).step_by(lane_count) {
-            for j0 in (0..nr).step_by(lane_count) {
+        for j0 in (0..nr).step_by(lane_count) {
+            for p0 in (0..kc).step_by(lane_count) {
                 let to = strip.wrapping_add(p0 * nr + j0);
                 if b.rows == 1 && p0 + lane_count <= kc && j0 + lane_count <= width {
                     // SAFETY: B's columns jr + j0.. hold `lane_count` contiguous values from row p0.
