@@ -276,8 +276,9 @@ unsafe fn blocked<T: Wide<U>, U: Isa, const R: usize, const V: usize>(((m, k, n)
 /// blocks go down k one band of `LANES` columns at a time, so that the columns are read as
 /// `LANES` streams of contiguous values rather than a strip's `V · LANES`: the processor's
 /// prefetchers follow the fewer streams, and packing `Wᵀ` for a layer's input gradient took
-/// 3.0 % of 784-1024-1024-10's step in a profile instead of 4.8–5.1 % (and 2.0 % of the
-/// autoencoder's instead of 2.7–2.8 %), its loads of `W` the time.
+/// 3.0 % of 784-1024-1024-10's step instead of 4.8–5.1 % (and 2.0 % of the autoencoder's
+/// instead of 2.7–2.8 %), its loads of `W` the time (`perf record` of `benches/step.rs`'s
+/// `generated_sgd`, `taskset -c 1`, two runs of each build, 2026-12-02, a Zen 4).
 ///
 /// # Safety
 /// `U`'s features; `b` addresses `kc × nc` values; `to` holds `kc · nc.div_ceil(V · LANES) · V · LANES`.
