@@ -196,19 +196,28 @@ impl Activation {
     /// `f(x)` for one value.
     #[inline(always)]
     pub fn value<T: Real>(self, x: T) -> T {
+        self.value_in(x, false)
+    }
+
+    /// `f(x)` for one value, with the multiply-adds of `eˣ` and `tanh` fused where `fused`
+    /// ([`Real::exp_fused`]): for loops compiled for a processor with FMA, `fused` a constant
+    /// there so that the choice compiles away.
+    #[inline(always)]
+    pub fn value_in<T: Real>(self, x: T, fused: bool) -> T {
         match self {
             Activation::Identity => x,
             Activation::Relu => relu(x),
             Activation::LeakyRelu(alpha) => positive_or(x, T::from_f64(alpha) * x),
-            Activation::Sigmoid => sigmoid(x),
+            Activation::Sigmoid => sigmoid_in(x, fused),
+            Activation::Tanh if fused => x.tanh_fused(),
             Activation::Tanh => x.tanh(),
             Activation::Softplus => softplus(x),
-            Activation::Exp => x.exp(),
+            Activation::Exp => exp_in(x, fused),
             Activation::Log => x.ln(),
             Activation::Square => x * x,
             Activation::Abs => x.abs(),
             Activation::Gelu => x * normal_cdf(x),
-            Activation::Silu => x * sigmoid(x),
+            Activation::Silu => x * sigmoid_in(x, fused),
             Activation::Elu(alpha) => positive_or(x, T::from_f64(alpha) * x.exp_m1()),
             Activation::Softsign => x / (T::ONE + x.abs()),
             Activation::Sqrt => x.sqrt(),
@@ -388,7 +397,19 @@ fn positive_or<T: Real>(x: T, otherwise: T) -> T {
 /// overflows to ∞ and the quotient is exactly 0, the correctly rounded result.
 #[inline(always)]
 pub fn sigmoid<T: Real>(x: T) -> T {
-    T::ONE / (T::ONE + (-x).exp())
+    sigmoid_in(x, false)
+}
+
+/// [`sigmoid`], its `e⁻ˣ` fused where `fused` ([`Activation::value_in`]).
+#[inline(always)]
+fn sigmoid_in<T: Real>(x: T, fused: bool) -> T {
+    T::ONE / (T::ONE + exp_in(-x, fused))
+}
+
+/// `eˣ`, fused where `fused` ([`Activation::value_in`]).
+#[inline(always)]
+fn exp_in<T: Real>(x: T, fused: bool) -> T {
+    if fused { x.exp_fused() } else { x.exp() }
 }
 
 /// `ln(1 + eˣ) = max(x, 0) + ln(1 + e^{−|x|})`, finite for every finite `x`.

@@ -36,6 +36,18 @@ pub trait Real:
     fn ln_1p(self) -> Self;
     /// tanh x
     fn tanh(self) -> Self;
+    /// [`Real::exp`] with the multiply-adds of its polynomial fused, each rounded once: for
+    /// loops compiled for a processor with FMA, where one is a single instruction and the
+    /// chain of dependent operations is shorter (elsewhere each is a library call). Within
+    /// the same error bound as `exp`; the two may differ in the last bit. `exp` itself where
+    /// there is no polynomial of ours to fuse.
+    fn exp_fused(self) -> Self {
+        self.exp()
+    }
+    /// [`Real::tanh`] with its multiply-adds fused, as [`Real::exp_fused`].
+    fn tanh_fused(self) -> Self {
+        self.tanh()
+    }
     /// √x
     fn sqrt(self) -> Self;
     /// |x|
@@ -51,7 +63,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ident, $exp:path, $tanh:path) => {
+    ($t:ident, $exp:path, $tanh:path, $exp_fused:path, $tanh_fused:path) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -67,6 +79,14 @@ macro_rules! impl_real {
             #[inline(always)]
             fn exp(self) -> Self {
                 $exp(self)
+            }
+            #[inline(always)]
+            fn exp_fused(self) -> Self {
+                $exp_fused(self)
+            }
+            #[inline(always)]
+            fn tanh_fused(self) -> Self {
+                $tanh_fused(self)
             }
             #[inline(always)]
             fn exp_m1(self) -> Self {
@@ -112,8 +132,15 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, exp_f32, tanh_f32);
-impl_real!(f64, f64::exp, f64::tanh);
+impl_real!(
+    f32,
+    exp_f32::<false>,
+    tanh_f32::<false>,
+    exp_f32::<true>,
+    tanh_f32::<true>
+);
+// libm's, whose own polynomials fuse or not as the library was built.
+impl_real!(f64, f64::exp, f64::tanh, f64::exp, f64::tanh);
 
 /// `erf x` to within a few ulps. Below 2.5 in magnitude the series
 /// `erf x = (2/√π) e^{−x²} Σₙ 2ⁿ x^{2n+1} / (1·3·…·(2n+1))`, whose terms are all positive (nothing
@@ -151,12 +178,13 @@ pub fn erf(x: f64) -> f64 {
 /// 1 added, so nothing cancels where `n = 0`, `|x| < 0.17`), `m = 2ⁿ(eʳ − 1) + (2ⁿ − 1)`,
 /// where for `n ≤ −1` the second term is at most −½ and `|m| ≥ 0.29`. `y` stops at −20, where
 /// `tanh` is 1 to f32's precision.
+/// `FUSED` as in [`mul_add`].
 #[inline(always)]
-fn tanh_f32(x: f32) -> f32 {
-    let (n, r) = exp_reduction((-2.0 * x.abs()).max(-20.0));
-    let q = exp_polynomial(r) * r * r + r;
+fn tanh_f32<const FUSED: bool>(x: f32) -> f32 {
+    let (n, r) = exp_reduction::<FUSED>((-2.0 * x.abs()).max(-20.0));
+    let q = mul_add::<FUSED>(exp_polynomial::<FUSED>(r) * r, r, r);
     let two_n = f32::from_bits(((n + 127) as u32) << 23);
-    let m = two_n * q + (two_n - 1.0);
+    let m = mul_add::<FUSED>(two_n, q, two_n - 1.0);
     let t = (-m / (2.0 + m)).copysign(x);
     if x.is_nan() { x } else { t }
 }
@@ -173,35 +201,43 @@ const ROUND: f32 = 12_582_912.0;
 /// range. The integer n is in the low bits of `x log₂ e + 1.5·2²³`, so no conversion (which
 /// would saturate lane by lane) is needed.
 #[inline(always)]
-fn exp_reduction(x: f32) -> (i32, f32) {
-    let rounded = x * LOG2E + ROUND;
+fn exp_reduction<const FUSED: bool>(x: f32) -> (i32, f32) {
+    let rounded = mul_add::<FUSED>(x, LOG2E, ROUND);
     let n = rounded - ROUND;
     (
         rounded.to_bits() as i32 - ROUND.to_bits() as i32,
-        x - n * LN2_HI - n * LN2_LO,
+        mul_add::<FUSED>(-n, LN2_LO, mul_add::<FUSED>(-n, LN2_HI, x)),
     )
 }
 
 /// `p(r)` with `eʳ ≈ 1 + r + p(r) r²` for `|r| ≤ ln 2 / 2`: the degree-5 polynomial of Cephes'
 /// `expf` (relative error of `eʳ` about 2·10⁻⁷, near one ulp).
 #[inline(always)]
-fn exp_polynomial(r: f32) -> f32 {
+fn exp_polynomial<const FUSED: bool>(r: f32) -> f32 {
     let mut p = 1.987_569_1e-4_f32;
-    p = p * r + 1.398_2e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 0.166_666_65;
-    p * r + 0.5
+    for c in [1.398_2e-3, 8.333_452e-3, 4.166_579_6e-2, 0.166_666_65, 0.5] {
+        p = mul_add::<FUSED>(p, r, c);
+    }
+    p
+}
+
+/// `a·b + c`: rounded once where `FUSED` (one instruction on a processor with FMA, for which
+/// the callers compile their loops; a library call on one without), else rounded twice, the
+/// product and then the sum.
+#[inline(always)]
+fn mul_add<const FUSED: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FUSED { a.mul_add(b, c) } else { a * b + c }
 }
 
 /// `eˣ` in f32 without a library call, so that loops over it vectorise: `x = n ln 2 + r` with
 /// `|r| ≤ ln 2 / 2`, `eʳ` by a degree-7 polynomial (the coefficients of Cephes' `expf`,
 /// relative error about 2·10⁻⁷, near one ulp), and `2ⁿ` put into the exponent bits. Below
 /// −87.33 the result is 0 and above 88.72 it is ∞, as IEEE arithmetic gives; NaN stays NaN.
+/// `FUSED` as in [`mul_add`].
 #[inline(always)]
-fn exp_f32(x: f32) -> f32 {
-    let (n, r) = exp_reduction(x.clamp(-87.336_54, 88.722_83));
-    let er = exp_polynomial(r) * r * r + r + 1.0;
+fn exp_f32<const FUSED: bool>(x: f32) -> f32 {
+    let (n, r) = exp_reduction::<FUSED>(x.clamp(-87.336_54, 88.722_83));
+    let er = mul_add::<FUSED>(exp_polynomial::<FUSED>(r) * r, r, r) + 1.0;
     // 2ⁿ as 2^⌊n/2⌋ · 2^(n − ⌊n/2⌋): n reaches 128 (and −126), beyond one exponent field.
     let half = n >> 1;
     let power = |k: i32| f32::from_bits(((k + 127) as u32) << 23);
@@ -221,43 +257,52 @@ fn exp_f32(x: f32) -> f32 {
 mod tests {
     use super::{erf, exp_f32, tanh_f32};
 
+    /// Both forms of each function, separate and fused multiply-adds (the second a library
+    /// call where the processor has no FMA, but as accurate).
+    const TANH: [fn(f32) -> f32; 2] = [tanh_f32::<false>, tanh_f32::<true>];
+    const EXP: [fn(f32) -> f32; 2] = [exp_f32::<false>, exp_f32::<true>];
+
     #[test]
     fn fast_tanh_is_within_two_ulps_of_libm() {
-        let mut worst = 0.0_f64;
-        for i in -200_000..=200_000 {
-            let x = i as f32 * 1e-4;
-            let (ours, exact) = (tanh_f32(x) as f64, (x as f64).tanh());
-            if exact != 0.0 {
+        for tanh in TANH {
+            let mut worst = 0.0_f64;
+            for i in -200_000..=200_000 {
+                let x = i as f32 * 1e-4;
+                let (ours, exact) = (tanh(x) as f64, (x as f64).tanh());
+                if exact != 0.0 {
+                    worst = worst.max((ours - exact).abs() / exact.abs());
+                }
+            }
+            // Finer where `2ⁿ(eʳ − 1) + (2ⁿ − 1)` cancels most (n = −1, 0.17 < |x| < 0.52).
+            for i in 100_000..=600_000 {
+                let x = i as f32 * 1e-6;
+                let (ours, exact) = (tanh(x) as f64, (x as f64).tanh());
                 worst = worst.max((ours - exact).abs() / exact.abs());
             }
+            // Two ulps of f32: 2·2⁻²³ ≈ 2.4·10⁻⁷ relative.
+            assert!(worst < 2.4e-7, "worst relative error {worst:e}");
+            assert_eq!(tanh(1e4), 1.0);
+            assert_eq!(tanh(-1e4), -1.0);
+            assert!(tanh(f32::NAN).is_nan());
         }
-        // Finer where `2ⁿ(eʳ − 1) + (2ⁿ − 1)` cancels most (n = −1, 0.17 < |x| < 0.52).
-        for i in 100_000..=600_000 {
-            let x = i as f32 * 1e-6;
-            let (ours, exact) = (tanh_f32(x) as f64, (x as f64).tanh());
-            worst = worst.max((ours - exact).abs() / exact.abs());
-        }
-        // Two ulps of f32: 2·2⁻²³ ≈ 2.4·10⁻⁷ relative.
-        assert!(worst < 2.4e-7, "worst relative error {worst:e}");
-        assert_eq!(tanh_f32(1e4), 1.0);
-        assert_eq!(tanh_f32(-1e4), -1.0);
-        assert!(tanh_f32(f32::NAN).is_nan());
     }
 
     #[test]
     fn fast_exp_is_within_two_ulps_of_libm() {
-        let mut worst = 0.0_f64;
-        for i in -870_000..=887_000 {
-            let x = i as f32 * 1e-4;
-            let (ours, exact) = (exp_f32(x) as f64, (x as f64).exp());
-            worst = worst.max((ours - exact).abs() / exact);
+        for exp in EXP {
+            let mut worst = 0.0_f64;
+            for i in -870_000..=887_000 {
+                let x = i as f32 * 1e-4;
+                let (ours, exact) = (exp(x) as f64, (x as f64).exp());
+                worst = worst.max((ours - exact).abs() / exact);
+            }
+            // Two ulps of f32 are 2·2⁻²³ ≈ 2.4·10⁻⁷ relative.
+            assert!(worst < 2.4e-7, "worst relative error {worst:e}");
+            assert_eq!(exp(-100.0), 0.0);
+            assert_eq!(exp(100.0), f32::INFINITY);
+            assert!(exp(f32::NAN).is_nan());
+            assert_eq!(exp(0.0), 1.0);
         }
-        // Two ulps of f32 are 2·2⁻²³ ≈ 2.4·10⁻⁷ relative.
-        assert!(worst < 2.4e-7, "worst relative error {worst:e}");
-        assert_eq!(exp_f32(-100.0), 0.0);
-        assert_eq!(exp_f32(100.0), f32::INFINITY);
-        assert!(exp_f32(f32::NAN).is_nan());
-        assert_eq!(exp_f32(0.0), 1.0);
     }
 
     #[test]

@@ -120,7 +120,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
         match chain.activations.get(l) {
             Some(&f) => {
                 let f = super::act_tokens(f);
-                quote! { #affine rows::activate(#f, #output); }
+                quote! { #affine rows::activate(isa, #f, #output); }
             }
             None => affine,
         }
@@ -179,7 +179,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
                     while start < samples {
                         let (h0, n) = rows::block(&x, start, a0);
                         #( #forward )*
-                        loss += rows::softmax_cross_entropy::<T, #classes, _>(#logits, &labels[start..start + n], scale);
+                        loss += rows::softmax_cross_entropy::<_, T, #classes, _>(isa, #logits, &labels[start..start + n], scale);
                         #( #backward )*
                         start += n;
                     }
