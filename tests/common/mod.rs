@@ -86,7 +86,7 @@ pub fn check<N: TapeTwin<f64> + HessianVector<f64> + Debug>(
     let train_loss = net
         .loss_train(&mut ws, batch, &mut StdRng::seed_from_u64(mask_seed))
         .unwrap();
-    // A small dense chain's gradient comes from its blocked step (`kernels::lanes`), whose sums
+    // A small dense chain's gradient comes from its blocked step (`kernels::rows`), whose sums
     // run in another order than the batch-wide forward pass of `loss_train`: a few ulps per
     // operation apart, as the tape is. Elsewhere both come from one forward pass, bit for bit.
     prop_assert!(
