@@ -153,10 +153,10 @@ fn hook_sees_final_gradients<N: Model<f64>>(
 }
 
 /// `sgd_step`, whose weight updates are folded into the products computing their gradients,
-/// moves every parameter as `θ − α(g + λθ)` from the generated gradient does, and returns the
-/// loss `loss_and_grad` returned (`loss`, bit for bit: both run the same forward pass). The folded gemm computes `βw + α'·Σ` where the separate update rounds `Σ` to `g`
-/// first: a few roundings of `|w| + α|g|` apart (10⁻¹⁵ of it), so 10⁻¹³ leaves a margin of a
-/// hundred.
+/// moves every parameter to `θ − α(g + λθ)` with `g` the generated gradient, and returns the
+/// loss `loss_and_grad` returned (`loss`, bit for bit: both run the same forward pass). The
+/// folded gemm computes `βw + α'·Σ` where the separate update rounds `Σ` to `g` first: a few
+/// roundings of `|w| + α|g|` apart (10⁻¹⁵ of it), so 10⁻¹³ leaves a margin of a hundred.
 fn sgd_step_is_a_gradient_step<N: Model<f64>>(
     net: &N,
     batch: &N::Batch<'_>,
