@@ -212,7 +212,7 @@ impl Activation {
             Activation::Tanh if fused => x.tanh_fused(),
             Activation::Tanh => x.tanh(),
             Activation::Softplus => softplus(x),
-            Activation::Exp => exp_in(x, fused),
+            Activation::Exp => x.exp_in(fused),
             Activation::Log => x.ln(),
             Activation::Square => x * x,
             Activation::Abs => x.abs(),
@@ -403,13 +403,7 @@ pub fn sigmoid<T: Real>(x: T) -> T {
 /// [`sigmoid`], its `e⁻ˣ` fused where `fused` ([`Activation::value_in`]).
 #[inline(always)]
 fn sigmoid_in<T: Real>(x: T, fused: bool) -> T {
-    T::ONE / (T::ONE + exp_in(-x, fused))
-}
-
-/// `eˣ`, fused where `fused` ([`Activation::value_in`]).
-#[inline(always)]
-fn exp_in<T: Real>(x: T, fused: bool) -> T {
-    if fused { x.exp_fused() } else { x.exp() }
+    T::ONE / (T::ONE + (-x).exp_in(fused))
 }
 
 /// `ln(1 + eˣ) = max(x, 0) + ln(1 + e^{−|x|})`, finite for every finite `x`.

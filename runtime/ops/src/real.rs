@@ -48,6 +48,12 @@ pub trait Real:
     fn tanh_fused(self) -> Self {
         self.tanh()
     }
+    /// [`Real::exp_fused`] where `fused`, else [`Real::exp`]: for code generic over the vector
+    /// unit, `fused` the unit's constant, so that the choice compiles away.
+    #[inline(always)]
+    fn exp_in(self, fused: bool) -> Self {
+        if fused { self.exp_fused() } else { self.exp() }
+    }
     /// √x
     fn sqrt(self) -> Self;
     /// |x|

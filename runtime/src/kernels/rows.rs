@@ -390,7 +390,7 @@ fn sum_group<T: Scalar, I: Isa, const W: usize, const G: usize>(
 /// along rows of mostly padding; the adjoint is transposed back. The label's value (`z_y`,
 /// and the `−scale` of the one-hot) is read and written row by row, so that the loops over
 /// the classes hold no test of the label. The exponentials fuse their multiply-adds where the
-/// unit has FMA ([`Real::exp_fused`](crate::scalar::Real::exp_fused)).
+/// unit has FMA ([`Real::exp_in`](crate::scalar::Real::exp_in)).
 #[inline(always)]
 pub fn softmax_cross_entropy<I: Isa, T: Scalar, const C: usize, const P: usize>(
     _isa: I,
@@ -414,8 +414,7 @@ pub fn softmax_cross_entropy<I: Isa, T: Scalar, const C: usize, const P: usize>(
     let mut sum = [T::ZERO; BLOCK];
     for tj in &mut t {
         for ((v, &m), s) in tj.iter_mut().zip(&max).zip(&mut sum) {
-            let d = *v - m;
-            *v = if I::FMA { d.exp_fused() } else { d.exp() };
+            *v = (*v - m).exp_in(I::FMA);
             *s += *v;
         }
     }
