@@ -15,7 +15,9 @@
 //! - the chain rule through the activation, [`activation_adjoint`]: `z̄ = h̄ ⊙ f′(h)`;
 //! - the input's adjoint, [`input_adjoint`]: `h̄[r] = Σₒ z̄[r][o] Wᵀ[o]` (`h̄ = z̄ Wᵀ`);
 //! - the parameters' adjoints, [`weight_adjoint`]: `W̄[i] += Σ_r h[r][i] z̄[r]` (`W̄ = hᵀ z̄`)
-//!   and `b̄ += Σ_r z̄[r]`, summed over the block's samples.
+//!   and `b̄ += Σ_r z̄[r]`, summed over the block's samples; or, where the layer has fewer
+//!   outputs than inputs, [`transposed_weight_adjoint`]: `W̄ᵀ[o] += Σ_r z̄[r][o] h[r]`, so
+//!   that the longer index runs along the vectors.
 //!
 //! The last block of a batch is padded: its unused rows compute on zeros, and their adjoints
 //! are zero and left out of the sums. Padding columns stay zero through every product (the
@@ -208,6 +210,18 @@ pub fn unpad<T: Scalar, const I: usize, const O: usize, const P: usize>(padded: 
     }
 }
 
+/// The first `I` values of each of `padded`'s rows, the rows of `Wᵀ`, into `W`.
+#[inline(always)]
+pub fn unpad_transposed<T: Scalar, const I: usize, const O: usize, const H: usize>(
+    padded: &[[T; H]; O],
+    w: &mut [[T; O]; I],
+) {
+    const { assert!(H >= I, "padded rows narrower than the matrix") };
+    for (i, wi) in w.iter_mut().enumerate() {
+        *wi = std::array::from_fn(|o| padded[o][i]);
+    }
+}
+
 /// The block of `x`'s rows from `start` (at most [`BLOCK`] of them, `n`), and `n`: read in
 /// place where `x` is stored row by row and the block is whole, else copied into `scratch`,
 /// the rows past `n` zero.
@@ -284,7 +298,9 @@ pub fn input_adjoint<T: Scalar, const P: usize, const O: usize, const H: usize>(
 
 /// `W̄[i] += Σ_r h[r][i] z̄[r]` and `b̄ += Σ_r z̄[r]` over the block's first `n` rows: a
 /// layer's parameter adjoints `W̄ = hᵀ z̄`, `b̄ = 1ᵀ z̄`, accumulated over the blocks, with
-/// `W̄`'s rows and `b̄` padded to `P` values as `z̄`'s are.
+/// `W̄`'s rows and `b̄` padded to `P` values as `z̄`'s are. The output index runs along the
+/// vectors: `I·⌈P/ROW⌉` of them a sample, against [`transposed_weight_adjoint`]'s
+/// `O·⌈H/ROW⌉`.
 #[inline(always)]
 pub fn weight_adjoint<T: Scalar, const H: usize, const I: usize, const P: usize>(
     isa: impl Isa,
@@ -297,8 +313,34 @@ pub fn weight_adjoint<T: Scalar, const H: usize, const I: usize, const P: usize>
     const { assert!(I <= H, "input rows narrower than the layer") };
     let z = &z[..n];
     sums(isa, w, z, |_, wi| *wi, |r, i| h[r][i], |wi, sum| *wi = sum);
-    // As one more sum with every coefficient 1: a plain loop over the rows was compiled to
-    // one scalar addition per value.
+    bias_adjoint(isa, z, b);
+}
+
+/// [`weight_adjoint`] with the input index along the vectors: `W̄ᵀ[o] += Σ_r z̄[r][o] h[r]`,
+/// `W̄ᵀ`'s rows as wide as `h`'s (their values past the layer's inputs are not part of the
+/// gradient: [`unpad_transposed`] drops them), and `b̄ += Σ_r z̄[r]`. For a layer narrowing
+/// to a few outputs, as a classifier's last, it multiplies whole vectors where
+/// [`weight_adjoint`] would fill a few lanes of each (2-16-16-2's last layer: 32 vectors a
+/// block instead of 256).
+#[inline(always)]
+pub fn transposed_weight_adjoint<T: Scalar, const H: usize, const O: usize, const P: usize>(
+    isa: impl Isa,
+    h: &Block<T, H>,
+    z: &Block<T, P>,
+    n: usize,
+    wt: &mut [[T; H]; O],
+    b: &mut [T; P],
+) {
+    const { assert!(O <= P, "adjoint rows narrower than the layer") };
+    let z = &z[..n];
+    sums(isa, wt, &h[..n], |_, wo| *wo, |r, o| z[r][o], |wo, sum| *wo = sum);
+    bias_adjoint(isa, z, b);
+}
+
+/// `b̄ += Σ_r z̄[r]`, as one more sum with every coefficient 1: a plain loop over the rows was
+/// compiled to one scalar addition per value.
+#[inline(always)]
+fn bias_adjoint<T: Scalar, const P: usize>(isa: impl Isa, z: &[[T; P]], b: &mut [T; P]) {
     sums(
         isa,
         std::array::from_mut(b),
@@ -334,31 +376,48 @@ fn sums<T: Scalar, I: Isa, X, const W: usize>(
     }
 }
 
-/// [`sums`], `G` targets at a time.
+/// [`sums`], `G` targets at a time, then what is left 4, 2 and 1 at a time: a lone sum
+/// would wait on its own additions (a classifier's last layer, 2 or 10 targets, is all rest).
 #[inline(always)]
 fn sums_by<T: Scalar, I: Isa, X, const W: usize, const G: usize>(
-    _isa: I,
+    isa: I,
     targets: &mut [X],
     vectors: &[[T; W]],
-    (init, coefficient, store): (
+    kernel: (
         impl Fn(usize, &X) -> [T; W],
         impl Fn(usize, usize) -> T,
         impl Fn(&mut X, [T; W]),
     ),
 ) {
+    let (first, rest) = groups_of::<T, I, X, W, G>(isa, 0, targets, vectors, &kernel);
+    let (first, rest) = groups_of::<T, I, X, W, 4>(isa, first, rest, vectors, &kernel);
+    let (first, rest) = groups_of::<T, I, X, W, 2>(isa, first, rest, vectors, &kernel);
+    groups_of::<T, I, X, W, 1>(isa, first, rest, vectors, &kernel);
+}
+
+/// The whole groups of `G` of `targets`, the first of them target `first`; returns the index
+/// and the targets past them.
+#[inline(always)]
+fn groups_of<'t, T: Scalar, I: Isa, X, const W: usize, const G: usize>(
+    _isa: I,
+    first: usize,
+    targets: &'t mut [X],
+    vectors: &[[T; W]],
+    (init, coefficient, store): &(
+        impl Fn(usize, &X) -> [T; W],
+        impl Fn(usize, usize) -> T,
+        impl Fn(&mut X, [T; W]),
+    ),
+) -> (usize, &'t mut [X]) {
     let (groups, rest) = targets.as_chunks_mut::<G>();
     for (g, group) in groups.iter_mut().enumerate() {
-        let first = g * G;
-        let sums = sum_group::<T, I, W, G>(first, vectors, |k| init(first + k, &group[k]), &coefficient);
+        let start = first + g * G;
+        let sums = sum_group::<T, I, W, G>(start, vectors, |k| init(start + k, &group[k]), coefficient);
         for (target, sum) in group.iter_mut().zip(sums) {
             store(target, sum);
         }
     }
-    let first = groups.len() * G;
-    for (t, target) in rest.iter_mut().enumerate() {
-        let [sum] = sum_group::<T, I, W, 1>(first + t, vectors, |_| init(first + t, target), &coefficient);
-        store(target, sum);
-    }
+    (first + groups.len() * G, rest)
 }
 
 /// The sums of the `G` targets from `first` on, `init(g)` the start of target `first + g`'s.
@@ -520,6 +579,19 @@ mod tests {
                 }
             }
             assert!(gw.iter().all(|row| row[O..].iter().all(|&v| v == 0.0)), "padding of W̄");
+            // The same gradient with the inputs along the vectors, from W̄ᵀ whose padding
+            // starts as garbage (it is dropped).
+            let (mut gwt, mut gb) = ([[7.0; P]; O], bp);
+            for (o, row) in gwt.iter_mut().enumerate() {
+                for (i, v) in row[..I].iter_mut().enumerate() {
+                    *v = w[i][o];
+                }
+            }
+            transposed_weight_adjoint(isa, &h, &zbar, n, &mut gwt, &mut gb[0]);
+            let (mut gwt_out, mut gbt_out) = ([[f64::NAN; O]; I], [[f64::NAN; O]; 1]);
+            unpad_transposed(&gwt, &mut gwt_out);
+            unpad(&gb, &mut gbt_out);
+            assert_eq!((gwt_out, gbt_out), (gw_out, gb_out));
         }
         check(Avx512);
         check(Avx2);

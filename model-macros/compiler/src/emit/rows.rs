@@ -20,6 +20,34 @@ fn padded(width: usize) -> usize {
     width.next_multiple_of(ROW)
 }
 
+/// The stored width of a block's rows at the input of layer `l`: the samples' own width at
+/// the first, a padded row past it.
+fn input_width(chain: &Chain, l: usize) -> usize {
+    let layer = &chain.layers[l];
+    if l == 0 { layer.fan_in } else { padded(layer.fan_in) }
+}
+
+/// Whether layer `l`'s weight gradient is summed as `W̄ᵀ`, its inputs along the vectors
+/// (`rows::transposed_weight_adjoint`), rather than as `W̄`: where that takes fewer vector
+/// multiply-adds a sample, `O·⌈H/ROW⌉` against `I·⌈P/ROW⌉`, as in a layer narrowing to a few
+/// classes.
+fn transposed_gradient(chain: &Chain, l: usize) -> bool {
+    let layer = &chain.layers[l];
+    let vectors = |width: usize| width.div_ceil(ROW);
+    layer.fan_out * vectors(input_width(chain, l)) < layer.fan_in * vectors(layer.fan_out)
+}
+
+/// The shape of layer `l`'s padded weight gradient, rows by values: `[O, H]` where it is
+/// summed transposed, else `[I, P]` as the padded weights.
+fn gradient_shape(chain: &Chain, l: usize) -> (usize, usize) {
+    let layer = &chain.layers[l];
+    if transposed_gradient(chain, l) {
+        (layer.fan_out, input_width(chain, l))
+    } else {
+        (layer.fan_in, padded(layer.fan_out))
+    }
+}
+
 /// The scratch the loop needs in the workspace: up to a row's worth skipped to align it; a
 /// block's inputs, each layer's outputs and the hidden layers' adjoints; and per layer the
 /// padded weights, biases and their gradients, and (past the first) the padded `Wᵀ`.
@@ -28,7 +56,12 @@ pub(super) fn scratch_len(chain: &Chain) -> usize {
     let rows = layers[0].fan_in
         + layers.iter().map(|l| padded(l.fan_out)).sum::<usize>()
         + layers[1..].iter().map(|l| padded(l.fan_in)).sum::<usize>();
-    let params: usize = layers.iter().map(|l| 2 * (l.fan_in + 1) * padded(l.fan_out)).sum();
+    let params: usize = (0..layers.len())
+        .map(|l| {
+            let (rows, width) = gradient_shape(chain, l);
+            (layers[l].fan_in + 2) * padded(layers[l].fan_out) + rows * width
+        })
+        .sum();
     let transposed: usize = layers[1..].iter().map(|l| l.fan_out * padded(l.fan_in)).sum();
     ROW + BLOCK * rows + params + transposed
 }
@@ -55,8 +88,8 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
     let (fan_in, fan_out): (Vec<usize>, Vec<usize>) = layers.iter().map(|l| (l.fan_in, l.fan_out)).unzip();
     let width: Vec<usize> = fan_out.iter().map(|&o| padded(o)).collect();
     let names = |prefix: &str| (0..count).map(|l| format_ident!("{}{}", prefix, l)).collect::<Vec<_>>();
-    // w, b: the parameters; gw, gb: their gradients; wp, bp, gwp, gbp: the same padded; wt:
-    // Wᵀ padded; a_l: the input of layer l (a_0 the samples, a_count the logits); d_l: its
+    // w, b: the parameters; gw, gb: their gradients; wp, bp, gwp, gbp: the same padded (gwp
+    // holds W̄ᵀ where `transposed_gradient`); wt: Wᵀ padded; a_l: the input of layer l (a_0 the samples, a_count the logits); d_l: its
     // adjoint (l ≥ 1).
     let (w, b, gw, gb) = (names("w"), names("b"), names("gw"), names("gb"));
     let (wp, bp, gwp, gbp, wt) = (names("wp"), names("bp"), names("gwp"), names("gbp"), names("wt"));
@@ -64,9 +97,15 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
     let d = names("d");
     let (wf, bf): (Vec<&Ident>, Vec<&Ident>) = layers.iter().map(|l| (field(l.weight), field(l.bias))).unzip();
     let (classes, inputs) = (chain.classes(), fan_in[0]);
-    // The stored width of a block's rows at the input of layer l (the samples' own width at 0;
-    // at `count`, the logits).
-    let row_width = |l: usize| if l == 0 { inputs } else { width[l - 1] };
+    // The stored width of a block's rows at the input of layer l (at `count`, the logits).
+    let row_width = |l: usize| {
+        if l == count {
+            width[l - 1]
+        } else {
+            input_width(chain, l)
+        }
+    };
+    let (grad_rows, grad_width): (Vec<usize>, Vec<usize>) = (0..count).map(|l| gradient_shape(chain, l)).unzip();
     let hidden = 1..count;
     let (wt_hidden, d_hidden) = (&wt[hidden.clone()], &d[hidden.clone()]);
     let (w_hidden, out_hidden) = (&w[hidden.clone()], &fan_out[hidden.clone()]);
@@ -82,13 +121,14 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
         #( let (#d_hidden, scratch) = rows::carve::<T, { rows::BLOCK }, #width_hidden>(scratch)?; )*
         #( let (#wp, scratch) = rows::carve::<T, #fan_in, #width>(scratch)?; )*
         #( let (#bp, scratch) = rows::carve::<T, 1, #width>(scratch)?; )*
-        #( let (#gwp, scratch) = rows::carve::<T, #fan_in, #width>(scratch)?; )*
+        #( let (#gwp, scratch) = rows::carve::<T, #grad_rows, #grad_width>(scratch)?; )*
         #( let (#gbp, scratch) = rows::carve::<T, 1, #width>(scratch)?; )*
         #( let (#wt_hidden, scratch) = rows::carve::<T, #out_hidden, #width_hidden>(scratch)?; )*
     };
     let mut field_types: Vec<(Ident, TokenStream)> = Vec::new();
     for l in 0..count {
         let (i, o, p) = (fan_in[l], fan_out[l], width[l]);
+        let (gr, gp) = (grad_rows[l], grad_width[l]);
         field_types.extend([
             (w[l].clone(), quote!(&'s [[T; #o]; #i])),
             (b[l].clone(), quote!(&'s [[T; #o]; 1])),
@@ -96,7 +136,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
             (gb[l].clone(), quote!(&'s mut [[T; #o]; 1])),
             (wp[l].clone(), quote!(&'s mut [[T; #p]; #i])),
             (bp[l].clone(), quote!(&'s mut [[T; #p]; 1])),
-            (gwp[l].clone(), quote!(&'s mut [[T; #p]; #i])),
+            (gwp[l].clone(), quote!(&'s mut [[T; #gp]; #gr])),
             (gbp[l].clone(), quote!(&'s mut [[T; #p]; 1])),
         ]);
         if l > 0 {
@@ -128,7 +168,12 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
     let backward = (0..count).rev().map(|l| {
         let adjoint = if l + 1 == count { &a[count] } else { &d[l + 1] };
         let (input, gwl, gbl) = (input_of(l), &gwp[l], &gbp[l]);
-        let weight = quote! { rows::weight_adjoint(isa, #input, &*#adjoint, n, #gwl, &mut #gbl[0]); };
+        let adjoint_of_weight = if transposed_gradient(chain, l) {
+            quote!(rows::transposed_weight_adjoint)
+        } else {
+            quote!(rows::weight_adjoint)
+        };
+        let weight = quote! { #adjoint_of_weight(isa, #input, &*#adjoint, n, #gwl, &mut #gbl[0]); };
         if l == 0 {
             return weight;
         }
@@ -142,6 +187,13 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
         }
     });
     let logits = &a[count];
+    let unpad_weight = (0..count).map(|l| {
+        if transposed_gradient(chain, l) {
+            quote!(rows::unpad_transposed)
+        } else {
+            quote!(rows::unpad)
+        }
+    });
     quote! {
         /// The training-mode loss and its gradient into `grads`, a block of samples at a time
         /// (`symgrad::kernels::rows`); `None`, with nothing written, where the batch-wide
@@ -173,7 +225,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
                     let scale = T::ONE / T::from_usize(samples);
                     #( rows::pad(#w, #wp); rows::pad(#b, #bp); )*
                     #( rows::pad_transposed(#w_hidden, #wt_hidden); )*
-                    #( *#gwp = [[T::ZERO; #width]; #fan_in]; *#gbp = [[T::ZERO; #width]; 1]; )*
+                    #( *#gwp = [[T::ZERO; #grad_width]; #grad_rows]; *#gbp = [[T::ZERO; #width]; 1]; )*
                     let mut loss = T::ZERO;
                     let mut start = 0;
                     while start < samples {
@@ -183,7 +235,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
                         #( #backward )*
                         start += n;
                     }
-                    #( rows::unpad(#gwp, #gw); rows::unpad(#gbp, #gb); )*
+                    #( #unpad_weight(#gwp, #gw); rows::unpad(#gbp, #gb); )*
                     loss * scale
                 }
             }
