@@ -6,6 +6,11 @@ use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 
 pub use symgrad_ops::Real;
 
+#[cfg(target_arch = "x86_64")]
+use crate::gemm::packed::Wide;
+#[cfg(target_arch = "x86_64")]
+use crate::simd::{Avx512, Vector};
+
 /// A real floating-point scalar: the table's elementary functions ([`Real`]), what the
 /// runtime adds around them, and the gemm that fits it.
 ///
@@ -50,6 +55,17 @@ pub trait Scalar:
         self * a + b
     }
 
+    /// The transpose of a [`TILE`]` × `[`TILE`] tile: row `i` of `from` (at `i · from_stride`)
+    /// becomes column `i` of `to` (rows at `j · to_stride`). In vector registers where the
+    /// processor's vectors hold a row of the type (`f32` with AVX-512: 64 shuffles, against 256
+    /// values moved one by one or 16 scatters), else value by value.
+    ///
+    /// # Panics
+    /// If a tile reaches past the end of its slice.
+    fn transpose_tile(from: &[Self], from_stride: usize, to: &mut [Self], to_stride: usize) {
+        crate::kernels::rows::transpose_values(from, from_stride, (TILE, TILE), to, to_stride);
+    }
+
     /// `C ← α A B + β C` through a packed, blocked kernel, on raw strided storage: for `f32` and
     /// `f64` the runtime's own (`gemm/packed.rs`) where [`crate::gemm::kernel`] says so, else
     /// the `gemm` crate's.
@@ -76,6 +92,9 @@ pub trait Scalar:
     );
 }
 
+/// The side of the square tiles [`Scalar::transpose_tile`] transposes.
+pub const TILE: usize = 16;
+
 macro_rules! impl_scalar {
     ($t:ident) => {
         impl Scalar for $t {
@@ -93,6 +112,25 @@ macro_rules! impl_scalar {
                     }
                     f(&mut scratch[..len])
                 })
+            }
+
+            #[inline]
+            fn transpose_tile(from: &[Self], from_stride: usize, to: &mut [Self], to_stride: usize) {
+                let last = |stride: usize| (TILE - 1) * stride + TILE;
+                assert!(
+                    from.len() >= last(from_stride) && to.len() >= last(to_stride),
+                    "a tile past the end of its slice"
+                );
+                #[cfg(target_arch = "x86_64")]
+                if <$t as Vector<Avx512>>::N == TILE && std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the processor has AVX-512F, a vector holds a row, and both tiles
+                    // are in bounds (asserted).
+                    unsafe {
+                        <$t as Wide<Avx512>>::transpose(from.as_ptr(), from_stride as isize, to.as_mut_ptr(), to_stride)
+                    };
+                    return;
+                }
+                crate::kernels::rows::transpose_values(from, from_stride, (TILE, TILE), to, to_stride);
             }
 
             #[inline(always)]

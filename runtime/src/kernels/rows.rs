@@ -26,7 +26,7 @@
 use ndarray::{Array1, Array2, ArrayView2};
 
 use crate::kernels::Activation;
-use crate::scalar::Scalar;
+use crate::scalar::{Scalar, TILE};
 
 /// Samples per block.
 pub const BLOCK: usize = 16;
@@ -37,6 +37,38 @@ pub const ROW: usize = 16;
 
 /// A block's rows of `P` values.
 pub type Block<T, const P: usize> = [[T; P]; BLOCK];
+
+/// A block transposed: `C` rows of the block's [`BLOCK`] samples, one a lane (the logits and
+/// their adjoints, a class a row).
+pub type Classes<T, const C: usize> = [[T; BLOCK]; C];
+
+/// A block's adjoints `z̄[r][o]`, read a value at a time as the coefficients of a sum: stored a
+/// sample a row ([`Block`]) or a class a row ([`Transposed`]).
+pub trait Adjoint<T> {
+    /// Values a sample.
+    const WIDTH: usize;
+    /// `z̄[r][o]`.
+    fn at(&self, r: usize, o: usize) -> T;
+}
+
+impl<T: Scalar, const P: usize> Adjoint<T> for Block<T, P> {
+    const WIDTH: usize = P;
+    #[inline(always)]
+    fn at(&self, r: usize, o: usize) -> T {
+        self[r][o]
+    }
+}
+
+/// [`Classes`] as an [`Adjoint`].
+pub struct Transposed<'a, T, const C: usize>(pub &'a Classes<T, C>);
+
+impl<T: Scalar, const C: usize> Adjoint<T> for Transposed<'_, T, C> {
+    const WIDTH: usize = C;
+    #[inline(always)]
+    fn at(&self, r: usize, o: usize) -> T {
+        self.0[o][r]
+    }
+}
 
 /// The vector unit a block loop is compiled for: how wide its registers are, how many there
 /// are, and whether it multiplies and adds in one instruction. The kernels below take it as
@@ -196,8 +228,64 @@ pub fn pad_transposed<T: Scalar, const I: usize, const O: usize, const P: usize>
     padded: &mut [[T; P]; O],
 ) {
     const { assert!(P >= I, "padded rows narrower than the matrix") };
-    for (o, row) in padded.iter_mut().enumerate() {
-        *row = std::array::from_fn(|i| if i < I { w[i][o] } else { T::ZERO });
+    for row in padded.iter_mut() {
+        row[I..].fill(T::ZERO);
+    }
+    transpose(w.as_flattened(), O, (I, O), padded.as_flattened_mut(), P);
+}
+
+/// The transpose of the `rows × cols` matrix in `from` (row `i` at `i · from_stride`) into
+/// `to` (row `j` at `j · to_stride`): whole tiles by [`Scalar::transpose_tile`], the edges value
+/// by value.
+#[inline(always)]
+fn transpose<T: Scalar>(from: &[T], from_stride: usize, (rows, cols): (usize, usize), to: &mut [T], to_stride: usize) {
+    let (whole_rows, whole_cols) = (rows / TILE * TILE, cols / TILE * TILE);
+    for i in (0..whole_rows).step_by(TILE) {
+        for j in (0..whole_cols).step_by(TILE) {
+            T::transpose_tile(
+                &from[i * from_stride + j..],
+                from_stride,
+                &mut to[j * to_stride + i..],
+                to_stride,
+            );
+        }
+    }
+    // The columns past the whole tiles, then the rows past them.
+    if whole_cols < cols {
+        let to_rest = &mut to[whole_cols * to_stride..];
+        transpose_values(
+            &from[whole_cols..],
+            from_stride,
+            (rows, cols - whole_cols),
+            to_rest,
+            to_stride,
+        );
+    }
+    if whole_rows < rows {
+        let from_rest = &from[whole_rows * from_stride..];
+        transpose_values(
+            from_rest,
+            from_stride,
+            (rows - whole_rows, whole_cols),
+            &mut to[whole_rows..],
+            to_stride,
+        );
+    }
+}
+
+/// [`transpose`] value by value.
+#[inline(always)]
+pub(crate) fn transpose_values<T: Scalar>(
+    from: &[T],
+    from_stride: usize,
+    (rows, cols): (usize, usize),
+    to: &mut [T],
+    to_stride: usize,
+) {
+    for i in 0..rows {
+        for j in 0..cols {
+            to[j * to_stride + i] = from[i * from_stride + j];
+        }
     }
 }
 
@@ -264,6 +352,32 @@ pub fn affine<T: Scalar, const H: usize, const I: usize, const P: usize>(
     sums(isa, z, w, |_, _| *b, |i, r| h[r][i], |zr, sum| *zr = sum);
 }
 
+/// `zᵀ[c] = b[c] + Σᵢ W[i][c] hᵀ[i]` for the block's samples at once: the last layer's product
+/// `z = hW + b` with the samples along the vectors, a class a row ([`Classes`]), from `hᵀ`
+/// (the block's rows transposed into `ht`, of which the first `I` are read). A classifier's
+/// few classes would fill a few lanes of each row: 2-16-16-2's last layer takes 32 vector
+/// multiply-adds a block so, against 256 a sample a row.
+#[inline(always)]
+pub fn logits<T: Scalar, const H: usize, const I: usize, const C: usize>(
+    isa: impl Isa,
+    h: &Block<T, H>,
+    w: &[[T; C]; I],
+    b: &[T; C],
+    ht: &mut Classes<T, H>,
+    z: &mut Classes<T, C>,
+) {
+    const { assert!(I <= H, "input rows narrower than the layer") };
+    transpose(h.as_flattened(), H, (BLOCK, H), ht.as_flattened_mut(), BLOCK);
+    sums(
+        isa,
+        z,
+        &ht[..I],
+        |c, _| [b[c]; BLOCK],
+        |i, c| w[i][c],
+        |zc, sum| *zc = sum,
+    );
+}
+
 /// `h = f(z)` in place, with fused multiply-adds where the unit has them
 /// ([`Activation::value_in`]: `tanh` took a third of the 2-16-16-2 step with them apart, its
 /// chain of dependent operations the bound).
@@ -286,21 +400,20 @@ pub fn activation_adjoint<T: Scalar, const P: usize>(f: Activation, h: &Block<T,
 /// `h̄[r] = Σₒ z̄[r][o] Wᵀ[o]`: the adjoint of a layer's input, `h̄ = z̄ Wᵀ`, from `Wᵀ` with
 /// its rows padded to `H` values (the padding of `h̄` is zero).
 #[inline(always)]
-pub fn input_adjoint<T: Scalar, const P: usize, const O: usize, const H: usize>(
+pub fn input_adjoint<T: Scalar, Z: Adjoint<T>, const O: usize, const H: usize>(
     isa: impl Isa,
-    z: &Block<T, P>,
+    z: &Z,
     wt: &[[T; H]; O],
     h: &mut Block<T, H>,
 ) {
-    const { assert!(O <= P, "adjoint rows narrower than the layer") };
-    sums(isa, h, wt, |_, _| [T::ZERO; H], |o, r| z[r][o], |hr, sum| *hr = sum);
+    const { assert!(O <= Z::WIDTH, "adjoint rows narrower than the layer") };
+    sums(isa, h, wt, |_, _| [T::ZERO; H], |o, r| z.at(r, o), |hr, sum| *hr = sum);
 }
 
-/// `W̄[i] += Σ_r h[r][i] z̄[r]` and `b̄ += Σ_r z̄[r]` over the block's first `n` rows: a
-/// layer's parameter adjoints `W̄ = hᵀ z̄`, `b̄ = 1ᵀ z̄`, accumulated over the blocks, with
-/// `W̄`'s rows and `b̄` padded to `P` values as `z̄`'s are. The output index runs along the
-/// vectors: `I·⌈P/ROW⌉` of them a sample, against [`transposed_weight_adjoint`]'s
-/// `O·⌈H/ROW⌉`.
+/// `W̄[i] += Σ_r h[r][i] z̄[r]` over the block's first `n` rows: a layer's weight adjoint
+/// `W̄ = hᵀ z̄`, accumulated over the blocks, with `W̄`'s rows padded to `P` values as `z̄`'s
+/// are. The output index runs along the vectors: `I·⌈P/ROW⌉` of them a sample, against
+/// [`transposed_weight_adjoint`]'s `O·⌈H/ROW⌉`.
 #[inline(always)]
 pub fn weight_adjoint<T: Scalar, const H: usize, const I: usize, const P: usize>(
     isa: impl Isa,
@@ -308,47 +421,60 @@ pub fn weight_adjoint<T: Scalar, const H: usize, const I: usize, const P: usize>
     z: &Block<T, P>,
     n: usize,
     w: &mut [[T; P]; I],
-    b: &mut [T; P],
 ) {
     const { assert!(I <= H, "input rows narrower than the layer") };
-    let z = &z[..n];
-    sums(isa, w, z, |_, wi| *wi, |r, i| h[r][i], |wi, sum| *wi = sum);
-    bias_adjoint(isa, z, b);
+    sums(isa, w, &z[..n], |_, wi| *wi, |r, i| h[r][i], |wi, sum| *wi = sum);
 }
 
 /// [`weight_adjoint`] with the input index along the vectors: `W̄ᵀ[o] += Σ_r z̄[r][o] h[r]`,
 /// `W̄ᵀ`'s rows as wide as `h`'s (their values past the layer's inputs are not part of the
-/// gradient: [`unpad_transposed`] drops them), and `b̄ += Σ_r z̄[r]`. For a layer narrowing
-/// to a few outputs, as a classifier's last, it multiplies whole vectors where
-/// [`weight_adjoint`] would fill a few lanes of each (2-16-16-2's last layer: 32 vectors a
-/// block instead of 256).
+/// gradient: [`unpad_transposed`] drops them). For a layer narrowing to a few outputs, as a
+/// classifier's last, it multiplies whole vectors where [`weight_adjoint`] would fill a few
+/// lanes of each (2-16-16-2's last layer: 32 vectors a block instead of 256).
 #[inline(always)]
-pub fn transposed_weight_adjoint<T: Scalar, const H: usize, const O: usize, const P: usize>(
+pub fn transposed_weight_adjoint<T: Scalar, Z: Adjoint<T>, const H: usize, const O: usize>(
     isa: impl Isa,
     h: &Block<T, H>,
-    z: &Block<T, P>,
+    z: &Z,
     n: usize,
     wt: &mut [[T; H]; O],
-    b: &mut [T; P],
 ) {
-    const { assert!(O <= P, "adjoint rows narrower than the layer") };
-    let z = &z[..n];
-    sums(isa, wt, &h[..n], |_, wo| *wo, |r, o| z[r][o], |wo, sum| *wo = sum);
-    bias_adjoint(isa, z, b);
+    const { assert!(O <= Z::WIDTH, "adjoint rows narrower than the layer") };
+    sums(isa, wt, &h[..n], |_, wo| *wo, |r, o| z.at(r, o), |wo, sum| *wo = sum);
 }
 
-/// `b̄ += Σ_r z̄[r]`, as one more sum with every coefficient 1: a plain loop over the rows was
-/// compiled to one scalar addition per value.
+/// `b̄ += Σ_r z̄[r]` over the block's first `n` rows, as one more sum with every coefficient 1:
+/// a plain loop over the rows was compiled to one scalar addition per value.
 #[inline(always)]
-fn bias_adjoint<T: Scalar, const P: usize>(isa: impl Isa, z: &[[T; P]], b: &mut [T; P]) {
+pub fn bias_adjoint<T: Scalar, const P: usize>(isa: impl Isa, z: &Block<T, P>, n: usize, b: &mut [T; P]) {
     sums(
         isa,
         std::array::from_mut(b),
-        z,
+        &z[..n],
         |_, b| *b,
         |_, _| T::ONE,
         |b, sum| *b = sum,
     );
+}
+
+/// [`bias_adjoint`] from adjoints a class a row (the rows past the block's samples zero): each
+/// sample's share kept in its own lane, `b̄ᵀ[c] += z̄ᵀ[c]`, and the lanes summed once a step by
+/// [`lane_sums`].
+#[inline(always)]
+pub fn class_bias_adjoint<T: Scalar, const C: usize>(z: &Classes<T, C>, b: &mut Classes<T, C>) {
+    for (bc, zc) in b.iter_mut().zip(z) {
+        for (s, &v) in bc.iter_mut().zip(zc) {
+            *s += v;
+        }
+    }
+}
+
+/// `b[c] = Σ_r lanes[c][r]`: [`class_bias_adjoint`]'s sums.
+#[inline(always)]
+pub fn lane_sums<T: Scalar, const C: usize>(lanes: &Classes<T, C>, b: &mut [T; C]) {
+    for (bc, lanes) in b.iter_mut().zip(lanes) {
+        *bc = lanes.iter().fold(T::ZERO, |s, &v| s + v);
+    }
 }
 
 /// `store(target, init(t, target) + Σⱼ coefficient(j, t) · vectors[j])` for each target `t`, a group
@@ -440,57 +566,56 @@ fn sum_group<T: Scalar, I: Isa, const W: usize, const G: usize>(
     acc
 }
 
-/// The softmax cross-entropy of the first `labels.len()` rows of the logits `z` (their first
-/// `C` values), each replaced by its adjoint `z̄ = scale · (softmax(z) − onehot(y))` (the
-/// other rows, and every row's padding, by zero); returns the sum of the rows' losses
-/// `ln Σⱼ e^{zⱼ−m} − (z_y − m)`, `m = maxⱼ zⱼ` (the stable form). Every label must be below
-/// `C`. The `C` logits of the block are first transposed, one vector of [`BLOCK`] samples per
-/// class, so that the maxima, exponentials and sums run on every sample at once rather than
-/// along rows of mostly padding; the adjoint is transposed back. The label's value (`z_y`,
-/// and the `−scale` of the one-hot) is read and written row by row, so that the loops over
-/// the classes hold no test of the label. The exponentials fuse their multiply-adds where the
-/// unit has FMA ([`Real::exp_in`](crate::scalar::Real::exp_in)).
+/// The softmax cross-entropy of the block's first `labels.len()` samples, from their logits
+/// a class a row (`z[j][r]`, [`logits`]), each replaced by its adjoint
+/// `z̄ = scale · (softmax(z) − onehot(y))` (the lanes past the samples by zero); returns the
+/// sum of the samples' losses `ln Σⱼ e^{zⱼ−m} − (z_y − m)`, `m = maxⱼ zⱼ` (the stable form).
+/// Every label must be below `C`. With the samples along the vectors, the maxima,
+/// exponentials and sums run on the whole block at once rather than along rows of mostly
+/// padding. The label's value (`z_y`, and the `−scale` of the one-hot) is read and written
+/// sample by sample, so that the loops over the classes hold no test of the label. The
+/// exponentials fuse their multiply-adds where the unit has FMA
+/// ([`Real::exp_in`](crate::scalar::Real::exp_in)).
 #[inline(always)]
-pub fn softmax_cross_entropy<I: Isa, T: Scalar, const C: usize, const P: usize>(
+pub fn softmax_cross_entropy<I: Isa, T: Scalar, const C: usize>(
     _isa: I,
-    z: &mut Block<T, P>,
+    z: &mut Classes<T, C>,
     labels: &[usize],
     scale: T,
 ) -> T {
-    const { assert!(0 < C && C <= P, "logit rows narrower than the classes") };
+    const { assert!(C > 0, "no classes") };
     let n = labels.len();
-    let mut t: [[T; BLOCK]; C] = std::array::from_fn(|j| std::array::from_fn(|r| z[r][j]));
-    let mut max = t[0];
-    for tj in &t[1..] {
-        for (m, &v) in max.iter_mut().zip(tj) {
+    let mut max = z[0];
+    for zj in &z[1..] {
+        for (m, &v) in max.iter_mut().zip(zj) {
             *m = m.max(v);
         }
     }
     let mut picked = T::ZERO;
-    for ((row, &label), &m) in z.iter().zip(labels).zip(&max) {
-        picked += row[label] - m;
+    for (r, (&label, &m)) in labels.iter().zip(&max).enumerate() {
+        picked += z[label][r] - m;
     }
     let mut sum = [T::ZERO; BLOCK];
-    for tj in &mut t {
-        for ((v, &m), s) in tj.iter_mut().zip(&max).zip(&mut sum) {
+    for zj in z.iter_mut() {
+        for ((v, &m), s) in zj.iter_mut().zip(&max).zip(&mut sum) {
             *v = (*v - m).exp_in(I::FMA);
             *s += *v;
         }
     }
-    let share: [T; BLOCK] = std::array::from_fn(|r| scale / sum[r]);
-    for (r, row) in z.iter_mut().enumerate() {
-        *row = std::array::from_fn(|j| if j < C { t[j][r] * share[r] } else { T::ZERO });
+    // The lanes past the samples share nothing, so that their adjoints are zero.
+    let share: [T; BLOCK] = std::array::from_fn(|r| if r < n { scale / sum[r] } else { T::ZERO });
+    for zj in z.iter_mut() {
+        for (v, &s) in zj.iter_mut().zip(&share) {
+            *v *= s;
+        }
     }
-    for (row, &label) in z.iter_mut().zip(labels) {
-        row[label] -= scale;
+    for (r, &label) in labels.iter().enumerate() {
+        z[label][r] -= scale;
     }
-    for row in &mut z[n..] {
-        *row = [T::ZERO; P];
-    }
-    // Σᵣ ln sᵣ as ln Πᵣ sᵣ, one logarithm for the block instead of a library call a row: each
-    // sᵣ is in [1, C] (the maximum's own term is 1), so the product of the block's is at most
-    // C¹⁶, finite in f32 for the chains' C ≤ 64, and as exact as the sum of the logarithms
-    // (16 roundings of the product against 16 of the logarithms and their sum).
+    // Σᵣ ln sᵣ as ln Πᵣ sᵣ, one logarithm for the block instead of a library call a sample:
+    // each sᵣ is in [1, C] (the maximum's own term is 1), so the product of the block's is at
+    // most C¹⁶, finite in f32 for the chains' C ≤ 64, and as exact as the sum of the
+    // logarithms (16 roundings of the product against 16 of the logarithms and their sum).
     const { assert!(C <= 64, "a block's product of sums could overflow") };
     sum[..n].iter().fold(T::ONE, |p, &s| p * s).ln() - picked
 }
@@ -565,7 +690,8 @@ mod tests {
             }
             let n = 11;
             let (mut gw, mut gb) = (wp, bp);
-            weight_adjoint(isa, &h, &zbar, n, &mut gw, &mut gb[0]);
+            weight_adjoint(isa, &h, &zbar, n, &mut gw);
+            bias_adjoint(isa, &zbar, n, &mut gb[0]);
             let (mut gw_out, mut gb_out) = ([[f64::NAN; O]; I], [[f64::NAN; O]; 1]);
             unpad(&gw, &mut gw_out);
             unpad(&gb, &mut gb_out);
@@ -579,52 +705,71 @@ mod tests {
                 }
             }
             assert!(gw.iter().all(|row| row[O..].iter().all(|&v| v == 0.0)), "padding of W̄");
-            // The same gradient with the inputs along the vectors, from W̄ᵀ whose padding
-            // starts as garbage (it is dropped).
-            let (mut gwt, mut gb) = ([[7.0; P]; O], bp);
-            for (o, row) in gwt.iter_mut().enumerate() {
-                for (i, v) in row[..I].iter_mut().enumerate() {
-                    *v = w[i][o];
-                }
+
+            // The same with the inputs along the vectors, into W̄ᵀ whose padding starts as
+            // garbage (it is dropped), from the adjoints a sample a row and a class a row (the
+            // rows past n zero): the same products in the same order.
+            let mut zbar_t: Classes<f64, O> = std::array::from_fn(|o| std::array::from_fn(|r| zbar[r][o]));
+            for zo in &mut zbar_t {
+                zo[n..].fill(0.0);
             }
-            transposed_weight_adjoint(isa, &h, &zbar, n, &mut gwt, &mut gb[0]);
-            let (mut gwt_out, mut gbt_out) = ([[f64::NAN; O]; I], [[f64::NAN; O]; 1]);
-            unpad_transposed(&gwt, &mut gwt_out);
-            unpad(&gb, &mut gbt_out);
-            assert_eq!((gwt_out, gbt_out), (gw_out, gb_out));
+            let start: [[f64; P]; O] =
+                std::array::from_fn(|o| std::array::from_fn(|i| if i < I { w[i][o] } else { 7.0 }));
+            let (mut by_rows, mut by_classes) = (start, start);
+            transposed_weight_adjoint(isa, &h, &zbar, n, &mut by_rows);
+            transposed_weight_adjoint(isa, &h, &Transposed(&zbar_t), n, &mut by_classes);
+            let (mut by_rows_out, mut by_classes_out) = ([[f64::NAN; O]; I], [[f64::NAN; O]; I]);
+            unpad_transposed(&by_rows, &mut by_rows_out);
+            unpad_transposed(&by_classes, &mut by_classes_out);
+            assert_eq!((by_rows_out, by_classes_out), (gw_out, gw_out));
+            let mut lanes: Classes<f64, O> =
+                std::array::from_fn(|o| std::array::from_fn(|r| if r == 0 { b[o] } else { 0.0 }));
+            class_bias_adjoint(&zbar_t, &mut lanes);
+            let mut gb_lanes = [f64::NAN; O];
+            lane_sums(&lanes, &mut gb_lanes);
+            for o in 0..O {
+                close(gb_lanes[o], gb_out[0][o]);
+            }
+            let mut hbar_t = [[f64::NAN; P]; BLOCK];
+            input_adjoint(isa, &Transposed(&zbar_t), &wt, &mut hbar_t);
+            assert_eq!(hbar_t[..n], hbar[..n]);
+
+            // The logits a class a row against the forward product a sample a row.
+            let (mut ht, mut zt) = ([[f64::NAN; BLOCK]; P], [[f64::NAN; BLOCK]; O]);
+            logits(isa, &h, &w, &b, &mut ht, &mut zt);
+            for (r, o) in (0..BLOCK).flat_map(|r| (0..O).map(move |o| (r, o))) {
+                close(zt[o][r], z[r][o]);
+            }
         }
         check(Avx512);
         check(Avx2);
         check(Baseline);
     }
 
-    /// The loss and adjoint of each row against the textbook formula (in f64, where the two
-    /// orders of summation agree to 1e-15), rows past the labels zero.
+    /// The loss and adjoint of each sample against the textbook formula (in f64, where the two
+    /// orders of summation agree to 1e-15), the lanes past the labels zero.
     #[test]
-    fn softmax_cross_entropy_row_by_row() {
+    fn softmax_cross_entropy_sample_by_sample() {
         const C: usize = 5;
-        let mut z = [[0.0f64; ROW]; BLOCK];
-        for (r, row) in z.iter_mut().enumerate() {
-            for (j, v) in row[..C].iter_mut().enumerate() {
-                *v = ((r * 7 + j * 3) % 11) as f64 - 5.0 + if r == 2 { 700.0 } else { 0.0 };
-            }
-        }
+        let mut z: Classes<f64, C> = std::array::from_fn(|j| {
+            std::array::from_fn(|r| ((r * 7 + j * 3) % 11) as f64 - 5.0 + if r == 2 { 700.0 } else { 0.0 })
+        });
         let logits = z;
         let labels = [0, 4, 2, 1, 3, 3];
         let scale = 0.25;
-        let loss = softmax_cross_entropy::<_, f64, C, ROW>(Baseline, &mut z, &labels, scale);
+        let loss = softmax_cross_entropy::<_, f64, C>(Baseline, &mut z, &labels, scale);
         let mut expected_loss = 0.0;
         for (r, &label) in labels.iter().enumerate() {
-            let max = logits[r][..C].iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let sum: f64 = logits[r][..C].iter().map(|&v| (v - max).exp()).sum();
-            expected_loss += sum.ln() + max - logits[r][label];
-            for j in 0..ROW {
-                let p = if j < C { (logits[r][j] - max).exp() / sum } else { 0.0 };
+            let max = (0..C).map(|j| logits[j][r]).fold(f64::NEG_INFINITY, f64::max);
+            let sum: f64 = (0..C).map(|j| (logits[j][r] - max).exp()).sum();
+            expected_loss += sum.ln() + max - logits[label][r];
+            for j in 0..C {
+                let p = (logits[j][r] - max).exp() / sum;
                 let expected = scale * (p - if j == label { 1.0 } else { 0.0 });
                 assert!(
-                    (z[r][j] - expected).abs() <= 1e-15,
-                    "row {r}, class {j}: {} against {expected}",
-                    z[r][j]
+                    (z[j][r] - expected).abs() <= 1e-15,
+                    "sample {r}, class {j}: {} against {expected}",
+                    z[j][r]
                 );
             }
         }
@@ -632,7 +777,26 @@ mod tests {
             (loss - expected_loss).abs() <= 1e-12 * expected_loss,
             "{loss} against {expected_loss}"
         );
-        assert!(z[labels.len()..].iter().all(|row| row.iter().all(|&v| v == 0.0)));
+        assert!(z.iter().all(|zj| zj[labels.len()..].iter().all(|&v| v == 0.0)));
+    }
+
+    /// Whole tiles (in vector registers for `f32` where the processor has AVX-512) and the
+    /// edges past them, into rows wider than the matrix, whose other values stay.
+    #[test]
+    fn transposes_agree_with_indexing() {
+        fn check<T: Scalar>() {
+            let (rows, cols, stride, to_stride) = (37, 21, 23, 40);
+            let from: Vec<T> = (0..rows * stride).map(|k| T::from_usize(k)).collect();
+            let mut to = vec![-T::ONE; cols * to_stride];
+            transpose(&from, stride, (rows, cols), &mut to, to_stride);
+            for (j, row) in to.chunks(to_stride).enumerate() {
+                for (i, &v) in row.iter().enumerate() {
+                    assert_eq!(v, if i < rows { from[i * stride + j] } else { -T::ONE }, "({j}, {i})");
+                }
+            }
+        }
+        check::<f32>();
+        check::<f64>();
     }
 
     #[test]

@@ -20,6 +20,65 @@ fn padded(width: usize) -> usize {
     width.next_multiple_of(ROW)
 }
 
+/// Whether layer `l`'s weight gradient is summed as `W̄ᵀ`, its inputs along the vectors
+/// (`rows::transposed_weight_adjoint`), rather than as `W̄`: always for the last layer, whose
+/// adjoints are stored a class a row, and elsewhere where that takes fewer vector
+/// multiply-adds a sample, `O·⌈H/ROW⌉` against `I·⌈P/ROW⌉`.
+fn transposed_gradient(chain: &Chain, l: usize) -> bool {
+    let layer = &chain.layers[l];
+    let vectors = |width: usize| width.div_ceil(ROW);
+    l + 1 == chain.layers.len()
+        || layer.fan_out * vectors(input_width(chain, l)) < layer.fan_in * vectors(layer.fan_out)
+}
+
+/// A buffer of the loop in the workspace's scratch: its name, and its shape as rows by values.
+struct Buffer {
+    name: Ident,
+    rows: usize,
+    width: usize,
+}
+
+/// Every buffer of the loop, in the order they are carved from the scratch. For the layers
+/// but the last: `wp`, `bp` the padded parameters, `gwp`, `gbp` their gradients (`gwp` is `W̄ᵀ`
+/// where [`transposed_gradient`]); for the last, which reads its parameters as they are:
+/// `gwp` its `W̄ᵀ` and `gbl` its bias gradient a lane a sample. `wt_l` is `Wᵀ` padded (l ≥ 1);
+/// `a_l` the input block of layer l (`a0` the samples where they cannot be read in place) and
+/// `d_l` its adjoint (l ≥ 1); `ht` the last layer's input a value a row, `zt` the logits a
+/// class a row.
+fn buffers(chain: &Chain) -> Vec<Buffer> {
+    let layers = &chain.layers;
+    let last = layers.len() - 1;
+    let classes = chain.classes();
+    let mut buffers = Vec::new();
+    let mut add = |name: String, rows: usize, width: usize| {
+        buffers.push(Buffer {
+            name: format_ident!("{}", name),
+            rows,
+            width,
+        })
+    };
+    for (l, layer) in layers.iter().enumerate() {
+        let (i, o, p) = (layer.fan_in, layer.fan_out, padded(layer.fan_out));
+        let h = input_width(chain, l);
+        add(format!("a{l}"), BLOCK, h);
+        if l > 0 {
+            add(format!("d{l}"), BLOCK, h);
+            add(format!("wt{l}"), o, h);
+        }
+        let gradient = if transposed_gradient(chain, l) { (o, h) } else { (i, p) };
+        add(format!("gwp{l}"), gradient.0, gradient.1);
+        if l < last {
+            add(format!("wp{l}"), i, p);
+            add(format!("bp{l}"), 1, p);
+            add(format!("gbp{l}"), 1, p);
+        }
+    }
+    add("ht".into(), input_width(chain, last), BLOCK);
+    add("zt".into(), classes, BLOCK);
+    add("gbl".into(), classes, BLOCK);
+    buffers
+}
+
 /// The stored width of a block's rows at the input of layer `l`: the samples' own width at
 /// the first, a padded row past it.
 fn input_width(chain: &Chain, l: usize) -> usize {
@@ -27,43 +86,10 @@ fn input_width(chain: &Chain, l: usize) -> usize {
     if l == 0 { layer.fan_in } else { padded(layer.fan_in) }
 }
 
-/// Whether layer `l`'s weight gradient is summed as `W̄ᵀ`, its inputs along the vectors
-/// (`rows::transposed_weight_adjoint`), rather than as `W̄`: where that takes fewer vector
-/// multiply-adds a sample, `O·⌈H/ROW⌉` against `I·⌈P/ROW⌉`, as in a layer narrowing to a few
-/// classes.
-fn transposed_gradient(chain: &Chain, l: usize) -> bool {
-    let layer = &chain.layers[l];
-    let vectors = |width: usize| width.div_ceil(ROW);
-    layer.fan_out * vectors(input_width(chain, l)) < layer.fan_in * vectors(layer.fan_out)
-}
-
-/// The shape of layer `l`'s padded weight gradient, rows by values: `[O, H]` where it is
-/// summed transposed, else `[I, P]` as the padded weights.
-fn gradient_shape(chain: &Chain, l: usize) -> (usize, usize) {
-    let layer = &chain.layers[l];
-    if transposed_gradient(chain, l) {
-        (layer.fan_out, input_width(chain, l))
-    } else {
-        (layer.fan_in, padded(layer.fan_out))
-    }
-}
-
-/// The scratch the loop needs in the workspace: up to a row's worth skipped to align it; a
-/// block's inputs, each layer's outputs and the hidden layers' adjoints; and per layer the
-/// padded weights, biases and their gradients, and (past the first) the padded `Wᵀ`.
+/// The scratch the loop needs in the workspace: its [`buffers`], and up to a row's worth
+/// skipped to align them.
 pub(super) fn scratch_len(chain: &Chain) -> usize {
-    let layers = &chain.layers;
-    let rows = layers[0].fan_in
-        + layers.iter().map(|l| padded(l.fan_out)).sum::<usize>()
-        + layers[1..].iter().map(|l| padded(l.fan_in)).sum::<usize>();
-    let params: usize = (0..layers.len())
-        .map(|l| {
-            let (rows, width) = gradient_shape(chain, l);
-            (layers[l].fan_in + 2) * padded(layers[l].fan_out) + rows * width
-        })
-        .sum();
-    let transposed: usize = layers[1..].iter().map(|l| l.fan_out * padded(l.fan_in)).sum();
-    ROW + BLOCK * rows + params + transposed
+    ROW + buffers(chain).iter().map(|b| b.rows * b.width).sum::<usize>()
 }
 
 /// `if let Some(loss) = <the chain's gradient into grads> { then; return Ok(loss) }`.
@@ -83,110 +109,103 @@ pub(super) fn shortcut(net: &Lowered, chain: &Chain, then: TokenStream) -> Token
 /// writes, so that `rows::with_wide_vectors` can compile it for wider vectors.
 pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStream {
     let layers = &chain.layers;
-    let count = layers.len();
+    let (count, last) = (layers.len(), layers.len() - 1);
     let field = |p: usize| &net.params[p].name;
     let (fan_in, fan_out): (Vec<usize>, Vec<usize>) = layers.iter().map(|l| (l.fan_in, l.fan_out)).unzip();
-    let width: Vec<usize> = fan_out.iter().map(|&o| padded(o)).collect();
-    let names = |prefix: &str| (0..count).map(|l| format_ident!("{}{}", prefix, l)).collect::<Vec<_>>();
-    // w, b: the parameters; gw, gb: their gradients; wp, bp, gwp, gbp: the same padded (gwp
-    // holds W̄ᵀ where `transposed_gradient`); wt: Wᵀ padded; a_l: the input of layer l (a_0 the samples, a_count the logits); d_l: its
-    // adjoint (l ≥ 1).
+    let name = |prefix: &str, l: usize| format_ident!("{}{}", prefix, l);
+    let names = |prefix: &str| (0..count).map(|l| name(prefix, l)).collect::<Vec<_>>();
+    // w, b: the parameters; gw, gb: their gradients; the rest are `buffers`.
     let (w, b, gw, gb) = (names("w"), names("b"), names("gw"), names("gb"));
-    let (wp, bp, gwp, gbp, wt) = (names("wp"), names("bp"), names("gwp"), names("gbp"), names("wt"));
-    let a: Vec<Ident> = (0..=count).map(|l| format_ident!("a{}", l)).collect();
-    let d = names("d");
     let (wf, bf): (Vec<&Ident>, Vec<&Ident>) = layers.iter().map(|l| (field(l.weight), field(l.bias))).unzip();
     let (classes, inputs) = (chain.classes(), fan_in[0]);
-    // The stored width of a block's rows at the input of layer l (at `count`, the logits).
-    let row_width = |l: usize| {
-        if l == count {
-            width[l - 1]
-        } else {
-            input_width(chain, l)
-        }
-    };
-    let (grad_rows, grad_width): (Vec<usize>, Vec<usize>) = (0..count).map(|l| gradient_shape(chain, l)).unzip();
-    let hidden = 1..count;
-    let (wt_hidden, d_hidden) = (&wt[hidden.clone()], &d[hidden.clone()]);
-    let (w_hidden, out_hidden) = (&w[hidden.clone()], &fan_out[hidden.clone()]);
-    let width_hidden: Vec<usize> = hidden.clone().map(row_width).collect();
-    let block_widths: Vec<usize> = (0..=count).map(row_width).collect();
+    let buffers = buffers(chain);
+    let (buffer, rows, width): (Vec<&Ident>, Vec<usize>, Vec<usize>) =
+        buffers.iter().map(|b| (&b.name, b.rows, b.width)).collect();
     let views = quote! {
         #( let #w = rows::matrix::<T, #fan_in, #fan_out>(&self.#wf)?; )*
         #( let #b = rows::vector::<T, #fan_out>(&self.#bf)?; )*
         #( let #gw = rows::matrix_mut::<T, #fan_in, #fan_out>(&mut grads.#wf)?; )*
         #( let #gb = rows::vector_mut::<T, #fan_out>(&mut grads.#bf)?; )*
         let scratch = rows::aligned(&mut ws.columns[..]);
-        #( let (#a, scratch) = rows::carve::<T, { rows::BLOCK }, #block_widths>(scratch)?; )*
-        #( let (#d_hidden, scratch) = rows::carve::<T, { rows::BLOCK }, #width_hidden>(scratch)?; )*
-        #( let (#wp, scratch) = rows::carve::<T, #fan_in, #width>(scratch)?; )*
-        #( let (#bp, scratch) = rows::carve::<T, 1, #width>(scratch)?; )*
-        #( let (#gwp, scratch) = rows::carve::<T, #grad_rows, #grad_width>(scratch)?; )*
-        #( let (#gbp, scratch) = rows::carve::<T, 1, #width>(scratch)?; )*
-        #( let (#wt_hidden, scratch) = rows::carve::<T, #out_hidden, #width_hidden>(scratch)?; )*
+        #( let (#buffer, scratch) = rows::carve::<T, #rows, #width>(scratch)?; )*
     };
-    let mut field_types: Vec<(Ident, TokenStream)> = Vec::new();
+    let mut field_types: Vec<(&Ident, TokenStream)> = Vec::new();
     for l in 0..count {
-        let (i, o, p) = (fan_in[l], fan_out[l], width[l]);
-        let (gr, gp) = (grad_rows[l], grad_width[l]);
+        let (i, o) = (fan_in[l], fan_out[l]);
         field_types.extend([
-            (w[l].clone(), quote!(&'s [[T; #o]; #i])),
-            (b[l].clone(), quote!(&'s [[T; #o]; 1])),
-            (gw[l].clone(), quote!(&'s mut [[T; #o]; #i])),
-            (gb[l].clone(), quote!(&'s mut [[T; #o]; 1])),
-            (wp[l].clone(), quote!(&'s mut [[T; #p]; #i])),
-            (bp[l].clone(), quote!(&'s mut [[T; #p]; 1])),
-            (gwp[l].clone(), quote!(&'s mut [[T; #gp]; #gr])),
-            (gbp[l].clone(), quote!(&'s mut [[T; #p]; 1])),
+            (&w[l], quote!(&'s [[T; #o]; #i])),
+            (&b[l], quote!(&'s [[T; #o]; 1])),
+            (&gw[l], quote!(&'s mut [[T; #o]; #i])),
+            (&gb[l], quote!(&'s mut [[T; #o]; 1])),
         ]);
-        if l > 0 {
-            let h = row_width(l);
-            field_types.push((wt[l].clone(), quote!(&'s mut [[T; #h]; #o])));
-            field_types.push((d[l].clone(), quote!(&'s mut rows::Block<T, #h>)));
-        }
     }
-    for (al, h) in a.iter().zip(&block_widths) {
-        field_types.push((al.clone(), quote!(&'s mut rows::Block<T, #h>)));
+    for Buffer { name, rows, width } in &buffers {
+        field_types.push((name, quote!(&'s mut [[T; #width]; #rows])));
     }
-    let (block_fields, block_types): (Vec<&Ident>, Vec<&TokenStream>) = field_types.iter().map(|(f, t)| (f, t)).unzip();
+    let (block_fields, block_types): (Vec<&Ident>, Vec<&TokenStream>) =
+        field_types.iter().map(|(f, t)| (*f, t)).unzip();
     // The first layer reads the block `h0` (the samples in place, or copied into a0).
     let input_of = |l: usize| {
-        let al = &a[l];
+        let al = name("a", l);
         if l == 0 { quote!(h0) } else { quote!(&*#al) }
     };
-    let forward = (0..count).map(|l| {
-        let (input, output, wl, bl) = (input_of(l), &a[l + 1], &wp[l], &bp[l]);
-        let affine = quote! { rows::affine(isa, #input, #wl, &#bl[0], #output); };
-        match chain.activations.get(l) {
-            Some(&f) => {
-                let f = super::act_tokens(f);
-                quote! { #affine rows::activate(isa, #f, #output); }
-            }
-            None => affine,
+    let hidden = 0..last;
+    let (wp, bp) = (&names("wp")[hidden.clone()], &names("bp")[hidden.clone()]);
+    let (gwp, gbp) = (names("gwp"), &names("gbp")[hidden.clone()]);
+    let (w_hidden, b_hidden, gb_hidden) = (&w[hidden.clone()], &b[hidden.clone()], &gb[hidden.clone()]);
+    let wt_of = (1..count).map(|l| (&w[l], name("wt", l))).collect::<Vec<_>>();
+    let (w_transposed, wt): (Vec<&Ident>, Vec<Ident>) = wt_of.into_iter().unzip();
+    let forward = hidden.clone().map(|l| {
+        let (input, output, wl, bl) = (input_of(l), name("a", l + 1), &wp[l], &bp[l]);
+        let f = super::act_tokens(chain.activations[l]);
+        quote! {
+            rows::affine(isa, #input, #wl, &#bl[0], #output);
+            rows::activate(isa, #f, #output);
         }
     });
+    let (w_last, b_last, input_last) = (&w[last], &b[last], input_of(last));
     let backward = (0..count).rev().map(|l| {
-        let adjoint = if l + 1 == count { &a[count] } else { &d[l + 1] };
-        let (input, gwl, gbl) = (input_of(l), &gwp[l], &gbp[l]);
-        let adjoint_of_weight = if transposed_gradient(chain, l) {
-            quote!(rows::transposed_weight_adjoint)
+        let (input, gwl) = (input_of(l), &gwp[l]);
+        let adjoint = if l == last {
+            quote!(rows::Transposed(&*zt))
         } else {
-            quote!(rows::weight_adjoint)
+            let dl = name("d", l + 1);
+            quote!(*#dl)
         };
-        let weight = quote! { #adjoint_of_weight(isa, #input, &*#adjoint, n, #gwl, &mut #gbl[0]); };
+        let weight = if transposed_gradient(chain, l) {
+            quote!(rows::transposed_weight_adjoint(isa, #input, &#adjoint, n, #gwl);)
+        } else {
+            quote!(rows::weight_adjoint(isa, #input, &#adjoint, n, #gwl);)
+        };
+        let bias = if l == last {
+            quote!(rows::class_bias_adjoint(&*zt, gbl);)
+        } else {
+            let gbl = &gbp[l];
+            quote!(rows::bias_adjoint(isa, &#adjoint, n, &mut #gbl[0]);)
+        };
         if l == 0 {
-            return weight;
+            return quote!(#weight #bias);
         }
-        let (dl, wtl, al) = (&d[l], &wt[l], &a[l]);
+        let (dl, wtl, al) = (name("d", l), name("wt", l), name("a", l));
         // Layer l > 0 reads the output of activation l − 1.
         let f = super::act_tokens(chain.activations[l - 1]);
         quote! {
             #weight
-            rows::input_adjoint(isa, &*#adjoint, #wtl, #dl);
+            #bias
+            rows::input_adjoint(isa, &#adjoint, #wtl, #dl);
             rows::activation_adjoint(#f, &*#al, #dl);
         }
     });
-    let logits = &a[count];
+    let (gwp_rows, gwp_width): (Vec<usize>, Vec<usize>) = gwp
+        .iter()
+        .map(|g| {
+            buffers
+                .iter()
+                .find(|b| &b.name == g)
+                .map(|b| (b.rows, b.width))
+                .expect("a gradient buffer")
+        })
+        .unzip();
     let unpad_weight = (0..count).map(|l| {
         if transposed_gradient(chain, l) {
             quote!(rows::unpad_transposed)
@@ -194,6 +213,8 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
             quote!(rows::unpad)
         }
     });
+    let widths: Vec<usize> = fan_out[hidden.clone()].iter().map(|&o| padded(o)).collect();
+    let gb_last = &gb[last];
     quote! {
         /// The training-mode loss and its gradient into `grads`, a block of samples at a time
         /// (`symgrad::kernels::rows`); `None`, with nothing written, where the batch-wide
@@ -223,19 +244,24 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
                     let Blocks { x, labels, #( #block_fields, )* } = self;
                     let samples = x.nrows();
                     let scale = T::ONE / T::from_usize(samples);
-                    #( rows::pad(#w, #wp); rows::pad(#b, #bp); )*
-                    #( rows::pad_transposed(#w_hidden, #wt_hidden); )*
-                    #( *#gwp = [[T::ZERO; #grad_width]; #grad_rows]; *#gbp = [[T::ZERO; #width]; 1]; )*
+                    #( rows::pad(#w_hidden, #wp); rows::pad(#b_hidden, #bp); )*
+                    #( rows::pad_transposed(#w_transposed, #wt); )*
+                    #( *#gwp = [[T::ZERO; #gwp_width]; #gwp_rows]; )*
+                    #( *#gbp = [[T::ZERO; #widths]; 1]; )*
+                    *gbl = [[T::ZERO; rows::BLOCK]; #classes];
                     let mut loss = T::ZERO;
                     let mut start = 0;
                     while start < samples {
                         let (h0, n) = rows::block(&x, start, a0);
                         #( #forward )*
-                        loss += rows::softmax_cross_entropy::<_, T, #classes, _>(isa, #logits, &labels[start..start + n], scale);
+                        rows::logits(isa, #input_last, #w_last, &#b_last[0], ht, zt);
+                        loss += rows::softmax_cross_entropy::<_, T, #classes>(isa, zt, &labels[start..start + n], scale);
                         #( #backward )*
                         start += n;
                     }
-                    #( #unpad_weight(#gwp, #gw); rows::unpad(#gbp, #gb); )*
+                    #( #unpad_weight(#gwp, #gw); )*
+                    #( rows::unpad(#gbp, #gb_hidden); )*
+                    rows::lane_sums(gbl, &mut #gb_last[0]);
                     loss * scale
                 }
             }
