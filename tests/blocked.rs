@@ -40,6 +40,20 @@ network! {
 }
 
 network! {
+    /// Hidden layers of whole rows (16 and 32 wide), whose parameters and gradients the loop
+    /// reads and sums in place, with no padded copies.
+    struct Whole {
+        input x: [5];
+        target y: classes[3];
+        h1 = tanh(dense(x, 16));
+        h2 = relu(dense(h1, 32));
+        z = dense(h2, 3);
+        output z;
+        loss softmax_cross_entropy(z, y);
+    }
+}
+
+network! {
     /// Logistic regression: one layer, two classes.
     struct Logistic {
         input x: [3];
@@ -86,6 +100,14 @@ proptest! {
         let mut net: Kinked<f64> = network(&mut rng);
         let (x, y) = (random(&mut rng, rows, 6, 1.0), labels(&mut rng, rows, 3));
         blocked_and_checked!(Kinked, (&mut net, KinkedBatch { x: x.view(), y: &y }), seed, Kinks::Possible);
+    }
+
+    #[test]
+    fn whole_rows(seed in any::<u64>(), rows in prop_oneof![1usize..4, 15usize..18, 31usize..34]) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut net: Whole<f64> = network(&mut rng);
+        let (x, y) = (random(&mut rng, rows, 5, 1.0), labels(&mut rng, rows, 3));
+        blocked_and_checked!(Whole, (&mut net, WholeBatch { x: x.view(), y: &y }), seed, Kinks::Possible);
     }
 
     #[test]

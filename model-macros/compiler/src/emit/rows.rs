@@ -31,6 +31,12 @@ fn transposed_gradient(chain: &Chain, l: usize) -> bool {
         || layer.fan_out * vectors(input_width(chain, l)) < layer.fan_in * vectors(layer.fan_out)
 }
 
+/// Whether layer `l`'s outputs fill whole rows (`O` a multiple of [`ROW`]): then its
+/// parameters are read, and its gradients summed, where they are, with no padded copies.
+fn whole_rows(chain: &Chain, l: usize) -> bool {
+    chain.layers[l].fan_out.is_multiple_of(ROW)
+}
+
 /// A buffer of the loop in the workspace's scratch: its name, and its shape as rows by values.
 struct Buffer {
     name: Ident,
@@ -39,8 +45,9 @@ struct Buffer {
 }
 
 /// Every buffer of the loop, in the order they are carved from the scratch. For the layers
-/// but the last: `wp`, `bp` the padded parameters, `gwp`, `gbp` their gradients (`gwp` is `W̄ᵀ`
-/// where [`transposed_gradient`]); for the last, which reads its parameters as they are:
+/// but the last whose rows need padding ([`whole_rows`]): `wp`, `bp` the padded parameters,
+/// `gwp`, `gbp` their gradients; `gwp` also where the gradient is `W̄ᵀ`
+/// ([`transposed_gradient`]); for the last, which reads its parameters as they are:
 /// `gwp` its `W̄ᵀ` and `gbl` its bias gradient a lane a sample. `wt_l` is `Wᵀ` padded (l ≥ 1);
 /// `a_l` the input block of layer l (`a0` the samples where they cannot be read in place) and
 /// `d_l` its adjoint (l ≥ 1); `ht` the last layer's input a value a row, `zt` the logits a
@@ -65,9 +72,12 @@ fn buffers(chain: &Chain) -> Vec<Buffer> {
             add(format!("d{l}"), BLOCK, h);
             add(format!("wt{l}"), o, h);
         }
-        let gradient = if transposed_gradient(chain, l) { (o, h) } else { (i, p) };
-        add(format!("gwp{l}"), gradient.0, gradient.1);
-        if l < last {
+        if transposed_gradient(chain, l) {
+            add(format!("gwp{l}"), o, h);
+        } else if !whole_rows(chain, l) {
+            add(format!("gwp{l}"), i, p);
+        }
+        if l < last && !whole_rows(chain, l) {
             add(format!("wp{l}"), i, p);
             add(format!("bp{l}"), 1, p);
             add(format!("gbp{l}"), 1, p);
@@ -150,9 +160,27 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
         if l == 0 { quote!(h0) } else { quote!(&*#al) }
     };
     let hidden = 0..last;
-    let (wp, bp) = (&names("wp")[hidden.clone()], &names("bp")[hidden.clone()]);
-    let (gwp, gbp) = (names("gwp"), &names("gbp")[hidden.clone()]);
-    let (w_hidden, b_hidden, gb_hidden) = (&w[hidden.clone()], &b[hidden.clone()], &gb[hidden.clone()]);
+    // Where each layer's padded parameters and gradients are: in their buffers, or the
+    // parameters and gradients themselves where the rows are whole.
+    let at = |buffer: &str, own: &[Ident], l: usize| {
+        if buffers.iter().any(|b| b.name == name(buffer, l)) {
+            name(buffer, l)
+        } else {
+            own[l].clone()
+        }
+    };
+    let (wp, bp): (Vec<Ident>, Vec<Ident>) = hidden.clone().map(|l| (at("wp", &w, l), at("bp", &b, l))).unzip();
+    let gwp: Vec<Ident> = (0..count).map(|l| at("gwp", &gw, l)).collect();
+    let gbp: Vec<Ident> = hidden.clone().map(|l| at("gbp", &gb, l)).collect();
+    let padding = |l: &usize| !whole_rows(chain, *l);
+    let padded_layers: Vec<usize> = hidden.clone().filter(padding).collect();
+    let (w_padded, wp_padded): (Vec<&Ident>, Vec<&Ident>) = padded_layers.iter().map(|&l| (&w[l], &wp[l])).unzip();
+    let (b_padded, bp_padded): (Vec<&Ident>, Vec<&Ident>) = padded_layers.iter().map(|&l| (&b[l], &bp[l])).unzip();
+    let (gb_padded, gbp_padded): (Vec<&Ident>, Vec<&Ident>) = padded_layers.iter().map(|&l| (&gb[l], &gbp[l])).unzip();
+    let (gw_unpadded, gwp_unpadded): (Vec<&Ident>, Vec<&Ident>) = (0..count)
+        .filter(|&l| gwp[l] != gw[l])
+        .map(|l| (&gw[l], &gwp[l]))
+        .unzip();
     let wt_of = (1..count).map(|l| (&w[l], name("wt", l))).collect::<Vec<_>>();
     let (w_transposed, wt): (Vec<&Ident>, Vec<Ident>) = wt_of.into_iter().unzip();
     let forward = hidden.clone().map(|l| {
@@ -196,17 +224,16 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
             rows::activation_adjoint(#f, &*#al, #dl);
         }
     });
-    let (gwp_rows, gwp_width): (Vec<usize>, Vec<usize>) = gwp
-        .iter()
-        .map(|g| {
-            buffers
-                .iter()
-                .find(|b| &b.name == g)
-                .map(|b| (b.rows, b.width))
-                .expect("a gradient buffer")
+    let (gwp_rows, gwp_width): (Vec<usize>, Vec<usize>) = (0..count)
+        .map(|l| {
+            if transposed_gradient(chain, l) {
+                (fan_out[l], input_width(chain, l))
+            } else {
+                (fan_in[l], padded(fan_out[l]))
+            }
         })
         .unzip();
-    let unpad_weight = (0..count).map(|l| {
+    let unpad_weight = (0..count).filter(|&l| gwp[l] != gw[l]).map(|l| {
         if transposed_gradient(chain, l) {
             quote!(rows::unpad_transposed)
         } else {
@@ -244,7 +271,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
                     let Blocks { x, labels, #( #block_fields, )* } = self;
                     let samples = x.nrows();
                     let scale = T::ONE / T::from_usize(samples);
-                    #( rows::pad(#w_hidden, #wp); rows::pad(#b_hidden, #bp); )*
+                    #( rows::pad(#w_padded, #wp_padded); rows::pad(#b_padded, #bp_padded); )*
                     #( rows::pad_transposed(#w_transposed, #wt); )*
                     #( *#gwp = [[T::ZERO; #gwp_width]; #gwp_rows]; )*
                     #( *#gbp = [[T::ZERO; #widths]; 1]; )*
@@ -259,8 +286,8 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
                         #( #backward )*
                         start += n;
                     }
-                    #( #unpad_weight(#gwp, #gw); )*
-                    #( rows::unpad(#gbp, #gb_hidden); )*
+                    #( #unpad_weight(#gwp_unpadded, #gw_unpadded); )*
+                    #( rows::unpad(#gbp_padded, #gb_padded); )*
                     rows::lane_sums(gbl, &mut #gb_last[0]);
                     loss * scale
                 }
