@@ -3,25 +3,33 @@
 //! For a chain `hₗ = fₗ(hₗ₋₁ Wₗ + bₗ)` whose widths are all small, the batch-wide kernels spend
 //! most of a step calling ~30 kernels on a few hundred values each. Here `network!` emits
 //! the whole step of such a chain as one loop over blocks of [`BLOCK`] samples, every width a
-//! constant: a sample's values at a layer are one row, its width rounded up with zeros to
-//! whole [`ROW`]s (a vector register or two), and every product below is a sum of rows scaled
-//! by scalars, so that the vectoriser turns each row into whole registers and no value is ever
-//! transposed. The weights are padded once per step (and, for the input adjoints, transposed);
-//! no value leaves the block's buffers between the layers. With `Wₗ` of shape `[I, O]`,
-//! `z = hW + b` and sample rows `r`:
+//! constant: a sample's values at a hidden layer are one row, its width rounded up with zeros
+//! to whole [`ROW`]s (a vector register or two), and every product below is a sum of rows
+//! scaled by scalars, so that the vectoriser turns each row into whole registers. The weights
+//! are padded once per step (and, for the input adjoints, transposed) where their rows are not
+//! whole already; no value leaves the block's buffers between the layers. With `Wₗ` of shape
+//! `[I, O]`, `z = hW + b` and sample rows `r`:
 //!
 //! - forward, [`affine`]: `z[r] = b + Σᵢ h[r][i] W[i]`, then [`activate`];
-//! - the loss, [`softmax_cross_entropy`]: `z̄ = (softmax(z) − onehot(y)) / B`, row by row;
+//! - the last layer, [`logits`], with the samples along the vectors instead, a class a row
+//!   ([`Classes`]): `zᵀ[c] = b[c] + Σᵢ W[i][c] hᵀ[i]`, from the block transposed, since a
+//!   classifier's few classes would fill a few lanes of each row;
+//! - the loss, [`softmax_cross_entropy`]: `z̄ = (softmax(z) − onehot(y)) / B`, on the whole
+//!   block at once, a class a row;
 //! - the chain rule through the activation, [`activation_adjoint`]: `z̄ = h̄ ⊙ f′(h)`;
 //! - the input's adjoint, [`input_adjoint`]: `h̄[r] = Σₒ z̄[r][o] Wᵀ[o]` (`h̄ = z̄ Wᵀ`);
-//! - the parameters' adjoints, [`weight_adjoint`]: `W̄[i] += Σ_r h[r][i] z̄[r]` (`W̄ = hᵀ z̄`)
-//!   and `b̄ += Σ_r z̄[r]`, summed over the block's samples; or, where the layer has fewer
-//!   outputs than inputs, [`transposed_weight_adjoint`]: `W̄ᵀ[o] += Σ_r z̄[r][o] h[r]`, so
-//!   that the longer index runs along the vectors.
+//! - the parameters' adjoints, [`weight_adjoint`]: `W̄[i] += Σ_r h[r][i] z̄[r]` (`W̄ = hᵀ z̄`),
+//!   or where that takes fewer vectors (the last layer always),
+//!   [`transposed_weight_adjoint`]: `W̄ᵀ[o] += Σ_r z̄[r][o] h[r]`, so that the longer index runs
+//!   along the vectors; and [`bias_adjoint`], `b̄ += Σ_r z̄[r]` (for the last layer
+//!   [`class_bias_adjoint`], a lane a sample, summed once a step); each summed over the
+//!   block's samples.
 //!
 //! The last block of a batch is padded: its unused rows compute on zeros, and their adjoints
-//! are zero and left out of the sums. Padding columns stay zero through every product (the
-//! padded weights and biases are zero there) and are dropped when the gradient is written.
+//! are zero and left out of the sums. The padding columns of every product are zero (the
+//! padded weights and biases are zero there); an activation may make them nonzero (the
+//! sigmoid's ½), but no product reads them as inputs, and where they reach a gradient (the
+//! padding of a `W̄ᵀ`) they are dropped when it is written.
 
 use ndarray::{Array1, Array2, ArrayView2};
 

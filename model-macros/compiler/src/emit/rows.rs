@@ -1,6 +1,6 @@
 //! The second emitter of a small dense chain's training step (see `crate::chain`): one loop
-//! over blocks of samples, one sample a row, every width a constant, on the runtime's
-//! `kernels::rows`. The gradient and `sgd_step` take it first; it declines (and the
+//! over blocks of samples, one sample a row at the hidden layers and one class a row at the
+//! logits, every width a constant, on the runtime's `kernels::rows`. The gradient and `sgd_step` take it first; it declines (and the
 //! batch-wide step runs) where a label is out of range, the batch is empty, or a parameter is
 //! not stored contiguously, so that every error is still the batch-wide step's.
 
