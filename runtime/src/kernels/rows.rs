@@ -313,9 +313,7 @@ pub fn unpad_transposed<T: Scalar, const I: usize, const O: usize, const H: usiz
     w: &mut [[T; O]; I],
 ) {
     const { assert!(H >= I, "padded rows narrower than the matrix") };
-    for (i, wi) in w.iter_mut().enumerate() {
-        *wi = std::array::from_fn(|o| padded[o][i]);
-    }
+    transpose(padded.as_flattened(), H, (O, I), w.as_flattened_mut(), O);
 }
 
 /// The block of `x`'s rows from `start` (at most [`BLOCK`] of them, `n`), and `n`: read in

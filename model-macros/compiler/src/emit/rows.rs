@@ -1,8 +1,9 @@
 //! The second emitter of a small dense chain's training step (see `crate::chain`): one loop
 //! over blocks of samples, one sample a row at the hidden layers and one class a row at the
-//! logits, every width a constant, on the runtime's `kernels::rows`. The gradient and `sgd_step` take it first; it declines (and the
-//! batch-wide step runs) where a label is out of range, the batch is empty, or a parameter is
-//! not stored contiguously, so that every error is still the batch-wide step's.
+//! logits, every width a constant, on the runtime's `kernels::rows`. The gradient and
+//! `sgd_step` take it first; it declines (and the batch-wide step runs) where a label is out
+//! of range, the batch is empty, or a parameter is not stored contiguously, so that every
+//! error is still the batch-wide step's.
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
@@ -35,6 +36,17 @@ fn transposed_gradient(chain: &Chain, l: usize) -> bool {
 /// parameters are read, and its gradients summed, where they are, with no padded copies.
 fn whole_rows(chain: &Chain, l: usize) -> bool {
     chain.layers[l].fan_out.is_multiple_of(ROW)
+}
+
+/// The shape of layer `l`'s weight gradient as the loop sums it, rows by values: `W̄ᵀ`,
+/// `[O, H]`, where [`transposed_gradient`], else `W̄` with its rows padded, `[I, P]`.
+fn gradient_shape(chain: &Chain, l: usize) -> (usize, usize) {
+    let layer = &chain.layers[l];
+    if transposed_gradient(chain, l) {
+        (layer.fan_out, input_width(chain, l))
+    } else {
+        (layer.fan_in, padded(layer.fan_out))
+    }
 }
 
 /// A buffer of the loop in the workspace's scratch: its name, and its shape as rows by values.
@@ -72,10 +84,9 @@ fn buffers(chain: &Chain) -> Vec<Buffer> {
             add(format!("d{l}"), BLOCK, h);
             add(format!("wt{l}"), o, h);
         }
-        if transposed_gradient(chain, l) {
-            add(format!("gwp{l}"), o, h);
-        } else if !whole_rows(chain, l) {
-            add(format!("gwp{l}"), i, p);
+        if transposed_gradient(chain, l) || !whole_rows(chain, l) {
+            let (rows, width) = gradient_shape(chain, l);
+            add(format!("gwp{l}"), rows, width);
         }
         if l < last && !whole_rows(chain, l) {
             add(format!("wp{l}"), i, p);
@@ -172,8 +183,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
     let (wp, bp): (Vec<Ident>, Vec<Ident>) = hidden.clone().map(|l| (at("wp", &w, l), at("bp", &b, l))).unzip();
     let gwp: Vec<Ident> = (0..count).map(|l| at("gwp", &gw, l)).collect();
     let gbp: Vec<Ident> = hidden.clone().map(|l| at("gbp", &gb, l)).collect();
-    let padding = |l: &usize| !whole_rows(chain, *l);
-    let padded_layers: Vec<usize> = hidden.clone().filter(padding).collect();
+    let padded_layers: Vec<usize> = hidden.clone().filter(|&l| !whole_rows(chain, l)).collect();
     let (w_padded, wp_padded): (Vec<&Ident>, Vec<&Ident>) = padded_layers.iter().map(|&l| (&w[l], &wp[l])).unzip();
     let (b_padded, bp_padded): (Vec<&Ident>, Vec<&Ident>) = padded_layers.iter().map(|&l| (&b[l], &bp[l])).unzip();
     let (gb_padded, gbp_padded): (Vec<&Ident>, Vec<&Ident>) = padded_layers.iter().map(|&l| (&gb[l], &gbp[l])).unzip();
@@ -181,8 +191,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
         .filter(|&l| gwp[l] != gw[l])
         .map(|l| (&gw[l], &gwp[l]))
         .unzip();
-    let wt_of = (1..count).map(|l| (&w[l], name("wt", l))).collect::<Vec<_>>();
-    let (w_transposed, wt): (Vec<&Ident>, Vec<Ident>) = wt_of.into_iter().unzip();
+    let (w_transposed, wt) = (&w[1..], (1..count).map(|l| name("wt", l)).collect::<Vec<_>>());
     let forward = hidden.clone().map(|l| {
         let (input, output, wl, bl) = (input_of(l), name("a", l + 1), &wp[l], &bp[l]);
         let f = super::act_tokens(chain.activations[l]);
@@ -224,15 +233,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
             rows::activation_adjoint(#f, &*#al, #dl);
         }
     });
-    let (gwp_rows, gwp_width): (Vec<usize>, Vec<usize>) = (0..count)
-        .map(|l| {
-            if transposed_gradient(chain, l) {
-                (fan_out[l], input_width(chain, l))
-            } else {
-                (fan_in[l], padded(fan_out[l]))
-            }
-        })
-        .unzip();
+    let (gwp_rows, gwp_width): (Vec<usize>, Vec<usize>) = (0..count).map(|l| gradient_shape(chain, l)).unzip();
     let unpad_weight = (0..count).filter(|&l| gwp[l] != gw[l]).map(|l| {
         if transposed_gradient(chain, l) {
             quote!(rows::unpad_transposed)
