@@ -38,6 +38,18 @@ fn whole_rows(chain: &Chain, l: usize) -> bool {
     chain.layers[l].fan_out.is_multiple_of(ROW)
 }
 
+/// Whether layer `l`'s parameters and bias gradient have padded copies (`wp`, `bp`, `gbp`): a
+/// layer but the last (which reads its parameters as they are) whose rows are not whole.
+fn padded_parameters(chain: &Chain, l: usize) -> bool {
+    l + 1 < chain.layers.len() && !whole_rows(chain, l)
+}
+
+/// Whether layer `l`'s weight gradient is summed in a buffer of its own (`gwp`) and written
+/// to the gradient at the step's end: where it is summed transposed or its rows are padded.
+fn gradient_buffer(chain: &Chain, l: usize) -> bool {
+    transposed_gradient(chain, l) || !whole_rows(chain, l)
+}
+
 /// The shape of layer `l`'s weight gradient as the loop sums it, rows by values: `W̄ᵀ`,
 /// `[O, H]`, where [`transposed_gradient`], else `W̄` with its rows padded, `[I, P]`.
 fn gradient_shape(chain: &Chain, l: usize) -> (usize, usize) {
@@ -84,11 +96,11 @@ fn buffers(chain: &Chain) -> Vec<Buffer> {
             add(format!("d{l}"), BLOCK, h);
             add(format!("wt{l}"), o, h);
         }
-        if transposed_gradient(chain, l) || !whole_rows(chain, l) {
+        if gradient_buffer(chain, l) {
             let (rows, width) = gradient_shape(chain, l);
             add(format!("gwp{l}"), rows, width);
         }
-        if l < last && !whole_rows(chain, l) {
+        if padded_parameters(chain, l) {
             add(format!("wp{l}"), i, p);
             add(format!("bp{l}"), 1, p);
             add(format!("gbp{l}"), 1, p);
@@ -173,22 +185,28 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
     let hidden = 0..last;
     // Where each layer's padded parameters and gradients are: in their buffers, or the
     // parameters and gradients themselves where the rows are whole.
-    let at = |buffer: &str, own: &[Ident], l: usize| {
-        if buffers.iter().any(|b| b.name == name(buffer, l)) {
-            name(buffer, l)
-        } else {
-            own[l].clone()
-        }
-    };
-    let (wp, bp): (Vec<Ident>, Vec<Ident>) = hidden.clone().map(|l| (at("wp", &w, l), at("bp", &b, l))).unzip();
-    let gwp: Vec<Ident> = (0..count).map(|l| at("gwp", &gw, l)).collect();
-    let gbp: Vec<Ident> = hidden.clone().map(|l| at("gbp", &gb, l)).collect();
-    let padded_layers: Vec<usize> = hidden.clone().filter(|&l| !whole_rows(chain, l)).collect();
+    let own_or =
+        |own: &[Ident], copy: &str, l: usize, copied: bool| if copied { name(copy, l) } else { own[l].clone() };
+    let (wp, bp): (Vec<Ident>, Vec<Ident>) = hidden
+        .clone()
+        .map(|l| {
+            let copied = padded_parameters(chain, l);
+            (own_or(&w, "wp", l, copied), own_or(&b, "bp", l, copied))
+        })
+        .unzip();
+    let gwp: Vec<Ident> = (0..count)
+        .map(|l| own_or(&gw, "gwp", l, gradient_buffer(chain, l)))
+        .collect();
+    let gbp: Vec<Ident> = hidden
+        .clone()
+        .map(|l| own_or(&gb, "gbp", l, padded_parameters(chain, l)))
+        .collect();
+    let padded_layers: Vec<usize> = hidden.clone().filter(|&l| padded_parameters(chain, l)).collect();
     let (w_padded, wp_padded): (Vec<&Ident>, Vec<&Ident>) = padded_layers.iter().map(|&l| (&w[l], &wp[l])).unzip();
     let (b_padded, bp_padded): (Vec<&Ident>, Vec<&Ident>) = padded_layers.iter().map(|&l| (&b[l], &bp[l])).unzip();
     let (gb_padded, gbp_padded): (Vec<&Ident>, Vec<&Ident>) = padded_layers.iter().map(|&l| (&gb[l], &gbp[l])).unzip();
     let (gw_unpadded, gwp_unpadded): (Vec<&Ident>, Vec<&Ident>) = (0..count)
-        .filter(|&l| gwp[l] != gw[l])
+        .filter(|&l| gradient_buffer(chain, l))
         .map(|l| (&gw[l], &gwp[l]))
         .unzip();
     let (w_transposed, wt) = (&w[1..], (1..count).map(|l| name("wt", l)).collect::<Vec<_>>());
@@ -234,7 +252,7 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
         }
     });
     let (gwp_rows, gwp_width): (Vec<usize>, Vec<usize>) = (0..count).map(|l| gradient_shape(chain, l)).unzip();
-    let unpad_weight = (0..count).filter(|&l| gwp[l] != gw[l]).map(|l| {
+    let unpad_weight = (0..count).filter(|&l| gradient_buffer(chain, l)).map(|l| {
         if transposed_gradient(chain, l) {
             quote!(rows::unpad_transposed)
         } else {
