@@ -55,15 +55,17 @@ pub trait Scalar:
         self * a + b
     }
 
-    /// The transpose of a [`TILE`]` × `[`TILE`] tile: row `i` of `from` (at `i · from_stride`)
-    /// becomes column `i` of `to` (rows at `j · to_stride`). In vector registers where the
-    /// processor's vectors hold a row of the type (`f32` with AVX-512: 64 shuffles, against 256
-    /// values moved one by one or 16 scatters), else value by value.
+    /// The transpose of the `rows × cols` corner of a tile (each at most [`TILE`]): row `i` of
+    /// `from` (at `i · from_stride`, `cols` values) becomes column `i` of `to` (rows at
+    /// `j · to_stride`, `rows` values written of each); nothing past the corner is read or
+    /// written. In vector registers where the processor's vectors hold a row of the type
+    /// (`f32` with AVX-512: 64 shuffles, the corner's rows and columns loaded and stored under
+    /// masks, against up to 256 values moved one by one), else value by value.
     ///
     /// # Panics
-    /// If a tile reaches past the end of its slice.
-    fn transpose_tile(from: &[Self], from_stride: usize, to: &mut [Self], to_stride: usize) {
-        crate::kernels::rows::transpose_values(from, from_stride, (TILE, TILE), to, to_stride);
+    /// If the corner is larger than a tile or reaches past the end of its slice.
+    fn transpose_tile(from: &[Self], from_stride: usize, size: (usize, usize), to: &mut [Self], to_stride: usize) {
+        crate::kernels::rows::transpose_values(from, from_stride, size, to, to_stride);
     }
 
     /// `C ← α A B + β C` through a packed, blocked kernel, on raw strided storage: for `f32` and
@@ -115,22 +117,39 @@ macro_rules! impl_scalar {
             }
 
             #[inline]
-            fn transpose_tile(from: &[Self], from_stride: usize, to: &mut [Self], to_stride: usize) {
-                let last = |stride: usize| (TILE - 1) * stride + TILE;
+            fn transpose_tile(
+                from: &[Self],
+                from_stride: usize,
+                (rows, cols): (usize, usize),
+                to: &mut [Self],
+                to_stride: usize,
+            ) {
                 assert!(
-                    from.len() >= last(from_stride) && to.len() >= last(to_stride),
+                    rows <= TILE && cols <= TILE,
+                    "a corner of {rows} × {cols} is larger than a tile"
+                );
+                if rows == 0 || cols == 0 {
+                    return;
+                }
+                assert!(
+                    from.len() >= (rows - 1) * from_stride + cols && to.len() >= (cols - 1) * to_stride + rows,
                     "a tile past the end of its slice"
                 );
                 #[cfg(target_arch = "x86_64")]
                 if <$t as Vector<Avx512>>::N == TILE && std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the processor has AVX-512F, a vector holds a row, and both tiles
-                    // are in bounds (asserted).
+                    let (from, to) = (from.as_ptr(), to.as_mut_ptr());
+                    // SAFETY: the processor has AVX-512F, a vector holds a row, and the corner
+                    // is within both slices (asserted).
                     unsafe {
-                        <$t as Wide<Avx512>>::transpose(from.as_ptr(), from_stride as isize, to.as_mut_ptr(), to_stride)
-                    };
+                        if (rows, cols) == (TILE, TILE) {
+                            <$t as Wide<Avx512>>::transpose(from, from_stride as isize, to, to_stride)
+                        } else {
+                            <$t as Wide<Avx512>>::transpose_part(from, from_stride, (rows, cols), to, to_stride)
+                        }
+                    }
                     return;
                 }
-                crate::kernels::rows::transpose_values(from, from_stride, (TILE, TILE), to, to_stride);
+                crate::kernels::rows::transpose_values(from, from_stride, (rows, cols), to, to_stride);
             }
 
             #[inline(always)]

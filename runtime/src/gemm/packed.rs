@@ -55,8 +55,9 @@
 
 use std::arch::x86_64::{
     __m256, __m512, _MM_HINT_T0, _mm_prefetch, _mm256_loadu_ps, _mm256_permute2f128_ps, _mm256_shuffle_ps,
-    _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps, _mm512_loadu_ps, _mm512_shuffle_f32x4, _mm512_shuffle_ps,
-    _mm512_storeu_ps, _mm512_unpackhi_ps, _mm512_unpacklo_ps,
+    _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps, _mm512_loadu_ps, _mm512_mask_storeu_ps,
+    _mm512_maskz_loadu_ps, _mm512_setzero_ps, _mm512_shuffle_f32x4, _mm512_shuffle_ps, _mm512_storeu_ps,
+    _mm512_unpackhi_ps, _mm512_unpacklo_ps,
 };
 use std::cell::RefCell;
 
@@ -506,6 +507,28 @@ pub(crate) trait Wide<U>: Scalar + Vector<U> {
             }
         }
     }
+
+    /// [`Wide::transpose`] of the `rows × cols` corner of a block (each at most `N`): nothing
+    /// past it is read or written.
+    ///
+    /// # Safety
+    /// `U`'s features; `from` addresses `rows` rows of `cols` values at `stride`, `to` `cols`
+    /// rows of `rows` values at `to_stride`.
+    #[inline(always)]
+    unsafe fn transpose_part(
+        from: *const Self,
+        stride: usize,
+        (rows, cols): (usize, usize),
+        to: *mut Self,
+        to_stride: usize,
+    ) {
+        for i in 0..rows {
+            for j in 0..cols {
+                // SAFETY: the caller's.
+                unsafe { to.add(j * to_stride + i).write(*from.add(i * stride + j)) };
+            }
+        }
+    }
 }
 
 impl Wide<Avx512> for f32 {
@@ -513,6 +536,12 @@ impl Wide<Avx512> for f32 {
     unsafe fn transpose(from: *const f32, stride: isize, to: *mut f32, to_stride: usize) {
         // SAFETY: the caller's.
         unsafe { transpose16(from, stride, to, to_stride) }
+    }
+
+    #[inline(always)]
+    unsafe fn transpose_part(from: *const f32, stride: usize, size: (usize, usize), to: *mut f32, to_stride: usize) {
+        // SAFETY: the caller's.
+        unsafe { transpose16_part(from, stride, size, to, to_stride) }
     }
 }
 
@@ -527,9 +556,8 @@ impl Wide<Avx2> for f32 {
 
 impl Wide<Avx2> for f64 {}
 
-/// [`Wide::transpose`] for `f32` in registers: sixteen rows loaded, interleaved by pairs of
-/// values (`unpack`), by pairs of pairs (`shuffle`), then by 128-bit quarters (`shuffle_f32x4`,
-/// twice), sixteen columns stored.
+/// [`Wide::transpose`] for `f32` in registers: sixteen rows loaded, [`columns16`], sixteen
+/// columns stored.
 ///
 /// # Safety
 /// AVX-512F; `from` addresses 16 rows of 16 values at `stride`, `to` 16 rows at `to_stride`.
@@ -537,6 +565,49 @@ impl Wide<Avx2> for f64 {}
 unsafe fn transpose16(from: *const f32, stride: isize, to: *mut f32, to_stride: usize) {
     // SAFETY: in bounds by the contract.
     let rows: [__m512; 16] = std::array::from_fn(|i| unsafe { _mm512_loadu_ps(from.offset(i as isize * stride)) });
+    for (j, column) in columns16(rows).into_iter().enumerate() {
+        // SAFETY: in bounds by the contract.
+        unsafe { _mm512_storeu_ps(to.add(j * to_stride), column) };
+    }
+}
+
+/// The transpose of the `rows × cols` corner of a tile (each at most 16) in registers: the
+/// rows' first `cols` values loaded under a mask (the rest of the tile zero), [`columns16`],
+/// and the first `rows` values of the first `cols` columns stored under a mask, so that
+/// nothing past the corner is read or written.
+///
+/// # Safety
+/// AVX-512F; `rows, cols ≤ 16`; `from` addresses `rows` rows of `cols` values at `stride`,
+/// `to` `cols` rows of `rows` values at `to_stride`.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn transpose16_part(
+    from: *const f32,
+    stride: usize,
+    (rows, cols): (usize, usize),
+    to: *mut f32,
+    to_stride: usize,
+) {
+    let mask = |n: usize| (((1u32 << n) - 1) & 0xFFFF) as u16;
+    let loaded: [__m512; 16] = std::array::from_fn(|i| {
+        if i < rows {
+            // SAFETY: the mask covers the row's `cols` values, in bounds by the contract.
+            unsafe { _mm512_maskz_loadu_ps(mask(cols), from.add(i * stride)) }
+        } else {
+            _mm512_setzero_ps()
+        }
+    });
+    for (j, column) in columns16(loaded).into_iter().enumerate().take(cols) {
+        // SAFETY: the mask covers the column's `rows` values, in bounds by the contract.
+        unsafe { _mm512_mask_storeu_ps(to.add(j * to_stride), mask(rows), column) };
+    }
+}
+
+/// The sixteen columns of the tile whose rows are `rows`: interleaved by pairs of values
+/// (`unpack`), by pairs of pairs (`shuffle`), then by 128-bit quarters (`shuffle_f32x4`,
+/// twice).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn columns16(rows: [__m512; 16]) -> [__m512; 16] {
     // Within each 128-bit quarter: [a0 b0 a1 b1] and [a2 b2 a3 b3] for rows a, b = 2i, 2i + 1.
     let pairs: [__m512; 16] = std::array::from_fn(|i| {
         let (a, b) = (rows[i & !1], rows[i | 1]);
@@ -558,22 +629,18 @@ unsafe fn transpose16(from: *const f32, stride: isize, to: *mut f32, to_stride: 
         }
     });
     // Column 4l + q gathers quarter l of quads q, 4 + q, 8 + q, 12 + q.
+    let mut columns = [_mm512_setzero_ps(); 16];
     for q in 0..4 {
         let even = _mm512_shuffle_f32x4::<0x88>(quads[q], quads[4 + q]);
         let odd = _mm512_shuffle_f32x4::<0xDD>(quads[q], quads[4 + q]);
         let even2 = _mm512_shuffle_f32x4::<0x88>(quads[8 + q], quads[12 + q]);
         let odd2 = _mm512_shuffle_f32x4::<0xDD>(quads[8 + q], quads[12 + q]);
-        let columns = [
-            (q, _mm512_shuffle_f32x4::<0x88>(even, even2)),
-            (4 + q, _mm512_shuffle_f32x4::<0x88>(odd, odd2)),
-            (8 + q, _mm512_shuffle_f32x4::<0xDD>(even, even2)),
-            (12 + q, _mm512_shuffle_f32x4::<0xDD>(odd, odd2)),
-        ];
-        for (j, column) in columns {
-            // SAFETY: in bounds by the contract.
-            unsafe { _mm512_storeu_ps(to.add(j * to_stride), column) };
-        }
+        columns[q] = _mm512_shuffle_f32x4::<0x88>(even, even2);
+        columns[4 + q] = _mm512_shuffle_f32x4::<0x88>(odd, odd2);
+        columns[8 + q] = _mm512_shuffle_f32x4::<0xDD>(even, even2);
+        columns[12 + q] = _mm512_shuffle_f32x4::<0xDD>(odd, odd2);
     }
+    columns
 }
 
 /// [`Wide::transpose`] for `f32` with AVX: eight rows loaded, interleaved by pairs of values

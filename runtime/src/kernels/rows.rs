@@ -78,6 +78,34 @@ impl<T: Scalar, const C: usize> Adjoint<T> for Transposed<'_, T, C> {
     }
 }
 
+/// How a block's sums meet a gradient that is summed over the batch's blocks: the first block
+/// starts it, whatever its buffer held (so that nothing has to zero it first), and the others
+/// add to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sum {
+    /// The batch's first block: the gradient is the block's sums.
+    Start,
+    /// A later block: the block's sums are added to the gradient.
+    Add,
+}
+
+impl Sum {
+    /// [`Sum::Start`] for the block of samples from `start` on, if it is the batch's first.
+    #[inline(always)]
+    pub fn at(start: usize) -> Self {
+        if start == 0 { Sum::Start } else { Sum::Add }
+    }
+
+    /// What a row of the gradient's sums start from: zero, or the row's running sums.
+    #[inline(always)]
+    fn from<T: Scalar, const W: usize>(self, running: &[T; W]) -> [T; W] {
+        match self {
+            Sum::Start => [T::ZERO; W],
+            Sum::Add => *running,
+        }
+    }
+}
+
 /// The vector unit a block loop is compiled for: how wide its registers are, how many there
 /// are, and whether it multiplies and adds in one instruction. The kernels below take it as
 /// an argument so that each compiled copy of a loop keeps as many sums going as its unit has
@@ -243,41 +271,20 @@ pub fn pad_transposed<T: Scalar, const I: usize, const O: usize, const P: usize>
 }
 
 /// The transpose of the `rows × cols` matrix in `from` (row `i` at `i · from_stride`) into
-/// `to` (row `j` at `j · to_stride`): whole tiles by [`Scalar::transpose_tile`], the edges value
-/// by value.
+/// `to` (row `j` at `j · to_stride`), a tile at a time by [`Scalar::transpose_tile`], the
+/// tiles at the right and bottom edges partial.
 #[inline(always)]
 fn transpose<T: Scalar>(from: &[T], from_stride: usize, (rows, cols): (usize, usize), to: &mut [T], to_stride: usize) {
-    let (whole_rows, whole_cols) = (rows / TILE * TILE, cols / TILE * TILE);
-    for i in (0..whole_rows).step_by(TILE) {
-        for j in (0..whole_cols).step_by(TILE) {
+    for i in (0..rows).step_by(TILE) {
+        for j in (0..cols).step_by(TILE) {
             T::transpose_tile(
                 &from[i * from_stride + j..],
                 from_stride,
+                (TILE.min(rows - i), TILE.min(cols - j)),
                 &mut to[j * to_stride + i..],
                 to_stride,
             );
         }
-    }
-    // The columns past the whole tiles, then the rows past them.
-    if whole_cols < cols {
-        let to_rest = &mut to[whole_cols * to_stride..];
-        transpose_values(
-            &from[whole_cols..],
-            from_stride,
-            (rows, cols - whole_cols),
-            to_rest,
-            to_stride,
-        );
-    }
-    if whole_rows < rows {
-        let from_rest = &from[whole_rows * from_stride..];
-        transpose_values(
-            from_rest,
-            from_stride,
-            (rows - whole_rows, whole_cols),
-            &mut to[whole_rows..],
-            to_stride,
-        );
     }
 }
 
@@ -416,9 +423,9 @@ pub fn input_adjoint<T: Scalar, Z: Adjoint<T>, const O: usize, const H: usize>(
     sums(isa, h, wt, |_, _| [T::ZERO; H], |o, r| z.at(r, o), |hr, sum| *hr = sum);
 }
 
-/// `W̄[i] += Σ_r h[r][i] z̄[r]` over the block's first `n` rows: a layer's weight adjoint
-/// `W̄ = hᵀ z̄`, accumulated over the blocks, with `W̄`'s rows padded to `P` values as `z̄`'s
-/// are. The output index runs along the vectors: `I·⌈P/ROW⌉` of them a sample, against
+/// `W̄[i] += Σ_r h[r][i] z̄[r]` over the block's first `n` rows (`=` for the batch's first
+/// block, [`Sum::Start`]): a layer's weight adjoint `W̄ = hᵀ z̄`, accumulated over the blocks,
+/// with `W̄`'s rows padded to `P` values as `z̄`'s are. The output index runs along the vectors: `I·⌈P/ROW⌉` of them a sample, against
 /// [`transposed_weight_adjoint`]'s `O·⌈H/ROW⌉`.
 #[inline(always)]
 pub fn weight_adjoint<T: Scalar, const H: usize, const I: usize, const P: usize>(
@@ -426,13 +433,22 @@ pub fn weight_adjoint<T: Scalar, const H: usize, const I: usize, const P: usize>
     h: &Block<T, H>,
     z: &Block<T, P>,
     n: usize,
+    sum: Sum,
     w: &mut [[T; P]; I],
 ) {
     const { assert!(I <= H, "input rows narrower than the layer") };
-    sums(isa, w, &z[..n], |_, wi| *wi, |r, i| h[r][i], |wi, sum| *wi = sum);
+    sums(
+        isa,
+        w,
+        &z[..n],
+        |_, wi| sum.from(wi),
+        |r, i| h[r][i],
+        |wi, total| *wi = total,
+    );
 }
 
-/// [`weight_adjoint`] with the input index along the vectors: `W̄ᵀ[o] += Σ_r z̄[r][o] h[r]`,
+/// [`weight_adjoint`] with the input index along the vectors: `W̄ᵀ[o] += Σ_r z̄[r][o] h[r]`
+/// (`=` where [`Sum::Start`]),
 /// `W̄ᵀ`'s rows as wide as `h`'s (their values past the layer's inputs are not part of the
 /// gradient: [`unpad_transposed`] drops them). For a layer narrowing to a few outputs, as a
 /// classifier's last, it multiplies whole vectors where [`weight_adjoint`] would fill a few
@@ -443,35 +459,46 @@ pub fn transposed_weight_adjoint<T: Scalar, Z: Adjoint<T>, const H: usize, const
     h: &Block<T, H>,
     z: &Z,
     n: usize,
+    sum: Sum,
     wt: &mut [[T; H]; O],
 ) {
     const { assert!(O <= Z::WIDTH, "adjoint rows narrower than the layer") };
-    sums(isa, wt, &h[..n], |_, wo| *wo, |r, o| z.at(r, o), |wo, sum| *wo = sum);
+    sums(
+        isa,
+        wt,
+        &h[..n],
+        |_, wo| sum.from(wo),
+        |r, o| z.at(r, o),
+        |wo, total| *wo = total,
+    );
 }
 
-/// `b̄ += Σ_r z̄[r]` over the block's first `n` rows, as one more sum with every coefficient 1:
-/// a plain loop over the rows was compiled to one scalar addition per value.
+/// `b̄ += Σ_r z̄[r]` over the block's first `n` rows (`=` where [`Sum::Start`]), as one more
+/// sum with every coefficient 1: a plain loop over the rows was compiled to one scalar
+/// addition per value.
 #[inline(always)]
-pub fn bias_adjoint<T: Scalar, const P: usize>(isa: impl Isa, z: &Block<T, P>, n: usize, b: &mut [T; P]) {
+pub fn bias_adjoint<T: Scalar, const P: usize>(isa: impl Isa, z: &Block<T, P>, n: usize, sum: Sum, b: &mut [T; P]) {
     sums(
         isa,
         std::array::from_mut(b),
         &z[..n],
-        |_, b| *b,
+        |_, b| sum.from(b),
         |_, _| T::ONE,
-        |b, sum| *b = sum,
+        |b, total| *b = total,
     );
 }
 
 /// [`bias_adjoint`] from adjoints a class a row (the rows past the block's samples zero): each
-/// sample's share kept in its own lane, `b̄ᵀ[c] += z̄ᵀ[c]`, and the lanes summed once a step by
-/// [`lane_sums`].
+/// sample's share kept in its own lane, `b̄ᵀ[c] += z̄ᵀ[c]` (`=` where [`Sum::Start`]), and the
+/// lanes summed once a step by
+/// [`lane_sums`]. Each row's sums are formed whole before any is stored: added in place, value
+/// by value, they were compiled to one scalar addition each (the two rows might overlap, for
+/// all the compiler knew after inlining).
 #[inline(always)]
-pub fn class_bias_adjoint<T: Scalar, const C: usize>(z: &Classes<T, C>, b: &mut Classes<T, C>) {
+pub fn class_bias_adjoint<T: Scalar, const C: usize>(z: &Classes<T, C>, sum: Sum, b: &mut Classes<T, C>) {
     for (bc, zc) in b.iter_mut().zip(z) {
-        for (s, &v) in bc.iter_mut().zip(zc) {
-            *s += v;
-        }
+        let running = sum.from(bc);
+        *bc = std::array::from_fn(|r| running[r] + zc[r]);
     }
 }
 
@@ -696,8 +723,8 @@ mod tests {
             }
             let n = 11;
             let (mut gw, mut gb) = (wp, bp);
-            weight_adjoint(isa, &h, &zbar, n, &mut gw);
-            bias_adjoint(isa, &zbar, n, &mut gb[0]);
+            weight_adjoint(isa, &h, &zbar, n, Sum::Add, &mut gw);
+            bias_adjoint(isa, &zbar, n, Sum::Add, &mut gb[0]);
             let (mut gw_out, mut gb_out) = ([[f64::NAN; O]; I], [[f64::NAN; O]; 1]);
             unpad(&gw, &mut gw_out);
             unpad(&gb, &mut gb_out);
@@ -722,15 +749,15 @@ mod tests {
             let start: [[f64; P]; O] =
                 std::array::from_fn(|o| std::array::from_fn(|i| if i < I { w[i][o] } else { 7.0 }));
             let (mut by_rows, mut by_classes) = (start, start);
-            transposed_weight_adjoint(isa, &h, &zbar, n, &mut by_rows);
-            transposed_weight_adjoint(isa, &h, &Transposed(&zbar_t), n, &mut by_classes);
+            transposed_weight_adjoint(isa, &h, &zbar, n, Sum::Add, &mut by_rows);
+            transposed_weight_adjoint(isa, &h, &Transposed(&zbar_t), n, Sum::Add, &mut by_classes);
             let (mut by_rows_out, mut by_classes_out) = ([[f64::NAN; O]; I], [[f64::NAN; O]; I]);
             unpad_transposed(&by_rows, &mut by_rows_out);
             unpad_transposed(&by_classes, &mut by_classes_out);
             assert_eq!((by_rows_out, by_classes_out), (gw_out, gw_out));
             let mut lanes: Classes<f64, O> =
                 std::array::from_fn(|o| std::array::from_fn(|r| if r == 0 { b[o] } else { 0.0 }));
-            class_bias_adjoint(&zbar_t, &mut lanes);
+            class_bias_adjoint(&zbar_t, Sum::Add, &mut lanes);
             let mut gb_lanes = [f64::NAN; O];
             lane_sums(&lanes, &mut gb_lanes);
             for o in 0..O {
@@ -739,6 +766,23 @@ mod tests {
             let mut hbar_t = [[f64::NAN; P]; BLOCK];
             input_adjoint(isa, &Transposed(&zbar_t), &wt, &mut hbar_t);
             assert_eq!(hbar_t[..n], hbar[..n]);
+
+            // A batch's first block starts each gradient, whatever its buffer held (NaN here):
+            // the same numbers as adding to zeros.
+            let (mut gw_start, mut gw_zero) = ([[f64::NAN; P]; I], [[0.0; P]; I]);
+            weight_adjoint(isa, &h, &zbar, n, Sum::Start, &mut gw_start);
+            weight_adjoint(isa, &h, &zbar, n, Sum::Add, &mut gw_zero);
+            let (mut gb_start, mut gb_zero) = ([f64::NAN; P], [0.0; P]);
+            bias_adjoint(isa, &zbar, n, Sum::Start, &mut gb_start);
+            bias_adjoint(isa, &zbar, n, Sum::Add, &mut gb_zero);
+            let (mut gwt_start, mut gwt_zero) = ([[f64::NAN; P]; O], [[0.0; P]; O]);
+            transposed_weight_adjoint(isa, &h, &Transposed(&zbar_t), n, Sum::Start, &mut gwt_start);
+            transposed_weight_adjoint(isa, &h, &Transposed(&zbar_t), n, Sum::Add, &mut gwt_zero);
+            let (mut lanes_start, mut lanes_zero) = ([[f64::NAN; BLOCK]; O], [[0.0; BLOCK]; O]);
+            class_bias_adjoint(&zbar_t, Sum::Start, &mut lanes_start);
+            class_bias_adjoint(&zbar_t, Sum::Add, &mut lanes_zero);
+            assert_eq!((gw_start, gb_start), (gw_zero, gb_zero));
+            assert_eq!((gwt_start, lanes_start), (gwt_zero, lanes_zero));
 
             // The logits a class a row against the forward product a sample a row.
             let (mut ht, mut zt) = ([[f64::NAN; BLOCK]; P], [[f64::NAN; BLOCK]; O]);
@@ -787,12 +831,13 @@ mod tests {
     }
 
     /// Whole tiles (in vector registers for `f32` where the processor has AVX-512) and the
-    /// edges past them, into rows wider than the matrix, whose other values stay.
+    /// partial ones at the edges, into rows wider than the matrix, whose other values stay.
     #[test]
     fn transposes_agree_with_indexing() {
         fn check<T: Scalar>() {
             let (rows, cols, stride, to_stride) = (37, 21, 23, 40);
-            let from: Vec<T> = (0..rows * stride).map(|k| T::from_usize(k)).collect();
+            // The last row ends at the matrix's last value: nothing past it may be read.
+            let from: Vec<T> = (0..(rows - 1) * stride + cols).map(|k| T::from_usize(k)).collect();
             let mut to = vec![-T::ONE; cols * to_stride];
             transpose(&from, stride, (rows, cols), &mut to, to_stride);
             for (j, row) in to.chunks(to_stride).enumerate() {

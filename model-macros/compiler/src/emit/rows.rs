@@ -228,15 +228,15 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
             quote!(*#dl)
         };
         let weight = if transposed_gradient(chain, l) {
-            quote!(rows::transposed_weight_adjoint(isa, #input, &#adjoint, n, #gwl);)
+            quote!(rows::transposed_weight_adjoint(isa, #input, &#adjoint, n, sum, #gwl);)
         } else {
-            quote!(rows::weight_adjoint(isa, #input, &#adjoint, n, #gwl);)
+            quote!(rows::weight_adjoint(isa, #input, &#adjoint, n, sum, #gwl);)
         };
         let bias = if l == last {
-            quote!(rows::class_bias_adjoint(&*zt, gbl);)
+            quote!(rows::class_bias_adjoint(&*zt, sum, gbl);)
         } else {
             let gbl = &gbp[l];
-            quote!(rows::bias_adjoint(isa, &#adjoint, n, &mut #gbl[0]);)
+            quote!(rows::bias_adjoint(isa, &#adjoint, n, sum, &mut #gbl[0]);)
         };
         if l == 0 {
             return quote!(#weight #bias);
@@ -251,7 +251,6 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
             rows::activation_adjoint(#f, &*#al, #dl);
         }
     });
-    let (gwp_rows, gwp_width): (Vec<usize>, Vec<usize>) = (0..count).map(|l| gradient_shape(chain, l)).unzip();
     let unpad_weight = (0..count).filter(|&l| gradient_buffer(chain, l)).map(|l| {
         if transposed_gradient(chain, l) {
             quote!(rows::unpad_transposed)
@@ -259,7 +258,6 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
             quote!(rows::unpad)
         }
     });
-    let widths: Vec<usize> = fan_out[hidden.clone()].iter().map(|&o| padded(o)).collect();
     let gb_last = &gb[last];
     quote! {
         /// The training-mode loss and its gradient into `grads`, a block of samples at a time
@@ -292,13 +290,12 @@ pub(super) fn method(net: &Lowered, chain: &Chain, ws_name: &Ident) -> TokenStre
                     let scale = T::ONE / T::from_usize(samples);
                     #( rows::pad(#w_padded, #wp_padded); rows::pad(#b_padded, #bp_padded); )*
                     #( rows::pad_transposed(#w_transposed, #wt); )*
-                    #( *#gwp = [[T::ZERO; #gwp_width]; #gwp_rows]; )*
-                    #( *#gbp = [[T::ZERO; #widths]; 1]; )*
-                    *gbl = [[T::ZERO; rows::BLOCK]; #classes];
                     let mut loss = T::ZERO;
                     let mut start = 0;
                     while start < samples {
                         let (h0, n) = rows::block(&x, start, a0);
+                        // The first block starts the gradients, the others add to them.
+                        let sum = rows::Sum::at(start);
                         #( #forward )*
                         rows::logits(isa, #input_last, #w_last, &#b_last[0], ht, zt);
                         loss += rows::softmax_cross_entropy::<_, T, #classes>(isa, zt, &labels[start..start + n], scale);
