@@ -23,7 +23,8 @@
 //!   [`transposed_weight_adjoint`]: `W̄ᵀ[o] += Σ_r z̄[r][o] h[r]`, so that the longer index runs
 //!   along the vectors; and [`bias_adjoint`], `b̄ += Σ_r z̄[r]` (for the last layer
 //!   [`class_bias_adjoint`], a lane a sample, summed once a step); each summed over the
-//!   block's samples.
+//!   block's samples, the batch's first block starting the gradient rather than adding to it
+//!   ([`Sum`]), so that no buffer has to be zeroed first.
 //!
 //! The last block of a batch is padded: its unused rows compute on zeros, and their adjoints
 //! are zero and left out of the sums. The padding columns of every product are zero (the
