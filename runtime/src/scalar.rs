@@ -65,6 +65,10 @@ pub trait Scalar:
     /// # Panics
     /// If the corner is larger than a tile or reaches past the end of its slice.
     fn transpose_tile(from: &[Self], from_stride: usize, size: (usize, usize), to: &mut [Self], to_stride: usize) {
+        assert!(
+            size.0 <= TILE && size.1 <= TILE,
+            "a corner of {size:?} is larger than a tile"
+        );
         crate::kernels::rows::transpose_values(from, from_stride, size, to, to_stride);
     }
 
