@@ -2,7 +2,8 @@
 //! the same model: the code `network!` generated, as the gradient followed by `Optim::step`
 //! (`generated`) and as `sgd_step`, the updates folded into the weight-gradient products
 //! (`generated_sgd`); its tape twin; and the floor — the same step's gemm calls alone (forward
-//! H·W, weight gradients Hᵀ·Z̄, input gradients Z̄·Wᵀ).
+//! H·W, weight gradients Hᵀ·Z̄, input gradients Z̄·Wᵀ). Then the main job's step: its
+//! classifier with dropout, the gradient followed by Adam's update.
 //!
 //! `cargo bench --bench step`; the ratios are in `benches/README.md`.
 
@@ -13,6 +14,10 @@ use symgrad::network;
 use symgrad::optim::Optim;
 use symgrad::prelude::*;
 use symgrad::rand::{SeedableRng, rngs::StdRng};
+
+#[path = "../src/nets.rs"]
+mod nets;
+use nets::{DigitsNet, DigitsNetBatch, FashionNet, FashionNetBatch};
 
 network! {
     struct Tiny {
@@ -213,9 +218,36 @@ fn steps(c: &mut Criterion) {
     );
 }
 
+/// The main job's step (`src/main.rs`) at its batch sizes: the gradient with its two dropout
+/// masks drawn, then Adam's update.
+fn main_job(c: &mut Criterion) {
+    macro_rules! main_step {
+        ($net:ident, $batch_ty:ident, $label:expr, $width:expr, $batch:expr) => {{
+            let (data, labels) = inputs($batch, $width, 10);
+            let batch = $batch_ty {
+                x: data.view(),
+                y: &labels[..],
+            };
+            let mut rng = StdRng::seed_from_u64(0);
+            let mut net = $net::<f32>::new(&mut rng);
+            let mut grads = $net::<f32>::zeros();
+            let mut ws = net.workspace($batch);
+            let mut adam = Optim::new(Optimizer::ADAM, 0.0);
+            c.bench_function(&format!("main job {}/dropout_adam/{}", $label, $batch), |b| {
+                b.iter(|| {
+                    black_box(net.loss_and_grad(&mut ws, &batch, &mut rng, &mut grads).unwrap());
+                    adam.step(&mut net, &grads, 1e-3);
+                })
+            });
+        }};
+    }
+    main_step!(DigitsNet, DigitsNetBatch, "digits 64-256-128-10", 64, 32);
+    main_step!(FashionNet, FashionNetBatch, "fashion 784-256-128-10", 784, 128);
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).warm_up_time(std::time::Duration::from_millis(500)).measurement_time(std::time::Duration::from_secs(2));
-    targets = steps
+    targets = steps, main_job
 }
 criterion_main!(benches);

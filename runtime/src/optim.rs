@@ -6,7 +6,7 @@
 //! bias corrections `m̂ = m/(1 − β₁ᵗ)`, `ŝ = s/(1 − β₂ᵗ)`. Weight decay adds `λ w` to `g`
 //! (an L2 penalty `λ‖w‖²/2` on the loss).
 
-use ndarray::{ArrayD, ArrayView, ArrayViewMut, Dimension, Zip};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, ArrayViewMutD, Dimension, Zip};
 use serde::{Deserialize, Serialize};
 
 use crate::kernels::rows::{Blocks, Isa, with_wide_vectors};
@@ -89,12 +89,12 @@ impl<T: Scalar> Optim<T> {
         self.steps += 1;
         let (alpha, decay) = (T::from_f64(rate), T::from_f64(self.weight_decay));
         for i in 0..params.count() {
-            let (mut w, g) = (params.param_mut(i), grads.param(i));
+            let (w, g) = (params.param_mut(i), grads.param(i));
             match self.kind {
                 Optimizer::Sgd => sgd_update(w, g, alpha, decay),
                 Optimizer::Momentum { momentum, nesterov } => {
                     let mu = T::from_f64(momentum);
-                    Zip::from(&mut w).and(&g).and(&mut self.first[i]).for_each(|w, &g, v| {
+                    update_with_moments(w, g, &mut self.first[i], None, |w, g, v, _| {
                         let g = g + decay * *w;
                         *v = flushed(mu * *v + g);
                         *w -= alpha * if nesterov { g + mu * *v } else { *v };
@@ -104,17 +104,91 @@ impl<T: Scalar> Optim<T> {
                     let t = self.steps as i32;
                     let (b1, b2, eps) = (T::from_f64(beta1), T::from_f64(beta2), T::from_f64(epsilon));
                     let (c1, c2) = (T::from_f64(1.0 - beta1.powi(t)), T::from_f64(1.0 - beta2.powi(t)));
-                    Zip::from(&mut w)
-                        .and(&g)
-                        .and(&mut self.first[i])
-                        .and(&mut self.second[i])
-                        .for_each(|w, &g, m, s| {
-                            let g = g + decay * *w;
-                            *m = flushed(b1 * *m + (T::ONE - b1) * g);
-                            *s = flushed(b2 * *s + (T::ONE - b2) * g * g);
-                            *w -= alpha * (*m / c1) / ((*s / c2).sqrt() + eps);
-                        });
+                    let second = Some(&mut self.second[i]);
+                    update_with_moments(w, g, &mut self.first[i], second, |w, g, m, s| {
+                        let g = g + decay * *w;
+                        *m = flushed(b1 * *m + (T::ONE - b1) * g);
+                        *s = flushed(b2 * *s + (T::ONE - b2) * g * g);
+                        *w -= alpha * (*m / c1) / ((*s / c2).sqrt() + eps);
+                    });
                 }
+            }
+        }
+    }
+}
+
+/// `rule(w, g, first, second)` at every element of a parameter, its gradient and the rule's
+/// moments (`second` a value thrown away where the rule keeps one moment). On contiguous
+/// arrays of one shape, as parameters and their moments are, a plain loop over the slices
+/// compiled for the widest vectors the processor has: through `Zip`, built for SSE2, Adam's
+/// update (two divisions and a square root a value) took a fifth of the main job's time.
+/// Each element sees the same operations either way, so the results are the same bits.
+fn update_with_moments<T: Scalar>(
+    mut w: ArrayViewMutD<'_, T>,
+    g: ArrayViewD<'_, T>,
+    first: &mut ArrayD<T>,
+    mut second: Option<&mut ArrayD<T>>,
+    rule: impl Fn(&mut T, T, &mut T, &mut T),
+) {
+    let shape = w.shape();
+    let same = g.shape() == shape && first.shape() == shape && second.as_ref().is_none_or(|s| s.shape() == shape);
+    // `Some(None)`: a second moment not stored row by row.
+    let second_slice = second.as_deref_mut().map(ArrayD::as_slice_mut);
+    if same
+        && !matches!(second_slice, Some(None))
+        && let (Some(w), Some(g), Some(first)) = (w.as_slice_mut(), g.as_slice(), first.as_slice_mut())
+    {
+        let second = second_slice.flatten();
+        return with_wide_vectors(Moments {
+            w,
+            g,
+            first,
+            second,
+            rule,
+        });
+    }
+    let mut unused = T::ZERO;
+    match second {
+        Some(second) => Zip::from(&mut w)
+            .and(&g)
+            .and(first)
+            .and(second)
+            .for_each(|w, &g, v, s| rule(w, g, v, s)),
+        None => Zip::from(&mut w)
+            .and(&g)
+            .and(first)
+            .for_each(|w, &g, v| rule(w, g, v, &mut unused)),
+    }
+}
+
+/// [`update_with_moments`]'s loop over slices, as a [`Blocks`] so that it is compiled for wide
+/// vectors.
+struct Moments<'a, T, F> {
+    w: &'a mut [T],
+    g: &'a [T],
+    first: &'a mut [T],
+    second: Option<&'a mut [T]>,
+    rule: F,
+}
+
+impl<T: Scalar, F: Fn(&mut T, T, &mut T, &mut T)> Blocks for Moments<'_, T, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<I: Isa>(self, _isa: I) {
+        let Moments {
+            w,
+            g,
+            first,
+            second,
+            rule,
+        } = self;
+        let pairs = w.iter_mut().zip(g).zip(first);
+        match second {
+            Some(second) => pairs.zip(second).for_each(|(((w, &g), v), s)| rule(w, g, v, s)),
+            None => {
+                let mut unused = T::ZERO;
+                pairs.for_each(|((w, &g), v)| rule(w, g, v, &mut unused));
             }
         }
     }

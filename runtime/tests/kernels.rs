@@ -1,9 +1,9 @@
 //! Every kernel against a direct scalar formula, every derivative against finite differences.
 
-use ndarray::{Array1, Array2, ArrayD, Axis, IxDyn, array};
+use ndarray::{Array1, Array2, ArrayD, ArrayViewMut1, Axis, IxDyn, array};
 use symgrad_ops::Domain;
 use symgrad_runtime::kernels::{self, Activation, ActivationKernel, Binary, Loss, LossKernel, Saved, Target};
-use symgrad_runtime::{Error, rand::SeedableRng, rand::rngs::StdRng};
+use symgrad_runtime::{Error, rand::Rng, rand::SeedableRng, rand::rngs::StdRng};
 
 /// The textbook formula of each activation, written independently of the kernels.
 fn reference(f: Activation, x: f64) -> f64 {
@@ -323,22 +323,95 @@ fn broadcasts_and_their_sums_are_ndarrays() {
 fn dropout_masks_are_seeded_and_scaled() {
     let mut mask_a = vec![0.0_f64; 10_000];
     let mut mask_b = vec![0.0_f64; 10_000];
-    kernels::dropout_mask(&mut StdRng::seed_from_u64(7), 0.3, 1, &mut mask_a).unwrap();
-    kernels::dropout_mask(&mut StdRng::seed_from_u64(7), 0.3, 1, &mut mask_b).unwrap();
+    kernels::dropout_mask(
+        &mut StdRng::seed_from_u64(7),
+        0.3,
+        1,
+        ArrayViewMut1::from(&mut mask_a[..]),
+    )
+    .unwrap();
+    kernels::dropout_mask(
+        &mut StdRng::seed_from_u64(7),
+        0.3,
+        1,
+        ArrayViewMut1::from(&mut mask_b[..]),
+    )
+    .unwrap();
     assert_eq!(mask_a, mask_b);
     assert!(mask_a.iter().all(|&m| m == 0.0 || (m - 1.0 / 0.7).abs() < 1e-15));
     let dropped = mask_a.iter().filter(|&&m| m == 0.0).count() as f64 / 1e4;
     // Binomial(10⁴, 0.3): standard deviation 0.0046; ±0.03 is over six of them.
     assert!((dropped - 0.3).abs() < 0.03, "{dropped}");
-    let err = kernels::dropout_mask(&mut StdRng::seed_from_u64(7), 1.0, 1, &mut mask_a).unwrap_err();
+    let err = kernels::dropout_mask(
+        &mut StdRng::seed_from_u64(7),
+        1.0,
+        1,
+        ArrayViewMut1::from(&mut mask_a[..]),
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::Domain { .. }));
     // Whole blocks: runs of 25 equal values, about a third of the runs zero.
-    kernels::dropout_mask(&mut StdRng::seed_from_u64(7), 0.3, 25, &mut mask_a).unwrap();
+    kernels::dropout_mask(
+        &mut StdRng::seed_from_u64(7),
+        0.3,
+        25,
+        ArrayViewMut1::from(&mut mask_a[..]),
+    )
+    .unwrap();
     assert!(mask_a.chunks(25).all(|run| run.iter().all(|&m| m == run[0])));
     let dropped = mask_a.chunks(25).filter(|run| run[0] == 0.0).count() as f64 / 400.0;
     // Binomial(400, 0.3): standard deviation 0.023; ±0.12 is over five of them.
     assert!((dropped - 0.3).abs() < 0.12, "{dropped}");
-    assert!(kernels::dropout_mask(&mut StdRng::seed_from_u64(7), 0.3, 0, &mut mask_a).is_err());
+    assert!(
+        kernels::dropout_mask(
+            &mut StdRng::seed_from_u64(7),
+            0.3,
+            0,
+            ArrayViewMut1::from(&mut mask_a[..])
+        )
+        .is_err()
+    );
+}
+
+/// A mask is one `random::<f64>()` a run, in order, and nothing more: against the plain
+/// definition, value by value, with runs that do not divide the mask, more runs than one batch
+/// of draws, and the generator left where the definition leaves it (a checkpoint resumed
+/// mid-training redraws the same masks).
+#[test]
+fn dropout_draws_one_uniform_a_run_and_no_more() {
+    // More runs than the kernel draws at once (64).
+    let more = 1000;
+    for (len, block) in [
+        (0, 1),
+        (1, 1),
+        (37, 1),
+        (37, 5),
+        (40, 8),
+        (7, 16),
+        (more, 1),
+        (more * 3 - 1, 3),
+    ] {
+        let (mut ours, mut plain) = (StdRng::seed_from_u64(11), StdRng::seed_from_u64(11));
+        // One 32-bit word first, so that the 64-bit draws straddle the generator's blocks.
+        assert_eq!(ours.random::<u32>(), plain.random::<u32>());
+        let mut mask = vec![f64::NAN; len];
+        kernels::dropout_mask(&mut ours, 0.4, block, ArrayViewMut1::from(&mut mask[..])).unwrap();
+        let mut value = f64::NAN;
+        for (i, &m) in mask.iter().enumerate() {
+            if i % block == 0 {
+                value = if plain.random::<f64>() < 0.4 { 0.0 } else { 1.0 / 0.6 };
+            }
+            assert_eq!(m.to_bits(), value.to_bits(), "value {i} of {len} in runs of {block}");
+        }
+        assert_eq!(ours.random::<u64>(), plain.random::<u64>(), "{len} in runs of {block}");
+    }
+    // A mask stored by columns is drawn in the order of its rows all the same.
+    let mut by_rows = Array2::<f32>::zeros((7, 5));
+    let mut by_columns = Array2::<f32>::zeros((5, 7)).reversed_axes();
+    kernels::dropout_mask(&mut StdRng::seed_from_u64(3), 0.5, 2, by_rows.view_mut()).unwrap();
+    kernels::dropout_mask(&mut StdRng::seed_from_u64(3), 0.5, 2, by_columns.view_mut()).unwrap();
+    assert_eq!(by_rows, by_columns);
+    assert!(by_rows.iter().any(|&m| m == 0.0) && by_rows.iter().any(|&m| m == 2.0));
 }
 
 #[test]

@@ -288,7 +288,7 @@ impl<T: Scalar> Tape<T> {
     /// channels) drawn from `rng` and recorded as an untracked leaf.
     pub fn dropout<R: Rng + ?Sized>(&mut self, x: Var, p: f64, block: usize, rng: &mut R) -> Result<Var> {
         let mut mask = Array2::zeros(self.nodes[x.0].value.raw_dim());
-        kernels::dropout_mask(rng, p, block, &mut mask)?;
+        kernels::dropout_mask(rng, p, block, mask.view_mut())?;
         let mask = self.input(mask);
         self.mul(x, mask)
     }

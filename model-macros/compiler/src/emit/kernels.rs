@@ -217,7 +217,7 @@ impl Emitter<'_> {
                 quote! {
                     match rng.as_mut() {
                         Some(rng) => {
-                            ::symgrad::__private::kernels::dropout_mask(&mut **rng, #p, #block, &mut #mask_mut)?;
+                            ::symgrad::__private::kernels::dropout_mask(&mut **rng, #p, #block, #mask_mut)?;
                             #apply
                         }
                         None => { #identity }
