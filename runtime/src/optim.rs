@@ -307,18 +307,35 @@ pub fn grad_norm<T: Scalar, P: Parameters<T>>(grads: &P) -> f64 {
         .sqrt()
 }
 
-/// `Σ vᵢ²` in f64, in eight running sums: one sum's additions would each wait for the one
-/// before (a chain as long as the slice); eight independent ones fill a vector register.
+/// `Σ vᵢ²` in f64, in [`LANES`] running sums, compiled for the widest vectors the processor
+/// has: one sum's additions would each wait for the one before (a chain as long as the
+/// slice); independent ones fill four AVX-512 registers. Built for SSE2 in eight sums, the
+/// norm the training loop takes of every step's gradient was 3 % of the main job's time.
 fn sum_of_squares<T: Scalar>(values: &[T]) -> f64 {
-    let mut lanes = [0.0_f64; 8];
-    let chunks = values.chunks_exact(8);
-    let rest: f64 = chunks.remainder().iter().map(|&v| v.to_f64() * v.to_f64()).sum();
-    for chunk in chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += v.to_f64() * v.to_f64();
+    with_wide_vectors(SumOfSquares(values))
+}
+
+/// How many running sums [`sum_of_squares`] keeps.
+const LANES: usize = 32;
+
+/// [`sum_of_squares`]'s loop, as a [`Blocks`].
+struct SumOfSquares<'a, T>(&'a [T]);
+
+impl<T: Scalar> Blocks for SumOfSquares<'_, T> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn run<I: Isa>(self, _isa: I) -> f64 {
+        let mut lanes = [0.0_f64; LANES];
+        let chunks = self.0.chunks_exact(LANES);
+        let rest: f64 = chunks.remainder().iter().map(|&v| v.to_f64() * v.to_f64()).sum();
+        for chunk in chunks {
+            for (lane, &v) in lanes.iter_mut().zip(chunk) {
+                *lane += v.to_f64() * v.to_f64();
+            }
         }
+        lanes.iter().sum::<f64>() + rest
     }
-    lanes.iter().sum::<f64>() + rest
 }
 
 #[cfg(test)]
@@ -328,12 +345,12 @@ mod tests {
     use super::{Optim, Optimizer};
     use crate::params::{ParamList, Parameters};
 
-    /// The norm in eight running sums is the norm: against a sum in order, on lengths around
-    /// multiples of eight, and on a transposed parameter (contiguous in memory, not in logical
-    /// order).
+    /// The norm in running sums is the norm: against a sum in order, on lengths around
+    /// multiples of the sums' count, and on a transposed parameter (contiguous in memory, not in
+    /// logical order).
     #[test]
     fn gradient_norm_is_the_euclidean_norm() {
-        for len in [0, 1, 7, 8, 9, 16, 17, 1000] {
+        for len in [0, 1, 7, 8, 9, 16, 17, 31, 32, 33, 65, 1000] {
             let mut grads = ParamList::<f32>::new();
             let values: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
             let expected = values.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
