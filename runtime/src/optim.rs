@@ -9,6 +9,7 @@
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, ArrayViewMutD, Dimension, Zip};
 use serde::{Deserialize, Serialize};
 
+use crate::kernels::elementwise::zip_with;
 use crate::kernels::rows::{Blocks, Isa, with_wide_vectors};
 use crate::params::Parameters;
 use crate::scalar::Scalar;
@@ -196,37 +197,17 @@ impl<T: Scalar, F: Fn(&mut T, T, &mut T, &mut T)> Blocks for Moments<'_, T, F> {
 
 /// One step of plain gradient descent with an L2 penalty on one parameter:
 /// `w ← w − α(g + λw)`. On contiguous arrays a plain loop over the slices, compiled for the
-/// widest vectors the processor has: the small networks' steps spent a tenth of their time in
-/// `Zip`'s layout checks, and then 7 % of 64-32-10's in this loop built for SSE2.
+/// widest vectors the processor has ([`zip_with`]): the small networks' steps spent a tenth of
+/// their time in `Zip`'s layout checks, and then 7 % of 64-32-10's in this loop built for SSE2.
 pub fn sgd_update<T: Scalar, D: Dimension>(mut w: ArrayViewMut<'_, T, D>, g: ArrayView<'_, T, D>, rate: T, decay: T) {
     let same = w.shape() == g.shape();
     if let (true, Some(w), Some(g)) = (same, w.as_slice_mut(), g.as_slice()) {
-        with_wide_vectors(Update { w, g, rate, decay });
+        zip_with(w, [g], |w, [g], _| w - rate * (g + decay * w));
         return;
     }
     Zip::from(&mut w)
         .and(&g)
         .for_each(|w, &g| *w -= rate * (g + decay * *w));
-}
-
-/// [`sgd_update`]'s loop over slices, as a [`Blocks`] so that it is compiled for wide vectors.
-struct Update<'a, T> {
-    w: &'a mut [T],
-    g: &'a [T],
-    rate: T,
-    decay: T,
-}
-
-impl<T: Scalar> Blocks for Update<'_, T> {
-    type Output = ();
-
-    #[inline(always)]
-    fn run<I: Isa>(self, _isa: I) {
-        let Update { w, g, rate, decay } = self;
-        for (w, &g) in w.iter_mut().zip(g) {
-            *w -= rate * (g + decay * *w);
-        }
-    }
 }
 
 /// `v`, or zero where `v` is subnormal. A unit that stopped receiving gradient (a dead ReLU)

@@ -3,12 +3,17 @@
 //!
 //! Backward applies the chain rule elementwise, `∂L/∂x = ∂L/∂y ⊙ f′(x)`, reading `f′` from
 //! the saved value the table names ([`Activation::saved`]).
+//!
+//! The loops over slices run through [`zip_with`], compiled for the widest vectors the
+//! processor has, where `exp`, `tanh` and the sigmoid fuse their multiply-adds: compiled for
+//! AVX2 alone, without FMA, the autoencoder's activations had taken 4.1 % of its step (1.3–1.4 %
+//! on wide vectors with FMA, `perf record` of `benches/step.rs`, 2026-12-03).
 
 use ndarray::{ArrayView2, ArrayViewMut2, Zip};
 pub use symgrad_ops::{Activation, Saved};
 
 use crate::error::{Result, expect_same_shape};
-use crate::kernels::rows::{Blocks, Isa, with_wide_vectors};
+use crate::kernels::elementwise::zip_with;
 use crate::scalar::Scalar;
 
 /// Runs `$body` with `$f` bound to a monomorphic closure for the activation, so the loop in
@@ -91,12 +96,12 @@ impl ActivationKernel for Activation {
     /// `out = f(x)` elementwise. Panics if the lengths differ.
     fn forward<T: Scalar>(self, x: &[T], out: &mut [T]) {
         assert_eq!(x.len(), out.len(), "{}: input and output lengths differ", self.name());
-        dispatch!(self, f => { map(Some(x), out, f) });
+        dispatch!(self, f => { zip_with(out, [x], |_, [x], fused| f(x, fused)) });
     }
 
     /// `xy = f(xy)` elementwise, in place.
     fn forward_inplace<T: Scalar>(self, xy: &mut [T]) {
-        dispatch!(self, f => { map(None, xy, f) });
+        dispatch!(self, f => { zip_with(xy, [], |x, [], fused| f(x, fused)) });
     }
 
     /// `grad_in = grad_out ⊙ f′(saved)` (chain rule), `saved` as the table names it
@@ -118,11 +123,7 @@ impl ActivationKernel for Activation {
             "{}: saved value length differs",
             self.name()
         );
-        dispatch_derivative!(self, df => {
-            for ((gi, &g), &s) in grad_in.iter_mut().zip(grad_out).zip(saved) {
-                *gi = g * df(s);
-            }
-        });
+        dispatch_derivative!(self, df => { zip_with(grad_in, [grad_out, saved], |_, [g, s], _| g * df(s)) });
     }
 
     /// `grad = grad ⊙ f′(saved)` in place: the adjoint of `x` overwrites that of `y`.
@@ -131,11 +132,7 @@ impl ActivationKernel for Activation {
             return;
         }
         assert_eq!(saved.len(), grad.len(), "{}: saved value length differs", self.name());
-        dispatch_derivative!(self, df => {
-            for (g, &s) in grad.iter_mut().zip(saved) {
-                *g *= df(s);
-            }
-        });
+        dispatch_derivative!(self, df => { zip_with(grad, [saved], |g, [s], _| g * df(s)) });
     }
 
     // The same kernels on matrices: contiguous data goes through the slice loops above, any
@@ -198,39 +195,4 @@ impl ActivationKernel for Activation {
         }
         Ok(())
     }
-}
-
-/// `out[i] = f(x[i])`, or `out[i] = f(out[i])` where `x` is `None`: the loop compiled for the
-/// widest vectors the processor has ([`with_wide_vectors`]: AVX-512, else AVX2 with FMA) and
-/// chosen at run time; `f` (the functions of this module inline into it) is told whether that
-/// unit fuses multiply-adds, so that `exp`, `tanh` and the sigmoid fuse theirs there. Compiled
-/// for AVX2 alone, without FMA, the autoencoder's activations took 4.1 % of its step (1.3–1.4 %
-/// now, `perf record` of `benches/step.rs`).
-#[inline(always)]
-fn map<T: Scalar>(x: Option<&[T]>, out: &mut [T], f: impl Fn(T, bool) -> T) {
-    struct Map<'a, T, F> {
-        x: Option<&'a [T]>,
-        out: &'a mut [T],
-        f: F,
-    }
-    impl<T: Scalar, F: Fn(T, bool) -> T> Blocks for Map<'_, T, F> {
-        type Output = ();
-        #[inline(always)]
-        fn run<I: Isa>(self, _isa: I) {
-            let Map { x, out, f } = self;
-            match x {
-                Some(x) => {
-                    for (o, &x) in out.iter_mut().zip(x) {
-                        *o = f(x, I::FMA);
-                    }
-                }
-                None => {
-                    for v in out.iter_mut() {
-                        *v = f(*v, I::FMA);
-                    }
-                }
-            }
-        }
-    }
-    with_wide_vectors(Map { x, out, f });
 }

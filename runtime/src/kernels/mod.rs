@@ -5,6 +5,7 @@ pub mod activation;
 pub mod binary;
 pub mod conv;
 pub mod dropout;
+pub mod elementwise;
 pub mod loss;
 pub mod reduce;
 pub mod rows;

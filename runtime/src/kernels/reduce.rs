@@ -12,6 +12,7 @@ pub use symgrad_ops::RowReduction;
 
 use super::softmax::row_max;
 use crate::error::{Error, Result, expect_same_shape};
+use crate::kernels::elementwise::zip_with;
 use crate::scalar::Scalar;
 
 /// `out[b, j] = row[j]` for every row `b`: the bias written before a `β = 1` gemm adds `X·W`.
@@ -141,7 +142,10 @@ pub fn column_sums<T: Scalar>(x: ArrayView2<'_, T>, beta: T, mut out: ArrayViewM
         out.map_inplace(|o| *o *= beta);
     }
     for x_row in x.rows() {
-        Zip::from(&mut out).and(&x_row).for_each(|o, &x| *o += x);
+        match (out.as_slice_mut(), x_row.as_slice()) {
+            (Some(o), Some(x)) => zip_with(o, [x], |o, [x], _| o + x),
+            _ => Zip::from(&mut out).and(&x_row).for_each(|o, &x| *o += x),
+        }
     }
     Ok(())
 }
