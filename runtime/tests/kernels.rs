@@ -281,6 +281,37 @@ fn binary_ops_column_sums_and_bias_rows() {
     assert_eq!(x, array![[7.0, 8.0], [7.0, 8.0]]);
 }
 
+/// Each operation, in both forms, on contiguous matrices (the loop over slices) and on
+/// transposed views (the strided walk), against the operation value by value; the widths
+/// leave a remainder past whole vectors.
+#[test]
+fn binary_ops_agree_on_any_layout() {
+    let a = Array2::from_shape_fn((5, 19), |(i, j)| (i * 19 + j) as f32 * 0.25 - 3.0);
+    let b = Array2::from_shape_fn((5, 19), |(i, j)| ((i + 2 * j) % 7) as f32 + 0.5);
+    let ops: [(Binary, fn(f32, f32) -> f32); 4] = [
+        (Binary::Add, |x, y| x + y),
+        (Binary::Sub, |x, y| x - y),
+        (Binary::Mul, |x, y| x * y),
+        (Binary::Div, |x, y| x / y),
+    ];
+    for (op, f) in ops {
+        let expected = Array2::from_shape_fn((5, 19), |ij| f(a[ij], b[ij]));
+        let mut out = Array2::zeros((5, 19));
+        op.apply(a.view(), b.view(), out.view_mut()).unwrap();
+        assert_eq!(out, expected, "{op:?}");
+        let (at, bt) = (a.t().to_owned(), b.t().to_owned());
+        let mut out_t = Array2::<f32>::zeros((19, 5));
+        op.apply(at.t(), bt.t(), out_t.view_mut().reversed_axes()).unwrap();
+        assert_eq!(out_t.t(), expected, "{op:?}, transposed");
+        let mut acc = a.clone();
+        op.apply_assign(acc.view_mut(), b.view()).unwrap();
+        assert_eq!(acc, expected, "{op:?} in place");
+        let mut acc_t = at.clone();
+        op.apply_assign(acc_t.view_mut().reversed_axes(), bt.t()).unwrap();
+        assert_eq!(acc_t.t(), expected, "{op:?} in place, transposed");
+    }
+}
+
 #[test]
 fn broadcasts_and_their_sums_are_ndarrays() {
     // A batch of 2 samples [3, 4] stored as [2, 12], and operands broadcast over it by

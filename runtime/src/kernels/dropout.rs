@@ -25,9 +25,11 @@ pub fn check_probability(p: f64) -> Result<()> {
 /// consecutive elements: 1 for dropout of single values, a map's `h·w` for dropout of whole
 /// channels of `[batch, c, h, w]`. The output of dropout is `x ⊙ mask` and, by the chain rule,
 /// its adjoint is `∂L/∂x = ∂L/∂y ⊙ mask`. The runs are drawn in iteration order (row-major
-/// for a standard-layout matrix), each run dropped where its draw `u` of
-/// `rng.random::<f64>()` is below `p`, so that a mask depends on the seed alone; a `block` of
-/// 0 is an error.
+/// for a standard-layout matrix), each run dropped where its draw `u ∈ [0, 1)` is below `p`,
+/// so that a mask depends on the seed alone; a `block` of 0 is an error. The draws are the
+/// 64-bit words of `rng.fill`, `u = 2⁻⁵³ ⌊word / 2¹¹⌋`, exactly as many as there are runs: for
+/// `rand`'s generators, whose `fill` gives the words `next_u64` would, each run's `u` is the
+/// `rng.random::<f64>()` of a draw a run (`tests/kernels.rs` holds `StdRng` to it).
 pub fn dropout_mask<T, R, D>(rng: &mut R, p: f64, block: usize, mut mask: ArrayViewMut<'_, T, D>) -> Result<()>
 where
     T: Scalar,
@@ -70,10 +72,9 @@ where
 const DRAWS: usize = 64;
 
 /// [`dropout_mask`]'s loop, as a [`Blocks`] so that it is compiled for the widest vectors the
-/// processor has. The draws are taken [`DRAWS`] runs at a time as the 64-bit words
-/// `random::<f64>()` reads (`u = 2⁻⁵³ ⌊word / 2¹¹⌋`), exactly as many as there are runs;
-/// the runs' values are chosen from them in one loop, by an integer comparison and a select
-/// that the vector units make without a branch, and written in another. One `random` a value,
+/// processor has. The draws are taken [`DRAWS`] runs at a time; the runs' values are chosen
+/// from them in one loop, by an integer comparison and a select that the vector units make
+/// without a branch, and written in another. One `random` a value,
 /// with a branch on it that goes either way, written through an element iterator, took a fifth
 /// of the main job's time.
 struct Runs<'a, T, R: ?Sized> {
@@ -99,7 +100,7 @@ impl<T: Scalar, R: Rng + ?Sized> Blocks for Runs<'_, T, R> {
         // `u < p` ⇔ `⌊word / 2¹¹⌋ < p·2⁵³` ⇔ `⌊word / 2¹¹⌋ < ⌈p·2⁵³⌉` (`p·2⁵³` exact in f64).
         let threshold = (p * (1u64 << 53) as f64).ceil() as u64;
         let (mut words, mut values) = ([0u64; DRAWS], [keep; DRAWS]);
-        for runs in mask.chunks_mut(block * DRAWS) {
+        for runs in mask.chunks_mut(block.saturating_mul(DRAWS)) {
             let words = &mut words[..runs.len().div_ceil(block)];
             rng.fill(words);
             for (value, &word) in values.iter_mut().zip(&*words) {
