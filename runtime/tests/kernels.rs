@@ -288,7 +288,8 @@ fn binary_ops_column_sums_and_bias_rows() {
 fn binary_ops_agree_on_any_layout() {
     let a = Array2::from_shape_fn((5, 19), |(i, j)| (i * 19 + j) as f32 * 0.25 - 3.0);
     let b = Array2::from_shape_fn((5, 19), |(i, j)| ((i + 2 * j) % 7) as f32 + 0.5);
-    let ops: [(Binary, fn(f32, f32) -> f32); 4] = [
+    type Reference = fn(f32, f32) -> f32;
+    let ops: [(Binary, Reference); 4] = [
         (Binary::Add, |x, y| x + y),
         (Binary::Sub, |x, y| x - y),
         (Binary::Mul, |x, y| x * y),
